@@ -1,0 +1,197 @@
+"""The ``connector`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from connector.config import ConfigError, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+def _friendly(func: F) -> F:
+    """Turn the service's own errors into a one-line message and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from connector.errors import ConnectorError
+
+        try:
+            return func(*args, **kwargs)
+        except ConnectorError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def cli() -> None:
+    """Customer credit connector."""
+    logging.basicConfig(
+        level=os.environ.get("CONNECTOR_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), help="HTTP worker processes.")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Upgrade the database, then serve HTTP with several workers and one scheduler."""
+    from connector.migrate import upgrade
+    from connector.secrets_store import resolve_secret_key
+    from connector.server import run_server
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    _ensure_credentials(settings)
+    # Resolve the secret before forking so that every worker signs with the same key.
+    os.environ["CONNECTOR_SECRET_KEY"] = resolve_secret_key(
+        settings.secret_key, settings.instance_path
+    )
+    click.echo(
+        f"connector: serving on http://{host}:{port} ({settings.database_url.split(':')[0]})"
+    )
+    run_server(settings, host, port, workers)
+
+
+def _ensure_credentials(settings: Settings) -> None:
+    """With no configured pair and no key yet, issue an admin pair and print it once."""
+    if settings.app_key:
+        return
+    from connector.db import Database
+    from connector.keys import INITIAL_KEY_LABEL, create_key, has_any_key
+
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            if has_any_key(session):
+                return
+            issued = create_key(session, role="admin", label=INITIAL_KEY_LABEL)
+    finally:
+        db.dispose()
+    click.echo(
+        "connector: generated credentials (shown once; keep them safe):\n"
+        f"  X-VTEX-API-AppKey:   {issued.app_key}\n"
+        f"  X-VTEX-API-AppToken: {issued.app_token}"
+    )
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations."""
+    from connector.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("connector: database is up to date")
+
+
+@cli.command()
+def check() -> None:
+    """Recompute every account's figures from the ledger; exit 1 on any drift."""
+    from connector.credit.check import find_drift
+    from connector.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            drift = find_drift(session)
+    finally:
+        db.dispose()
+    for item in drift:
+        click.echo(f"drift: {item.describe()}")
+    if drift:
+        click.echo(f"connector check: {len(drift)} drift(s) found", err=True)
+        sys.exit(1)
+    click.echo("connector check: no drift")
+
+
+@cli.command()
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+def scheduler(parent_pid: int | None) -> None:
+    """Run the scheduled jobs in the foreground (``serve`` starts this for you)."""
+    from connector.jobs.scheduler import run_scheduler
+
+    run_scheduler(_settings(), parent_pid)
+
+
+@cli.group()
+def keys() -> None:
+    """API keys: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice(["admin", "accounts", "invoices", "read"]))
+@click.option("--label", default="")
+@_friendly
+def keys_create(role: str, label: str) -> None:
+    """Issue a key pair; the token is printed once and stored only hashed."""
+    from connector.db import Database
+    from connector.keys import create_key
+
+    db = Database(_settings().database_url)
+    with db.transaction() as session:
+        issued = create_key(session, role=role, label=label)
+    db.dispose()
+    click.echo(f"X-VTEX-API-AppKey:   {issued.app_key}")
+    click.echo(f"X-VTEX-API-AppToken: {issued.app_token}")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the keys (never their tokens)."""
+    from connector.db import Database
+    from connector.keys import list_keys
+
+    db = Database(_settings().database_url)
+    with db.transaction() as session:
+        rows = list_keys(session)
+        for row in rows:
+            state = "revoked" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.role}\t{state}\t{row.created_at:%Y-%m-%d}\t{row.label}")
+    db.dispose()
+
+
+@keys.command("revoke")
+@click.argument("app_key")
+@_friendly
+def keys_revoke(app_key: str) -> None:
+    """Revoke a key at once."""
+    from connector.db import Database
+    from connector.keys import revoke_key
+
+    db = Database(_settings().database_url)
+    with db.transaction() as session:
+        revoke_key(session, app_key)
+    db.dispose()
+    click.echo(f"revoked {app_key}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

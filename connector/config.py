@@ -1,0 +1,145 @@
+"""Settings read once from the environment and checked at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting has a value the service cannot run with."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every process-level setting of the service (store settings live in the database)."""
+
+    database_url: str
+    instance_path: Path
+    app_key: str | None = None
+    app_token: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    callback_app_key: str | None = None
+    callback_app_token: str | None = field(default=None, repr=False)
+    allow_testsuite_without_credentials: bool = False
+    workers: int = 0  # 0: pick from the number of cores
+    scheduler_enabled: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        return replace(self, **dict(overrides))
+
+
+def normalize_database_url(url: str) -> str:
+    """Check a database URL and pick the psycopg 3 driver for plain PostgreSQL URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        elif parsed.drivername != "postgresql+psycopg":
+            raise ConfigError(
+                f"DATABASE_URL driver {parsed.drivername!r} is not supported; "
+                "use postgresql+psycopg://user:password@host/dbname"
+            )
+    elif backend == "sqlite":
+        if parsed.drivername != "sqlite":
+            raise ConfigError("DATABASE_URL for SQLite must start with sqlite:///")
+        if not parsed.database or parsed.database == ":memory:":
+            raise ConfigError(
+                "DATABASE_URL must name a SQLite file (an in-memory database is not shared "
+                "between the server's processes)"
+            )
+    else:
+        raise ConfigError(
+            f"DATABASE_URL backend {backend!r} is not supported; use sqlite:///path or "
+            "postgresql+psycopg://..."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _pair(env: Mapping[str, str], key_name: str, token_name: str) -> tuple[str | None, str | None]:
+    key = env.get(key_name) or None
+    token = env.get(token_name) or None
+    if (key is None) != (token is None):
+        raise ConfigError(f"{key_name} and {token_name} must be set together")
+    if token is not None and len(token) < 16:
+        raise ConfigError(f"{token_name} is too short: use at least 16 characters")
+    return key, token
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the settings; raise ConfigError with a message naming the bad value."""
+    env = os.environ if env is None else env
+    instance_path = Path(env.get("CONNECTOR_INSTANCE_PATH") or "instance").resolve()
+    default_url = f"sqlite:///{instance_path / 'connector.sqlite3'}"
+    database_url = normalize_database_url(env.get("DATABASE_URL") or default_url)
+    app_key, app_token = _pair(env, "CONNECTOR_APP_KEY", "CONNECTOR_APP_TOKEN")
+    cb_key, cb_token = _pair(env, "CONNECTOR_CALLBACK_APP_KEY", "CONNECTOR_CALLBACK_APP_TOKEN")
+    secret_key = env.get("CONNECTOR_SECRET_KEY") or None
+    if secret_key is not None and len(secret_key) < 32:
+        raise ConfigError("CONNECTOR_SECRET_KEY is too short: use at least 32 characters")
+    log_level = (env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(
+            f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
+        )
+    return Settings(
+        database_url=database_url,
+        instance_path=instance_path,
+        app_key=app_key,
+        app_token=app_token,
+        secret_key=secret_key,
+        callback_app_key=cb_key,
+        callback_app_token=cb_token,
+        allow_testsuite_without_credentials=_bool(
+            env, "CONNECTOR_ALLOW_TESTSUITE_WITHOUT_CREDENTIALS", False
+        ),
+        workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
+        scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
+        log_level=log_level,
+    )

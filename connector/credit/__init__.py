@@ -1,0 +1,1 @@
+"""The credit domain: models, pure rules, and the services every edge calls."""

@@ -1,0 +1,331 @@
+"""Invoices: issued by settlements, reduced by refunds, paid, cancelled or postponed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.credit import rules
+from connector.credit.ledger import lock_invoice, post_entry
+from connector.credit.models import (
+    INVOICE_CANCELLED,
+    INVOICE_OPENED,
+    INVOICE_PAID,
+    ORIGIN_CANCELLATION,
+    ORIGIN_INVOICE,
+    ORIGIN_PAYMENT,
+    ORIGIN_REFUND,
+    Account,
+    Invoice,
+    Reservation,
+)
+from connector.credit.settings import StoreSettings, load_store_settings
+from connector.errors import Conflict, ValidationError
+from connector.ids import utcnow
+
+INVOICE_STATUSES = {"opened": INVOICE_OPENED, "open": INVOICE_OPENED, "paid": INVOICE_PAID}
+INVOICE_STATUSES["cancelled"] = INVOICE_CANCELLED
+INVOICE_STATUSES["canceled"] = INVOICE_CANCELLED
+
+
+def issue_invoices(
+    session: Session,
+    account: Account,
+    reservation: Reservation,
+    amount_cents: int,
+    *,
+    now: datetime,
+    done_by: str | None = None,
+) -> list[Invoice]:
+    """Turn ``amount`` of a purchase into one invoice per installment of its plan.
+
+    The parts sum exactly to the amount. When the amount has fewer cents than the plan
+    has installments, only the non-zero parts become invoices.
+    """
+    parts = [p for p in rules.split_installments(amount_cents, len(reservation.term_days)) if p]
+    dates = rules.due_dates(now, reservation.term_days)
+    invoices = []
+    for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
+        number = reservation.invoice_count + position
+        invoice = Invoice(
+            id=rules.invoice_id(reservation.id, number),
+            friendly_id=rules.friendly_id(position),
+            account_id=account.id,
+            reservation_id=reservation.id,
+            order_id=reservation.order_id,
+            installment=position,
+            number_of_installments=len(parts),
+            value_cents=value,
+            original_value_cents=value,
+            status=INVOICE_OPENED,
+            created_at=now,
+            updated_at=now,
+            original_due_date=due,
+            due_date=due,
+            resolved_at=None,
+            payment_link=None,
+            observation=None,
+            postponement_count=0,
+            postponed_days=0,
+        )
+        session.add(invoice)
+        invoices.append(invoice)
+    session.flush()  # entries reference the invoices
+    for invoice in invoices:
+        post_entry(
+            session,
+            account,
+            ORIGIN_INVOICE,
+            -invoice.value_cents,
+            now=now,
+            done_by=done_by,
+            invoice_id=invoice.id,
+            transaction_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "installment": invoice.installment,
+                "numberOfInstallments": invoice.number_of_installments,
+            },
+        )
+    reservation.invoice_count += len(parts)
+    return invoices
+
+
+def _running_number(invoice: Invoice) -> int:
+    return int(invoice.id.rsplit("-", 1)[1])
+
+
+def reduce_invoices(
+    session: Session,
+    account: Account,
+    reservation: Reservation,
+    amount_cents: int,
+    *,
+    now: datetime,
+    reason: str,
+    done_by: str | None = None,
+) -> int:
+    """Give ``amount`` back on a purchase: reduce its open invoices, last first.
+
+    Each reduction is a ``Refund`` entry on its invoice; an invoice reduced to zero is
+    cancelled. What no open invoice absorbs (it was already paid) is returned to the
+    account as one ``Refund`` entry without an invoice. Returns that excess.
+    """
+    open_invoices = sorted(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.reservation_id == reservation.id, Invoice.status == INVOICE_OPENED
+            )
+        ),
+        key=_running_number,
+    )
+    by_id = {invoice.id: invoice for invoice in open_invoices}
+    reductions, excess = rules.reduce_last_first(
+        [(invoice.id, invoice.value_cents) for invoice in open_invoices], amount_cents
+    )
+    for reduction in reductions:
+        invoice = by_id[reduction.invoice_key]
+        invoice.value_cents -= reduction.cents
+        invoice.updated_at = now
+        if reduction.closes:
+            invoice.status = INVOICE_CANCELLED
+            invoice.resolved_at = now
+        post_entry(
+            session,
+            account,
+            ORIGIN_REFUND,
+            reduction.cents,
+            now=now,
+            done_by=done_by,
+            invoice_id=invoice.id,
+            transaction_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "installment": invoice.installment,
+                "reason": reason,
+            },
+        )
+    if excess:
+        post_entry(
+            session,
+            account,
+            ORIGIN_REFUND,
+            excess,
+            now=now,
+            done_by=done_by,
+            transaction_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "reason": reason,
+                "paidInvoicesReturned": True,
+            },
+        )
+    return excess
+
+
+def pay_invoice(
+    session: Session,
+    invoice_id: str,
+    *,
+    account_id: str | None = None,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Mark an open invoice paid, restoring its value to the account. Paying twice is a no-op."""
+    now = now or utcnow()
+    account, invoice = lock_invoice(session, invoice_id, account_id)
+    if invoice.status == INVOICE_PAID:
+        return invoice
+    if invoice.status == INVOICE_CANCELLED:
+        raise Conflict(
+            f"invoice {invoice.id} is cancelled and cannot be paid", code="invoice_cancelled"
+        )
+    invoice.status = INVOICE_PAID
+    invoice.resolved_at = now
+    invoice.updated_at = now
+    post_entry(
+        session,
+        account,
+        ORIGIN_PAYMENT,
+        invoice.value_cents,
+        now=now,
+        done_by=done_by,
+        invoice_id=invoice.id,
+        transaction_id=invoice.reservation_id,
+        details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
+    )
+    session.flush()
+    return invoice
+
+
+def cancel_invoice(
+    session: Session,
+    invoice_id: str,
+    *,
+    account_id: str | None = None,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
+    now = now or utcnow()
+    account, invoice = lock_invoice(session, invoice_id, account_id)
+    if invoice.status == INVOICE_CANCELLED:
+        return invoice
+    if invoice.status == INVOICE_PAID:
+        raise Conflict(f"invoice {invoice.id} is paid and cannot be cancelled", code="invoice_paid")
+    invoice.status = INVOICE_CANCELLED
+    invoice.resolved_at = now
+    invoice.updated_at = now
+    post_entry(
+        session,
+        account,
+        ORIGIN_CANCELLATION,
+        invoice.value_cents,
+        now=now,
+        done_by=done_by,
+        invoice_id=invoice.id,
+        transaction_id=invoice.reservation_id,
+        details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
+    )
+    session.flush()
+    return invoice
+
+
+def postpone_invoice(
+    session: Session,
+    invoice_id: str,
+    due_days: int,
+    *,
+    account_id: str | None = None,
+    settings: StoreSettings | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Move an open invoice's due date by ``due_days``, within the store's limits."""
+    now = now or utcnow()
+    settings = settings or load_store_settings(session)
+    _account, invoice = lock_invoice(session, invoice_id, account_id)
+    if invoice.status != INVOICE_OPENED:
+        raise Conflict(f"invoice {invoice.id} is {invoice.status}", code="invoice_not_open")
+    refusal = rules.postponement_refusal(
+        enabled=settings.postponement_enabled,
+        done_count=invoice.postponement_count,
+        done_days=invoice.postponed_days,
+        asked_days=due_days,
+        limit_count=settings.invoice_postponement_limit,
+        max_days=settings.max_postponement_days,
+    )
+    if refusal is not None:
+        raise Conflict(refusal, code="postponement_refused")
+    invoice.due_date += timedelta(days=due_days)
+    invoice.postponement_count += 1
+    invoice.postponed_days += due_days
+    invoice.updated_at = now
+    session.flush()
+    return invoice
+
+
+_KEEP = object()
+
+
+def parse_invoice_status(value: object) -> str:
+    """``Opened`` (or ``Open``), ``Paid`` or ``Cancelled``, in any case."""
+    if not isinstance(value, str) or value.strip().lower() not in INVOICE_STATUSES:
+        raise ValidationError("invalid status", fields={"status": "Opened, Paid or Cancelled"})
+    return INVOICE_STATUSES[value.strip().lower()]
+
+
+def update_invoice(
+    session: Session,
+    invoice_id: str,
+    *,
+    account_id: str | None = None,
+    status: str | None = None,
+    observation: object = _KEEP,
+    payment_link: object = _KEEP,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Change an invoice's status (to Paid or Cancelled), observation or payment link."""
+    now = now or utcnow()
+    if (
+        payment_link is not _KEEP
+        and payment_link is not None
+        and (
+            not isinstance(payment_link, str)
+            or not payment_link.startswith(("https://", "http://"))
+            or len(payment_link) > 2048
+        )
+    ):
+        raise ValidationError("invalid payment link", fields={"paymentLink": "an http(s) URL"})
+    if (
+        observation is not _KEEP
+        and observation is not None
+        and (not isinstance(observation, str) or len(observation) > 4000)
+    ):
+        raise ValidationError(
+            "invalid observation", fields={"observation": "text of at most 4000 characters"}
+        )
+    target = parse_invoice_status(status) if status is not None else None
+    if target == INVOICE_PAID:
+        pay_invoice(session, invoice_id, account_id=account_id, done_by=done_by, now=now)
+    elif target == INVOICE_CANCELLED:
+        cancel_invoice(session, invoice_id, account_id=account_id, done_by=done_by, now=now)
+    _account, invoice = lock_invoice(session, invoice_id, account_id)
+    if target == INVOICE_OPENED and invoice.status != INVOICE_OPENED:
+        raise Conflict(
+            f"invoice {invoice.id} is {invoice.status} and cannot be reopened",
+            code="invoice_not_open",
+        )
+    if observation is not _KEEP:
+        invoice.observation = observation or None  # type: ignore[assignment]
+        invoice.updated_at = now
+    if payment_link is not _KEEP:
+        invoice.payment_link = payment_link or None  # type: ignore[assignment]
+        invoice.updated_at = now
+    session.flush()
+    return invoice

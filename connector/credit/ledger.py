@@ -1,0 +1,110 @@
+"""Locking an account and writing its statement entries: the ledger's two primitives.
+
+Every service that changes credit starts with ``lock_account`` and writes money only
+through ``post_entry``, so the cached ``balance_cents`` moves with the entries, in the
+same transaction, under the same lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.credit.models import (
+    ACCOUNT_OPEN,
+    ORIGIN_CREDIT,
+    Account,
+    Invoice,
+    Reservation,
+    StatementEntry,
+)
+from connector.errors import ACCOUNT_CLOSED, CreditDenied, NotFound
+from connector.ids import new_id
+
+
+def lock_account(session: Session, account_id: str) -> Account:
+    """Load an account holding its row lock until the transaction ends.
+
+    ``FOR UPDATE`` on PostgreSQL; on SQLite every transaction already holds the write
+    lock from BEGIN IMMEDIATE. ``populate_existing`` refreshes a copy loaded earlier in
+    the session, so what the caller reads is what the lock protects.
+    """
+    account = session.scalars(
+        select(Account)
+        .where(Account.id == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if account is None:
+        raise NotFound(f"account {account_id!r} not found", code="account_not_found")
+    return account
+
+
+def ensure_open(account: Account) -> None:
+    """Refuse a change to a closed account."""
+    if account.status != ACCOUNT_OPEN:
+        raise CreditDenied(f"account {account.id} is closed", code=ACCOUNT_CLOSED, http_status=409)
+
+
+def lock_reservation(session: Session, reservation_id: str) -> tuple[Account, Reservation]:
+    """Lock the account that owns a reservation, then read the reservation fresh."""
+    account_id = session.scalar(
+        select(Reservation.account_id).where(Reservation.id == reservation_id)
+    )
+    if account_id is None:
+        raise NotFound(f"transaction {reservation_id!r} not found", code="transaction_not_found")
+    account = lock_account(session, account_id)
+    reservation = session.get(Reservation, reservation_id, populate_existing=True)
+    assert reservation is not None  # reservations are never deleted
+    return account, reservation
+
+
+def lock_invoice(
+    session: Session, invoice_id: str, account_id: str | None = None
+) -> tuple[Account, Invoice]:
+    """Lock the account of an invoice, then read the invoice fresh.
+
+    With ``account_id``, an invoice of another account is reported as not found.
+    """
+    owner = session.scalar(select(Invoice.account_id).where(Invoice.id == invoice_id))
+    if owner is None or (account_id is not None and owner != account_id):
+        raise NotFound(f"invoice {invoice_id!r} not found", code="invoice_not_found")
+    account = lock_account(session, owner)
+    invoice = session.get(Invoice, invoice_id, populate_existing=True)
+    assert invoice is not None  # invoices are never deleted
+    return account, invoice
+
+
+def post_entry(
+    session: Session,
+    account: Account,
+    origin: str,
+    value_cents: int,
+    *,
+    now: datetime,
+    done_by: str | None = None,
+    invoice_id: str | None = None,
+    transaction_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> StatementEntry:
+    """Append an entry to a locked account's history and move its cached balance."""
+    entry = StatementEntry(
+        id=entry_id or new_id(),
+        account_id=account.id,
+        origin=origin,
+        value_cents=value_cents,
+        created_at=now,
+        done_by=done_by,
+        invoice_id=invoice_id,
+        transaction_id=transaction_id,
+        details=details or {},
+    )
+    session.add(entry)
+    if origin != ORIGIN_CREDIT:
+        account.balance_cents += value_cents
+    account.updated_at = now
+    return entry

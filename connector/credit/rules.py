@@ -1,0 +1,158 @@
+"""The credit rules as pure functions: no Flask, no SQLAlchemy, integers for money."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from connector.money import scale_cents
+
+_FRIENDLY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def available_credit(limit_cents: int, balance_cents: int, reserved_cents: int) -> int:
+    """``availableCredit = L + balance - preAuthorizedCredit``."""
+    return limit_cents + balance_cents - reserved_cents
+
+
+def tolerance_headroom(limit_cents: int, tolerance_bps: int) -> int:
+    """How far above the available credit a purchase may go: ``L * t``, rounded down."""
+    return scale_cents(limit_cents, tolerance_bps)
+
+
+def spending_power(
+    limit_cents: int,
+    balance_cents: int,
+    reserved_cents: int,
+    tolerance_bps: int,
+    tolerance_enabled: bool,
+) -> int:
+    """The largest purchase the account may make now."""
+    power = available_credit(limit_cents, balance_cents, reserved_cents)
+    if tolerance_enabled:
+        power += tolerance_headroom(limit_cents, tolerance_bps)
+    return power
+
+
+def can_reserve(
+    value_cents: int,
+    *,
+    limit_cents: int,
+    balance_cents: int,
+    reserved_cents: int,
+    tolerance_bps: int,
+    tolerance_enabled: bool,
+) -> bool:
+    """A purchase of ``v`` is approved when ``v <= available`` (``+ L*t`` with tolerance)."""
+    power = spending_power(
+        limit_cents, balance_cents, reserved_cents, tolerance_bps, tolerance_enabled
+    )
+    return 0 < value_cents <= power
+
+
+def credit_capacity(limit_cents: int, tolerance_bps: int) -> int:
+    """``creditLimit * (1 + tolerance)`` in cents: what a ``Credit`` entry measures."""
+    return limit_cents + tolerance_headroom(limit_cents, tolerance_bps)
+
+
+def split_installments(total_cents: int, count: int) -> list[int]:
+    """Split a value into ``count`` parts that sum exactly; the first parts get the extra cents."""
+    if count < 1:
+        raise ValueError("an installment plan has at least one installment")
+    if total_cents < 0:
+        raise ValueError("cannot split a negative value")
+    base, extra = divmod(total_cents, count)
+    return [base + 1 if i < extra else base for i in range(count)]
+
+
+def due_dates(settled_at: datetime, offsets_days: Sequence[int]) -> list[datetime]:
+    """One due date per installment: settlement time plus each offset of the plan."""
+    return [settled_at + timedelta(days=days) for days in offsets_days]
+
+
+def add_business_days(start: datetime, days: int, is_holiday: Callable[[date], bool]) -> datetime:
+    """The moment ``days`` business days after ``start`` (weekends and holidays skipped)."""
+    moment = start
+    counted = 0
+    while counted < days:
+        moment += timedelta(days=1)
+        day = moment.date()
+        if day.weekday() < 5 and not is_holiday(day):
+            counted += 1
+    return moment
+
+
+def max_grown_value(authorized_cents: int, growth_bps: int) -> int:
+    """The largest value a reservation may grow to: ``original * (1 + rate)``, rounded down."""
+    return authorized_cents + scale_cents(authorized_cents, growth_bps)
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How much to take off one invoice."""
+
+    invoice_key: str
+    cents: int
+    closes: bool  # the invoice reaches zero and is cancelled
+
+
+def reduce_last_first(
+    open_invoices: Sequence[tuple[str, int]], amount_cents: int
+) -> tuple[list[Reduction], int]:
+    """Take ``amount`` off open invoices from the last installment back.
+
+    ``open_invoices`` is ``(key, value_cents)`` in installment order. Returns the
+    reductions and the part of the amount that no open invoice could absorb.
+    """
+    if amount_cents < 0:
+        raise ValueError("cannot reduce by a negative amount")
+    remaining = amount_cents
+    reductions: list[Reduction] = []
+    for key, value in reversed(open_invoices):
+        if remaining == 0:
+            break
+        take = min(value, remaining)
+        if take > 0:
+            reductions.append(Reduction(key, take, closes=take == value))
+            remaining -= take
+    return reductions, remaining
+
+
+def is_overdue(status: str, due_date: datetime, now: datetime) -> bool:
+    """Overdue is derived: an ``Opened`` invoice whose due date has passed."""
+    return status == "Opened" and due_date < now
+
+
+def postponement_refusal(
+    *,
+    enabled: bool,
+    done_count: int,
+    done_days: int,
+    asked_days: int,
+    limit_count: int,
+    max_days: int,
+) -> str | None:
+    """Why a postponement is refused, or None when it is allowed."""
+    if not enabled:
+        return "postponement is not enabled for this store"
+    if asked_days < 1:
+        return "dueDays must be at least 1"
+    if done_count >= limit_count:
+        return f"this invoice was already postponed {done_count} time(s), the limit"
+    if done_days + asked_days > max_days:
+        return f"postponements may add at most {max_days} days in total"
+    return None
+
+
+def friendly_id(installment: int) -> str:
+    """Eight random letters and digits, a dash and the installment number."""
+    token = "".join(secrets.choice(_FRIENDLY_ALPHABET) for _ in range(8))
+    return f"{token}-{installment}"
+
+
+def invoice_id(transaction_id: str, number: int) -> str:
+    """``{transactionId}-{NN}``, NN the two-digit running number of the invoice."""
+    return f"{transaction_id}-{number:02d}"

@@ -1,0 +1,1 @@
+"""Scheduled jobs: each one a thin loop over a credit service."""

@@ -1,0 +1,1 @@
+"""The payment provider protocol: the gateway's view of a credit reservation."""

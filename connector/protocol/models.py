@@ -1,0 +1,82 @@
+"""The protocol's payments and their settle, cancel and refund operations.
+
+Idempotency lives in the schema: ``payment_id`` is the primary key, and
+``(payment_id, request_id)`` is unique, so concurrent repeats collide in the database
+rather than in process memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.db import Base
+
+
+class Payment(Base):
+    """One ``POST /payments``: its request's identity and its current answer."""
+
+    __tablename__ = "payments"
+
+    payment_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    transaction_id: Mapped[str | None] = mapped_column(String(200))
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    reservation_id: Mapped[str | None] = mapped_column(ForeignKey("reservations.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(String(500))
+    value_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    installments: Mapped[int] = mapped_column(SmallInteger)
+    buyer_email: Mapped[str | None] = mapped_column(String(254))
+    buyer_document: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of what must not change between repeats (value, currency, installments, buyer).
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    authorization_id: Mapped[str | None] = mapped_column(String(64))
+    tid: Mapped[str] = mapped_column(String(64))
+    nsu: Mapped[str] = mapped_column(String(64))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    test_suite: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('approved', 'denied', 'undefined')", name="status"),
+        Index("ix_payments_transaction_id", "transaction_id"),
+    )
+
+
+class PaymentOperation(Base):
+    """A settlement, cancellation or refund, replayed by its ``requestId``."""
+
+    __tablename__ = "payment_operations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))
+    value_cents: Mapped[int] = mapped_column(BigInteger)
+    http_status: Mapped[int] = mapped_column(SmallInteger)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("payment_id", "request_id"),
+        CheckConstraint("kind IN ('settle', 'cancel', 'refund')", name="kind"),
+    )
