@@ -98,13 +98,17 @@ def test_an_account_that_exists_is_a_conflict(new_account: OpenAccount) -> None:
     assert error.value.code == "holder_exists"
 
 
-def test_a_closed_account_never_shadows_a_new_one(session: Session, new_account: OpenAccount) -> None:
+def test_a_closed_account_never_shadows_a_new_one(
+    session: Session, new_account: OpenAccount
+) -> None:
     old = new_account(email="shop@example.com", document="999", document_type="CNPJ")
     close_account(session, old.id, now=NOW)
     fresh = new_account(email="shop@example.com", document="999", document_type="CNPJ")
     assert fresh.id != old.id and fresh.id.startswith("999_CNPJ_")
     assert find_account_for_buyer(session, email="shop@example.com") == fresh
-    assert find_account_for_buyer(session, email=None, document="999", document_type="CNPJ") == fresh
+    assert (
+        find_account_for_buyer(session, email=None, document="999", document_type="CNPJ") == fresh
+    )
 
 
 def test_limit_and_tolerance_changes_apply_at_once_with_credit_entries(
@@ -168,9 +172,15 @@ def test_holder_rules(session: Session, new_account: OpenAccount) -> None:
 
 
 def test_document_is_the_fallback_lookup(session: Session, new_account: OpenAccount) -> None:
-    account = new_account(email="doc@example.com", document="55.666.777/0001-88", document_type="CNPJ")
-    assert find_account_for_buyer(session, email="unknown@example.com", document="55666777000188",
-                                  document_type="cnpj") == account
+    account = new_account(
+        email="doc@example.com", document="55.666.777/0001-88", document_type="CNPJ"
+    )
+    assert (
+        find_account_for_buyer(
+            session, email="unknown@example.com", document="55666777000188", document_type="cnpj"
+        )
+        == account
+    )
     assert find_account_for_buyer(session, email="unknown@example.com", document="000") is None
     assert find_account_for_buyer(session, email=None, document=None) is None
 

@@ -84,9 +84,7 @@ def test_concurrent_payment_of_one_invoice_counts_once(wide_db: Database) -> Non
 
     assert race(20, pay) == ["Paid"] * 20
     with wide_db.transaction() as session:
-        payments = session.scalar(
-            select(func.count()).where(StatementEntry.origin == "Payment")
-        )
+        payments = session.scalar(select(func.count()).where(StatementEntry.origin == "Payment"))
         assert payments == 1
         assert session.get(Account, account_id).balance_cents == 0  # type: ignore[union-attr]
         assert find_drift(session) == []

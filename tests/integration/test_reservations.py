@@ -193,7 +193,9 @@ def test_order_changes_after_settlement(
     assert lower.settled_cents == 5_000
     invoices = invoices_of(session, reservation.id)
     assert [(i.value_cents, i.status) for i in invoices] == [
-        (3000, "Opened"), (2000, "Opened"), (0, "Cancelled")
+        (3000, "Opened"),
+        (2000, "Opened"),
+        (0, "Cancelled"),
     ]
     assert account.balance_cents == -5_000
     # Higher: new invoices for the difference, numbered after the first ones.
