@@ -10,6 +10,7 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from connector.auth import Authenticator
 from connector.config import Settings, load_settings
 from connector.db import Database
 from connector.errors import ConnectorError
@@ -31,7 +32,9 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
     )
-    app.extensions["connector.db"] = Database(settings.database_url)
+    db = Database(settings.database_url)
+    app.extensions["connector.db"] = db
+    app.extensions["connector.auth"] = Authenticator(settings, db)
     app.extensions["connector.manifest"] = json.loads(manifest_path().read_text())
     _register_errors(app)
     _register_meta(app)
@@ -40,6 +43,10 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def get_db() -> Database:
     return cast(Database, current_app.extensions["connector.db"])
+
+
+def get_authenticator() -> Authenticator:
+    return cast(Authenticator, current_app.extensions["connector.auth"])
 
 
 def get_settings() -> Settings:

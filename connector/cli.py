@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from connector.config import ConfigError, Settings, load_settings
+from connector.keys import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,7 +144,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", required=True, type=click.Choice(["admin", "accounts", "invoices", "read"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--label", default="")
 @_friendly
 def keys_create(role: str, label: str) -> None:

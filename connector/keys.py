@@ -19,7 +19,7 @@ from connector.db import Base
 from connector.errors import NotFound, ValidationError
 from connector.ids import utcnow
 
-ROLES = ("admin", "accounts", "invoices", "read")
+ROLES = ("admin", "accounts", "invoices", "read", "gateway")  # see connector.auth
 INITIAL_KEY_LABEL = "generated at first start"
 
 
