@@ -18,11 +18,17 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request
+from werkzeug.datastructures import Headers
 
 from connector.config import Settings
 from connector.db import Database
+from connector.errors import Forbidden, Unauthorized
 from connector.keys import verify_key
 
 READ = "read"
@@ -59,7 +65,7 @@ class Principal:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
-def credentials_from(headers: Mapping[str, str]) -> tuple[str, str]:
+def credentials_from(headers: Headers | Mapping[str, str]) -> tuple[str, str]:
     """The (key, token) pair from either header family; empty strings when absent.
 
     Werkzeug's headers are case-insensitive, so any spelling of the names matches.
@@ -111,3 +117,29 @@ class Authenticator:
                 self._cache.clear()
             self._cache[cache_key] = (now, role)
         return role
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Guard a REST API view: 401 without valid credentials, 403 without ``permission``.
+
+    The caller's principal is left in ``flask.g.principal`` for the view.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            authenticator: Authenticator = current_app.extensions["connector.auth"]
+            principal = authenticator.authenticate(*credentials_from(request.headers))
+            if principal is None:
+                raise Unauthorized("missing or invalid X-VTEX-API-AppKey / X-VTEX-API-AppToken")
+            if not principal.may(permission):
+                raise Forbidden(f"the {principal.role!r} role may not {permission}")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorator

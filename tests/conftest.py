@@ -7,7 +7,7 @@ a PostgreSQL database to run the same tests there; that database is wiped first.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +20,12 @@ from sqlalchemy.orm import Session
 from connector import create_app
 from connector.config import normalize_database_url
 from connector.db import Database, make_engine
+from connector.keys import create_key
 from connector.migrate import upgrade
 from connector.models import Base
+
+ADMIN_KEY = "test-admin-key"
+ADMIN_TOKEN = "test-admin-token-0123456789"
 
 # A fixed Monday morning, so business-day arithmetic in tests is predictable.
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -96,6 +100,8 @@ def app(db: Database, tmp_path: Path) -> Iterator[Flask]:
             "instance_path": tmp_path / "instance",
             "secret_key": "test-secret-key-" + "x" * 32,
             "scheduler_enabled": False,
+            "app_key": ADMIN_KEY,
+            "app_token": ADMIN_TOKEN,
         }
     )
     app.config["TESTING"] = True
@@ -106,3 +112,21 @@ def app(db: Database, tmp_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    """Credentials of the configured pair, which acts as an admin key."""
+    return {"X-VTEX-API-AppKey": ADMIN_KEY, "X-VTEX-API-AppToken": ADMIN_TOKEN}
+
+
+@pytest.fixture
+def headers_for(db: Database) -> Callable[[str], dict[str, str]]:
+    """Issue a key with a role and return the headers that carry it."""
+
+    def issue(role: str) -> dict[str, str]:
+        with db.transaction() as session:
+            issued = create_key(session, role=role)
+        return {"X-VTEX-API-AppKey": issued.app_key, "X-VTEX-API-AppToken": issued.app_token}
+
+    return issue
