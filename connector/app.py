@@ -8,17 +8,28 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from flask import Flask, Response, current_app, jsonify
+from flask.json.provider import JSONProvider
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from connector import jsonio
 from connector.auth import Authenticator
 from connector.config import Settings, load_settings
 from connector.db import Database
 from connector.errors import ConnectorError
-from connector.jsonio import DecimalJSONProvider
 from connector.resources import manifest_path
 from connector.secrets_store import resolve_secret_key
 
 log = logging.getLogger(__name__)
+
+
+class DecimalJSONProvider(JSONProvider):
+    """Flask's JSON with ``use_decimal``: a float never carries money in or out."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return jsonio.dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return jsonio.loads(s, **kwargs)
 
 
 def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -38,7 +49,15 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["connector.manifest"] = json.loads(manifest_path().read_text())
     _register_errors(app)
     _register_meta(app)
+    _register_edges(app)
     return app
+
+
+def _register_edges(app: Flask) -> None:
+    # Imported here: the edges import this module's accessors (get_db, ...).
+    from connector.protocol import routes as protocol
+
+    protocol.init_app(app)
 
 
 def get_db() -> Database:

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from connector import jsonio
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -76,8 +78,13 @@ def _prepare_sqlite(engine: Engine) -> None:
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine configured for the backend named by the URL."""
+    """Create an engine configured for the backend named by the URL.
+
+    JSON columns use the Decimal-aware encoder, so amounts stored in JSON stay exact.
+    """
     url = make_url(database_url)
+    kwargs.setdefault("json_serializer", jsonio.dumps)
+    kwargs.setdefault("json_deserializer", jsonio.loads)
     if url.get_backend_name() == "sqlite":
         if url.database:
             os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)

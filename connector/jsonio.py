@@ -1,4 +1,4 @@
-"""JSON with exact decimals: numbers in requests parse to Decimal, Decimals dump as numbers."""
+"""JSON with exact decimals: numbers parse to Decimal, Decimals dump as numbers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Any
 
 import simplejson
-from flask.json.provider import JSONProvider
 
 
 def _default(value: Any) -> Any:
@@ -26,13 +25,3 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 def loads(s: str | bytes, **kwargs: Any) -> Any:
     kwargs.setdefault("use_decimal", True)
     return simplejson.loads(s, **kwargs)
-
-
-class DecimalJSONProvider(JSONProvider):
-    """Flask's JSON provider with ``use_decimal``: a float never carries money."""
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return dumps(obj, **kwargs)
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads(s, **kwargs)

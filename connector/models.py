@@ -10,7 +10,7 @@ from connector.credit.models import (
 )
 from connector.db import Base
 from connector.keys import ApiKey
-from connector.protocol.models import Payment, PaymentOperation
+from connector.protocol.models import Payment, PaymentCallback, PaymentOperation
 
 __all__ = [
     "Account",
@@ -19,6 +19,7 @@ __all__ = [
     "Holder",
     "Invoice",
     "Payment",
+    "PaymentCallback",
     "PaymentOperation",
     "Reservation",
     "StatementEntry",

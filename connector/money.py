@@ -23,13 +23,16 @@ class AmountError(ValueError):
     """The text is not an amount this service accepts."""
 
 
-def _normalize(text: str) -> str:
+def _normalize(text: str, grouping: bool) -> str:
     """Turn a human-written decimal into a plain one with a point, or raise AmountError.
 
     Rules: with both ``.`` and ``,`` the last one is the decimal separator; a separator
-    that occurs several times groups thousands; a single separator followed by exactly
-    three digits after a 1-3 digit group (``1.234``, ``12,500``) groups thousands, since
-    no amount in cents has three decimals; any other single separator is the decimal one.
+    that occurs several times groups thousands. With ``grouping`` (people's spreadsheets),
+    a single separator followed by exactly three digits after a 1-3 digit group
+    (``1.234``, ``12,500``) groups thousands, since no amount in cents has three decimals.
+    Without it (machine input such as the gateway's), a single separator is always the
+    decimal one, so ``"10.001"`` is refused as a fraction of a cent rather than read as
+    ten thousand.
     """
     s = _SPACES.sub("", text.strip())
     for symbol in ("R$", "US$", "$", "€", "£"):
@@ -51,6 +54,8 @@ def _normalize(text: str) -> str:
             raise AmountError(f"misplaced thousands separator in {text!r}")
         s = "".join(groups) + "." + fraction
     elif dots + commas > 1:
+        if not grouping:
+            raise AmountError(f"not an amount: {text!r}")
         sep = "." if dots else ","
         groups = s.split(sep)
         if not _GROUPED.match(groups[0]) or any(len(g) != 3 for g in groups[1:]):
@@ -59,7 +64,7 @@ def _normalize(text: str) -> str:
     elif dots + commas == 1:
         sep = "." if dots else ","
         integer, fraction = s.split(sep)
-        if len(fraction) == 3 and _GROUPED.match(integer):
+        if grouping and len(fraction) == 3 and _GROUPED.match(integer):
             s = integer + fraction
         else:
             s = integer + "." + fraction
@@ -69,7 +74,7 @@ def _normalize(text: str) -> str:
     return s
 
 
-def to_decimal(value: object) -> Decimal:
+def to_decimal(value: object, *, grouping: bool = True) -> Decimal:
     """Read a number written in any accepted form as an exact Decimal."""
     if isinstance(value, bool):
         raise AmountError("a boolean is not an amount")
@@ -83,15 +88,15 @@ def to_decimal(value: object) -> Decimal:
         return value
     if isinstance(value, str):
         try:
-            return Decimal(_normalize(value))
+            return Decimal(_normalize(value, grouping))
         except InvalidOperation:
             raise AmountError(f"not an amount: {value!r}") from None
     raise AmountError(f"not an amount: {value!r}")
 
 
-def parse_cents(value: object, *, allow_negative: bool = False) -> int:
+def parse_cents(value: object, *, allow_negative: bool = False, grouping: bool = True) -> int:
     """Parse an amount in currency units into integer cents, refusing fractions of a cent."""
-    amount = to_decimal(value)
+    amount = to_decimal(value, grouping=grouping)
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise AmountError(f"{value!r} has a fraction of a cent")

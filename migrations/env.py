@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import text
 
-from connector.db import make_engine
+from connector.db import UTCDateTime, make_engine
 from connector.models import Base
 
 # One lock id for "migrating this database", so two starting servers never race.
 _ADVISORY_LOCK = 74_211_903
 
 target_metadata = Base.metadata
+
+
+def render_item(kind: str, obj: Any, _autogen_context: Any) -> str | bool:
+    """Write our UTC type as a plain timezone-aware DateTime, so migrations stand alone."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -29,6 +38,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                render_item=render_item,
             )
             with context.begin_transaction():
                 context.run_migrations()

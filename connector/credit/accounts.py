@@ -462,6 +462,14 @@ def find_account_for_buyer(
     return candidates[0] if len(candidates) == 1 else None
 
 
+def has_closed_account(session: Session, email: str) -> bool:
+    """Whether a closed account is owned by this e-mail (to tell "closed" from "none")."""
+    query = select(Account.id).where(
+        Account.email == email.strip().lower(), Account.status == ACCOUNT_CLOSED
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
 @dataclass(frozen=True)
 class Figures:
     """An account's credit figures as the store and the customer see them."""

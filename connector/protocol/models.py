@@ -17,14 +17,18 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.db import Base
+
+_PENDING = text("status = 'pending'")
 
 
 class Payment(Base):
@@ -53,6 +57,11 @@ class Payment(Base):
     nsu: Mapped[str] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(Text)
     test_suite: Mapped[bool] = mapped_column(Boolean)
+    payment_method: Mapped[str | None] = mapped_column(String(64))
+    delay_to_auto_settle_seconds: Mapped[int] = mapped_column(
+        Integer, server_default=text("604800")
+    )
+    cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -79,4 +88,40 @@ class PaymentOperation(Base):
     __table_args__ = (
         UniqueConstraint("payment_id", "request_id"),
         CheckConstraint("kind IN ('settle', 'cancel', 'refund')", name="kind"),
+    )
+
+
+class PaymentCallback(Base):
+    """The final answer of an ``undefined`` payment, stored first, then POSTed until delivered.
+
+    ``final_status`` is applied to the payment when the callback is claimed for delivery,
+    so every later ``POST /payments`` answers the state the gateway was told.
+    """
+
+    __tablename__ = "payment_callbacks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_id"), unique=True)
+    final_status: Mapped[str] = mapped_column(String(10))
+    final_code: Mapped[str | None] = mapped_column(String(64))
+    final_message: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("final_status IN ('approved', 'denied')", name="final_status"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'skipped', 'expired', 'cancelled')", name="status"
+        ),
+        Index(
+            "ix_payment_callbacks_due",
+            "next_attempt_at",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
     )

@@ -106,7 +106,7 @@ def test_serve_runs_workers_and_one_scheduler(
         manifest = requests.get(f"{server.base}/manifest", timeout=5).json()
         assert manifest["paymentMethods"][0]["name"] == "Promissories"
         legacy = requests.get(f"{server.base}/payment-methods", timeout=5).json()
-        assert legacy == {"paymentMethods": ["Promissories"]}
+        assert legacy == {"paymentMethods": ["Promissories", "Visa"]}
         kids = children(server.process.pid)
         schedulers = [pid for pid, cmd in kids.items() if " scheduler " in f"{cmd} "]
         assert len(schedulers) == 1, kids

@@ -85,3 +85,16 @@ def test_output_forms() -> None:
     assert str(cents_to_decimal(-5)) == "-0.05"
     assert bps_to_decimal(500) == Decimal("0.05")
     assert bps_to_decimal(0) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"), [("31.90", 3190), ("29,90", 2990), ("1.234,56", 123456), ("7", 700)]
+)
+def test_machine_input_without_grouping(text: str, cents: int) -> None:
+    assert parse_cents(text, grouping=False) == cents
+
+
+@pytest.mark.parametrize("text", ["10.001", "1,234", "1.234.567"])
+def test_machine_input_never_guesses_thousands(text: str) -> None:
+    with pytest.raises(AmountError):
+        parse_cents(text, grouping=False)

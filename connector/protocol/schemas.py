@@ -1,0 +1,145 @@
+"""The gateway's messages, read tolerantly: unknown fields ignored, numbers as strings,
+decimal commas, both spellings of the gateway's misspelled fields. Money stays exact."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
+from marshmallow import ValidationError as SchemaError
+
+from connector.errors import ValidationError
+from connector.money import AmountError, parse_cents
+
+MAX_ID = 200
+
+
+class Text(fields.Field):  # type: ignore[type-arg]
+    """A string that may arrive as a number; blank means absent."""
+
+    def __init__(self, *, max_length: int = MAX_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise SchemaError("must be text")
+        text = str(value).strip()
+        if len(text) > self.max_length:
+            raise SchemaError(f"at most {self.max_length} characters")
+        return text or None
+
+
+class Cents(fields.Field):  # type: ignore[type-arg]
+    """An amount in currency units (``31.9``, ``"29,90"``) read as integer cents."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            cents = parse_cents(value, grouping=False)  # the gateway never groups thousands
+        except AmountError as exc:
+            raise SchemaError(str(exc)) from None
+        return cents
+
+
+class Count(fields.Field):  # type: ignore[type-arg]
+    """A small whole number that may arrive as a string; null or blank is 0."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if value is None or value == "":
+            return 0
+        try:
+            number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
+        except ArithmeticError:
+            number = None
+        if number is None or number != number.to_integral_value() or not 0 <= number <= 1000:
+            raise SchemaError("must be a whole number from 0 to 1000")
+        return int(number)
+
+
+class _Tolerant(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class BuyerSchema(_Tolerant):
+    email = Text(max_length=254, load_default=None, allow_none=True)
+    document = Text(max_length=64, load_default=None, allow_none=True)
+    documentType = Text(max_length=16, load_default=None, allow_none=True)
+
+
+class MiniCartSchema(_Tolerant):
+    buyer = fields.Nested(BuyerSchema, load_default=None, allow_none=True)
+
+
+class CardSchema(_Tolerant):
+    number = Text(max_length=32, load_default=None, allow_none=True)
+
+
+class CreatePaymentSchema(_Tolerant):
+    paymentId = Text(required=True)
+    value = Cents(required=True)
+    currency = Text(max_length=8, required=True)
+    installments = Count(load_default=0, allow_none=True)
+    transactionId = Text(load_default=None, allow_none=True)
+    orderId = Text(load_default=None, allow_none=True)
+    reference = Text(load_default=None, allow_none=True)
+    paymentMethod = Text(max_length=64, load_default=None, allow_none=True)
+    callbackUrl = Text(max_length=4096, load_default=None, allow_none=True)
+    card = fields.Nested(CardSchema, load_default=None, allow_none=True)
+    miniCart = fields.Nested(MiniCartSchema, load_default=None, allow_none=True)
+
+    @pre_load
+    def _misspellings(self, data: Any, **_kwargs: Any) -> Any:
+        # The gateway spells some fields two ways; read either.
+        if isinstance(data, Mapping) and "minicart" in data and "miniCart" not in data:
+            data = {**data, "miniCart": data["minicart"]}
+        return data
+
+    @post_load
+    def _check(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if not data.get("paymentId"):
+            raise SchemaError("required", field_name="paymentId")
+        if data["value"] <= 0:
+            raise SchemaError("must be greater than zero", field_name="value")
+        return data
+
+
+class OperationSchema(_Tolerant):
+    """Settlements, cancellations and refunds: only what the operation needs is required."""
+
+    requestId = Text(required=True)
+    paymentId = Text(load_default=None, allow_none=True)
+    value = Cents(load_default=None, allow_none=True)
+    settleId = Text(load_default=None, allow_none=True)
+
+    @post_load
+    def _check(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if not data.get("requestId"):
+            raise SchemaError("required", field_name="requestId")
+        if data.get("value") is not None and data["value"] <= 0:
+            raise SchemaError("must be greater than zero", field_name="value")
+        return data
+
+
+def load(schema: Schema, body: Any) -> dict[str, Any]:
+    """Validate a decoded JSON body, naming each bad field in a ValidationError."""
+    if not isinstance(body, Mapping):
+        raise ValidationError("the body must be a JSON object", code="malformed_request")
+    try:
+        result: dict[str, Any] = schema.load(body)
+    except SchemaError as exc:
+        messages = exc.messages_dict
+        fields_ = {name: _flatten(reason) for name, reason in messages.items()}
+        detail = "; ".join(f"{k}: {v}" for k, v in fields_.items())
+        raise ValidationError(f"invalid request: {detail}", fields=fields_) from None
+    return result
+
+
+def _flatten(reason: Any) -> str:
+    if isinstance(reason, list):
+        return " ".join(_flatten(r) for r in reason)
+    if isinstance(reason, dict):
+        return "; ".join(f"{k}: {_flatten(v)}" for k, v in reason.items())
+    return str(reason)
