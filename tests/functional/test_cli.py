@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from connector.credit.models import Account
 from connector.db import Database
 from connector.keys import verify_key
 from tests.conftest import NOW
+from tests.server import environment
 
 CONNECTOR = [sys.executable, "-m", "connector.cli"]
 
@@ -24,13 +24,6 @@ def run(
     return subprocess.run(
         CONNECTOR + args, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def environment(db: Database, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    env.update(DATABASE_URL=db.url, CONNECTOR_INSTANCE_PATH=str(tmp_path / "instance"))
-    env.update(extra)
-    return env
 
 
 def test_db_upgrade_is_idempotent(db: Database, tmp_path: Path) -> None:
