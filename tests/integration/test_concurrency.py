@@ -136,3 +136,17 @@ def test_concurrent_refunds_never_exceed_the_settled_value(wide_db: Database) ->
     with wide_db.transaction() as session:
         assert session.get(Account, account.id).balance_cents == -1_000  # type: ignore[union-attr]
         assert find_drift(session) == []
+
+
+def test_two_schedulers_auto_settle_each_reservation_once(wide_db: Database) -> None:
+    with wide_db.transaction() as session:
+        account = open_account(session, email="two@example.com", credit_limit_cents=10**6, now=NOW)
+        for _ in range(30):
+            reserve(session, account.id, 1_000, installments=3, now=NOW)
+    later = NOW.replace(year=NOW.year + 1)
+    results = race(2, lambda _i: settle_due_reservations(wide_db, now=later))
+    assert sum(r for r in results if isinstance(r, int)) == 30, results
+    with wide_db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Invoice)) == 90
+        assert session.get(Account, account.id).balance_cents == -30_000  # type: ignore[union-attr]
+        assert find_drift(session) == []
