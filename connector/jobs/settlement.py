@@ -50,9 +50,7 @@ def settle_due_reservations(
         for reservation_id in ids:
             try:
                 with db.transaction() as session:
-                    result = settle_reservation(
-                        session, reservation_id, settings=settings, now=now
-                    )
+                    result = settle_reservation(session, reservation_id, settings=settings, now=now)
                 settled += bool(result.invoices)  # settled meanwhile by the gateway or a twin
             except ConnectorError as exc:  # refused by a rule: leave it for the staff
                 log.warning("auto-settle of %s refused: %s", reservation_id, exc.message)
