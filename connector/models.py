@@ -10,7 +10,12 @@ from connector.credit.models import (
 )
 from connector.db import Base
 from connector.keys import ApiKey
-from connector.protocol.models import Payment, PaymentCallback, PaymentOperation
+from connector.protocol.models import (
+    Payment,
+    PaymentCallback,
+    PaymentOperation,
+    PaymentReview,
+)
 
 __all__ = [
     "Account",
@@ -21,6 +26,7 @@ __all__ = [
     "Payment",
     "PaymentCallback",
     "PaymentOperation",
+    "PaymentReview",
     "Reservation",
     "StatementEntry",
     "StoreSettingsRow",

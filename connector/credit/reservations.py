@@ -90,16 +90,22 @@ def reserve(
     reservation_id: str | None = None,
     expires_at: datetime | None = None,
     settings: StoreSettings | None = None,
+    over_limit: bool = False,
     now: datetime | None = None,
 ) -> Reservation:
-    """Hold ``value`` of an account's credit for a purchase, or raise a denial."""
+    """Hold ``value`` of an account's credit for a purchase, or raise a denial.
+
+    ``over_limit`` skips the credit check: the store's staff approved this purchase above
+    the available credit (over-limit review). Every other rule still applies.
+    """
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     _check_positive(value_cents)
     plan = plan_for(settings, installments)
     account = lock_account(session, account_id)
     ensure_open(account)
-    _ensure_credit(account, value_cents, settings)
+    if not over_limit:
+        _ensure_credit(account, value_cents, settings)
     reservation = Reservation(
         id=reservation_id or new_id(),
         account_id=account.id,

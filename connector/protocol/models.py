@@ -125,3 +125,28 @@ class PaymentCallback(Base):
             postgresql_where=_PENDING,
         ),
     )
+
+
+class PaymentReview(Base):
+    """A purchase above the available credit, waiting for the store's staff to decide.
+
+    Only when the store enables over-limit review; the gateway meanwhile sees ``undefined``.
+    """
+
+    __tablename__ = "payment_reviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_id"), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    value_cents: Mapped[int] = mapped_column(BigInteger)
+    spending_power_cents: Mapped[int] = mapped_column(BigInteger)  # at the time of purchase
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'denied', 'cancelled')", name="status"),
+        Index("ix_payment_reviews_status", "status", "created_at"),
+    )

@@ -17,9 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.accounts import find_account_for_buyer, has_closed_account, open_account
+from connector.credit.accounts import (
+    figures,
+    find_account_for_buyer,
+    has_closed_account,
+    open_account,
+)
 from connector.credit.ledger import lock_reservation
-from connector.credit.models import PENDING, POSTED
+from connector.credit.models import PENDING, POSTED, Account
 from connector.credit.reservations import (
     refund_reservation,
     refundable_cents,
@@ -32,6 +37,7 @@ from connector.errors import (
     ACCOUNT_CLOSED,
     CURRENCY_NOT_SUPPORTED,
     IDEMPOTENCY_CONFLICT,
+    INSUFFICIENT_CREDIT,
     NO_ACCOUNT,
     Conflict,
     ConnectorError,
@@ -41,7 +47,7 @@ from connector.errors import (
 )
 from connector.ids import new_id
 from connector.money import cents_to_decimal
-from connector.protocol import callbacks
+from connector.protocol import callbacks, reviews
 from connector.protocol.answers import (
     APPROVED,
     DENIED,
@@ -221,6 +227,12 @@ def _find_or_open_account(
     raise CreditDenied("the buyer has no credit account", code=NO_ACCOUNT)
 
 
+def _spending_power(session: Session, account_id: str, settings: StoreSettings) -> int:
+    account = session.get(Account, account_id)
+    assert account is not None
+    return figures(account, settings).spending_power_cents
+
+
 def _decide_by_credit(
     session: Session,
     payment: Payment,
@@ -252,8 +264,22 @@ def _decide_by_credit(
             now=now,
         )
     except CreditDenied as denial:
-        payment.status, payment.code, payment.message = DENIED, denial.code, denial.message
         session.add(payment)
+        if (
+            denial.code == INSUFFICIENT_CREDIT
+            and settings.over_limit_review_enabled
+            and payment.account_id is not None
+        ):
+            session.flush()  # the review references the payment
+            reviews.open_review(
+                session,
+                payment,
+                account_id=payment.account_id,
+                spending_power_cents=_spending_power(session, payment.account_id, settings),
+                now=now,
+            )
+            return
+        payment.status, payment.code, payment.message = DENIED, denial.code, denial.message
         return
     payment.status, payment.code, payment.message = APPROVED, "approved", "Credit reserved"
     payment.reservation_id = reservation.id
@@ -479,6 +505,7 @@ def cancel_payment(session: Session, payment_id: str, request_id: str, *, now: d
         payment.status, payment.code = DENIED, PAYMENT_CANCELLED
         payment.message = "cancelled before a decision"
         callbacks.withdraw_callback(session, payment.payment_id)
+        reviews.withdraw_review(session, payment.payment_id, now)
     elif payment.status == APPROVED and payment.reservation_id is not None:
         returned = _give_back(session, payment.reservation_id, now)
     payment.cancelled_at = payment.cancelled_at or now

@@ -1,4 +1,4 @@
-"""Protocol: payment callbacks; payment method, auto-settle delay and cancellation on payments.
+"""Protocol: callbacks and over-limit reviews; method, auto-settle delay, cancellation.
 
 Revision ID: 0002
 Revises: 0001
@@ -67,8 +67,41 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True))
 
+    op.create_table(
+        "payment_reviews",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("payment_id", sa.String(length=200), nullable=False),
+        sa.Column("account_id", sa.String(length=120), nullable=False),
+        sa.Column("value_cents", sa.BigInteger(), nullable=False),
+        sa.Column("spending_power_cents", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.String(length=254), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'denied', 'cancelled')",
+            name=op.f("ck_payment_reviews_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_payment_reviews_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["payments.payment_id"],
+            name=op.f("fk_payment_reviews_payment_id_payments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_reviews")),
+        sa.UniqueConstraint("payment_id", name=op.f("uq_payment_reviews_payment_id")),
+    )
+    with op.batch_alter_table("payment_reviews", schema=None) as batch_op:
+        batch_op.create_index("ix_payment_reviews_status", ["status", "created_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("payment_reviews", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_reviews_status")
+    op.drop_table("payment_reviews")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_column("cancelled_at")
         batch_op.drop_column("delay_to_auto_settle_seconds")
