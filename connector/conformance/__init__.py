@@ -1,0 +1,1 @@
+"""A protocol conformance runner for QA teams: ``connector conformance --url URL``."""
