@@ -78,9 +78,9 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.output()
             try:
-                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.base}/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy starting
                 pass
             time.sleep(0.2)
         raise AssertionError(f"server did not start:\n{self.output()}")
