@@ -9,6 +9,7 @@ take a Session and never commit: the route owns the transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -379,89 +380,77 @@ def _credit_refusal(error: ConnectorError) -> Refused:
     return Refused(codes.get(error.code, error.code), error.message)
 
 
-def settle_payment(
+def _money_operation(
     session: Session,
+    kind: str,
     payment_id: str,
     request_id: str,
     value_cents: int | None,
+    act: Callable[[str], int],
     *,
     now: datetime,
 ) -> Answer:
-    """Settle all (no value) or part of a payment; a later settlement changes the total."""
-    replayed = _replay(session, payment_id, request_id, "settle")
+    """Settle or refund: replay, lock, claim the requestId, act on credit, record the answer.
+
+    ``act`` receives the reservation id and returns the value it settled or refunded.
+    Test-suite payments touch no credit: the asked value (or the payment's) is echoed.
+    """
+    replayed = _replay(session, payment_id, request_id, kind)
     if replayed is not None:
         return replayed
     payment = _locked_payment(session, payment_id)
     if payment is None:
         raise NotFound(f"payment {payment_id} not found", code="payment_not_found")
-    operation = _start(session, payment_id, request_id, "settle", now)
+    operation = _start(session, payment_id, request_id, kind, now)
     _require_approved(payment)
     if payment.test_suite:
-        settled = value_cents or payment.value_cents
+        done = value_cents or payment.value_cents
     else:
         assert payment.reservation_id is not None
         try:
-            result = settle_reservation(
-                session, payment.reservation_id, value_cents, done_by="gateway", now=now
-            )
+            done = act(payment.reservation_id)
         except (CreditDenied, Conflict) as error:
             raise _credit_refusal(error) from error
-        settled = result.settled_cents
     payment.updated_at = now
+    verb = {"settle": "Settled", "refund": "Refunded"}[kind]
     return _finish(
         operation,
-        settled,
+        done,
         {
             "paymentId": payment_id,
-            "settleId": operation.id,
-            "value": cents_to_decimal(settled),
-            "code": "settled",
-            "message": f"Settled {cents_to_decimal(settled)}",
+            _ID_FIELD[kind]: operation.id,
+            "value": cents_to_decimal(done),
+            "code": verb.lower(),
+            "message": f"{verb} {cents_to_decimal(done)}",
             "requestId": request_id,
         },
     )
+
+
+def settle_payment(
+    session: Session, payment_id: str, request_id: str, value_cents: int | None, *, now: datetime
+) -> Answer:
+    """Settle all (no value) or part of a payment; a later settlement changes the total."""
+
+    def act(reservation_id: str) -> int:
+        return settle_reservation(
+            session, reservation_id, value_cents, done_by="gateway", now=now
+        ).settled_cents
+
+    return _money_operation(session, "settle", payment_id, request_id, value_cents, act, now=now)
 
 
 def refund_payment(
-    session: Session,
-    payment_id: str,
-    request_id: str,
-    value_cents: int | None,
-    *,
-    now: datetime,
+    session: Session, payment_id: str, request_id: str, value_cents: int | None, *, now: datetime
 ) -> Answer:
     """Refund part (or, with no value, the rest) of a settled payment."""
-    replayed = _replay(session, payment_id, request_id, "refund")
-    if replayed is not None:
-        return replayed
-    payment = _locked_payment(session, payment_id)
-    if payment is None:
-        raise NotFound(f"payment {payment_id} not found", code="payment_not_found")
-    operation = _start(session, payment_id, request_id, "refund", now)
-    _require_approved(payment)
-    if payment.test_suite:
-        refunded = value_cents or payment.value_cents
-    else:
-        assert payment.reservation_id is not None
-        try:
-            refunded = refund_reservation(
-                session, payment.reservation_id, value_cents, done_by="gateway", now=now
-            ).refunded_cents
-        except (CreditDenied, Conflict) as error:
-            raise _credit_refusal(error) from error
-    payment.updated_at = now
-    return _finish(
-        operation,
-        refunded,
-        {
-            "paymentId": payment_id,
-            "refundId": operation.id,
-            "value": cents_to_decimal(refunded),
-            "code": "refunded",
-            "message": f"Refunded {cents_to_decimal(refunded)}",
-            "requestId": request_id,
-        },
-    )
+
+    def act(reservation_id: str) -> int:
+        return refund_reservation(
+            session, reservation_id, value_cents, done_by="gateway", now=now
+        ).refunded_cents
+
+    return _money_operation(session, "refund", payment_id, request_id, value_cents, act, now=now)
 
 
 def _cancelled_first(session: Session, payment_id: str, now: datetime) -> Payment:
