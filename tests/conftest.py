@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector import create_app
 from connector.config import normalize_database_url
+from connector.credit.settings import forget_cached_settings
 from connector.db import Database, make_engine
 from connector.keys import create_key
 from connector.migrate import upgrade
@@ -69,6 +70,7 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 def _empty_tables(database: Database) -> None:
+    forget_cached_settings()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as connection:
         if database.is_postgresql:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -290,10 +291,32 @@ def parse_settings(doc: Mapping[str, Any], base: StoreSettings | None = None) ->
 SETTINGS_FIELDS = frozenset(StoreSettings().to_public())
 
 
+# Settings are read on every authorization; a worker keeps what it read this long. A
+# change made in this process is seen at once; other workers see it within the window.
+CACHE_SECONDS = 1.0
+_cache: dict[str, tuple[float, StoreSettings]] = {}
+
+
+def _cache_key(session: Session) -> str:
+    return session.get_bind().url.render_as_string(hide_password=True)
+
+
+def forget_cached_settings() -> None:
+    """Drop what this process remembers (tests that wipe the database call this)."""
+    _cache.clear()
+
+
 def load_store_settings(session: Session) -> StoreSettings:
     """The store's settings, or the defaults when none were saved."""
+    key = _cache_key(session)
+    cached = _cache.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
     row = session.get(StoreSettingsRow, 1)
-    return parse_settings(row.document) if row is not None else StoreSettings()
+    settings = parse_settings(row.document) if row is not None else StoreSettings()
+    _cache[key] = (now, settings)
+    return settings
 
 
 def update_store_settings(
@@ -315,4 +338,5 @@ def update_store_settings(
     row.updated_at = utcnow()
     row.updated_by = done_by
     session.flush()
+    _cache.pop(_cache_key(session), None)
     return updated

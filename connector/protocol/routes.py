@@ -36,6 +36,7 @@ bp = Blueprint("protocol", __name__)
 T = TypeVar("T")
 
 _RETRIES = 3
+_CREATE, _OPERATION = schemas.CreatePaymentSchema(), schemas.OperationSchema()
 
 
 def init_app(app: Flask) -> None:
@@ -104,7 +105,7 @@ def _transaction(work: Callable[[Session], T]) -> T:
 
 @bp.post("/payments")
 def create_payment() -> Response:
-    data = schemas.load(schemas.CreatePaymentSchema(), _body())
+    data = schemas.load(_CREATE, _body())
     payment_request = PaymentRequest.from_body(data, test_suite=g.test_suite)
     now = utcnow()
 
@@ -119,7 +120,7 @@ def _operation(
     payment_id: str,
     run: Callable[[Session, str, int | None], Answer],
 ) -> tuple[Response, int]:
-    data = schemas.load(schemas.OperationSchema(), _body())
+    data = schemas.load(_OPERATION, _body())
     if data.get("paymentId") not in (None, payment_id):
         raise ValidationError(
             "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}

@@ -1,0 +1,236 @@
+"""``python -m bench``: every benchmark in one run, printed as a table and saved as JSON.
+
+Targets (issue 8): authorize throughput at least 0.35 of pgbench's at 16 clients, p99
+under 25 ms at 16 clients, no errors, the hot account never overspent. Each ratio is
+measured in the same run, on the same PostgreSQL server, with the same client count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from bench import common, load
+from connector.credit.check import find_drift
+from connector.credit.models import Account, Reservation
+from connector.db import Database
+from connector.ids import new_id
+from connector.jobs.settlement import settle_due_reservations
+
+RESULTS = common.ROOT / "bench" / "results"
+TARGET_RATIO, TARGET_P99_MS = 0.35, 25.0
+
+
+def bench_authorize(
+    url: str, pgbench_url: str, seconds: int, workers: int | None
+) -> dict[str, Any]:
+    common.reset_schema(url)
+    common.seed_accounts(url, 1000, limit_cents=10**12)
+    runs = {}
+    with common.served(url, workers=workers) as base:
+        load.wrk_authorize(base, 16, 3, accounts=1000, prefix=f"warm{secrets.token_hex(3)}")
+        for clients in (16, 64):
+            runs[clients] = load.wrk_authorize(
+                base, clients, seconds, accounts=1000, prefix=f"c{clients}{secrets.token_hex(3)}"
+            )
+    load.pgbench_init(pgbench_url, scale=64)
+    database = {clients: load.pgbench(pgbench_url, clients, seconds) for clients in (16, 64)}
+    return {
+        str(c): {
+            **asdict(r),
+            "per_second": r.per_second,
+            "pgbench_tps": database[c]["tps"],
+            "ratio": r.per_second / database[c]["tps"],
+        }
+        for c, r in runs.items()
+    }
+
+
+def bench_hot_account(url: str, seconds: int, workers: int | None) -> dict[str, Any]:
+    """64 clients on one account: the limit must hold exactly."""
+    common.reset_schema(url)
+    limit_cents = 200_000  # 2,000.00: exhausted within the run, then every purchase is denied
+    [account_id] = common.seed_accounts(url, 1, limit_cents=limit_cents)
+    with common.served(url, workers=workers) as base:
+        result = load.wrk_authorize(base, 64, seconds, accounts=1, prefix="hot")
+    db = Database(url)
+    with db.transaction() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        held = account.reserved_cents
+        reservations = len(session.scalars(select(Reservation.id)).all())
+        drift = [d.describe() for d in find_drift(session)]
+    db.dispose()
+    held_ok = held <= limit_cents and held == result.ok * 100 == reservations * 100
+    return {
+        **asdict(result),
+        "per_second": result.ok / result.seconds,
+        "limit_cents": limit_cents,
+        "reserved_cents": held,
+        "reservations": reservations,
+        "limit_held": held_ok and not drift,
+        "drift": drift,
+    }
+
+
+def bench_lifecycle(url: str, seconds: int, workers: int | None) -> dict[str, Any]:
+    common.reset_schema(url)
+    common.seed_accounts(url, 1000, limit_cents=10**12)
+    with common.served(url, workers=workers) as base:
+        result = load.lifecycle(base, 16, seconds, accounts=1000, prefix="life")
+    return {**asdict(result), "payments_per_second": result.per_second}
+
+
+def bench_auto_settle(url: str, count: int) -> dict[str, Any]:
+    """``count`` due reservations of 3 installments each, settled by the job."""
+    common.reset_schema(url)
+    accounts = common.seed_accounts(url, 1000, limit_cents=10**12)
+    db = Database(url)
+    past = datetime.now(UTC) - timedelta(days=1)
+    per_account: dict[str, int] = {}
+    with db.transaction() as session:
+        rows = []
+        for n in range(count):
+            account_id = accounts[n % len(accounts)]
+            per_account[account_id] = per_account.get(account_id, 0) + 300
+            rows.append(
+                {
+                    "id": new_id(),
+                    "account_id": account_id,
+                    "holder_email": None,
+                    "order_id": f"o{n}",
+                    "status": "pending",
+                    "value_cents": 300,
+                    "authorized_cents": 300,
+                    "settled_cents": 0,
+                    "refunded_cents": 0,
+                    "installments": 3,
+                    "term_days": [30, 60, 90],
+                    "invoice_count": 0,
+                    "auto_settle_at": past,
+                    "expires_at": None,
+                    "created_at": past,
+                    "updated_at": past,
+                    "settled_at": None,
+                    "released_at": None,
+                }
+            )
+        for start in range(0, len(rows), 10_000):
+            session.execute(insert(Reservation), rows[start : start + 10_000])
+        for account_id, held in per_account.items():
+            session.execute(
+                update(Account).where(Account.id == account_id).values(reserved_cents=held)
+            )
+    started = time.monotonic()
+    settled = settle_due_reservations(db)
+    elapsed = time.monotonic() - started
+    with db.transaction() as session:
+        drift = [d.describe() for d in find_drift(session)]
+    db.dispose()
+    return {
+        "reservations": count,
+        "settled": settled,
+        "seconds": elapsed,
+        "per_second": settled / elapsed,
+        "drift": drift,
+    }
+
+
+def _table(results: dict[str, Any]) -> str:
+    lines = [
+        f"{'benchmark':28} {'clients':>7} {'ops/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7}  note",
+        "-" * 100,
+    ]
+    for clients, run in results.get("authorize", {}).items():
+        ok = (
+            "ok"
+            if clients != "16" or (run["ratio"] >= TARGET_RATIO and run["p99_ms"] < TARGET_P99_MS)
+            else "MISSED"
+        )
+        lines.append(
+            f"{'authorize':28} {clients:>7} {run['per_second']:9.0f} {run['p50_ms']:8.1f} "
+            f"{run['p95_ms']:8.1f} {run['p99_ms']:8.1f} {run['failed']:7d}  pgbench "
+            f"{run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f} {ok if clients == '16' else ''}"
+        )
+    if "hot_account" in results:
+        run = results["hot_account"]
+        lines.append(
+            f"{'hot account':28} {run['clients']:>7} {run['per_second']:9.0f} "
+            f"{run['p50_ms']:8.1f} {run['p95_ms']:8.1f} {run['p99_ms']:8.1f} {'-':>7}  "
+            f"{run['reservations']} approved, reserved {run['reserved_cents']} of "
+            f"{run['limit_cents']} cents: limit {'held' if run['limit_held'] else 'BROKEN'}"
+        )
+    if "lifecycle" in results:
+        run = results["lifecycle"]
+        lines.append(
+            f"{'lifecycle (auth+settle+refund)':28} {run['clients']:>7} "
+            f"{run['payments_per_second']:9.0f} {run['p50_ms']:8.1f} {run['p95_ms']:8.1f} "
+            f"{run['p99_ms']:8.1f} {run['failed']:7d}  payments/s"
+        )
+    if "auto_settle" in results:
+        run = results["auto_settle"]
+        lines.append(
+            f"{'auto-settle job':28} {'1':>7} {run['per_second']:9.0f} {'':>8} {'':>8} {'':>8} "
+            f"{'-':>7}  {run['settled']} reservations in {run['seconds']:.1f}s, "
+            f"{'no drift' if not run['drift'] else 'DRIFT'}"
+        )
+    if "bulk" in results:
+        lines.append(f"bulk: {results['bulk']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--database-url",
+        help="a scratch PostgreSQL database (it is wiped); "
+        "default: one created on the local cluster",
+    )
+    parser.add_argument("--seconds", type=int, default=15, help="length of each load run")
+    parser.add_argument("--workers", type=int, help="connector serve workers")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        choices=["authorize", "hot", "lifecycle", "autosettle", "bulk"],
+    )
+    parser.add_argument("--reservations", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    url = args.database_url or common.local_database("connector_bench")
+    pgbench_url = common.local_database("connector_bench_pgbench")
+    only = set(args.only or ["authorize", "hot", "lifecycle", "autosettle", "bulk"])
+    results: dict[str, Any] = {"machine": common.machine(), "started": datetime.now(UTC)}
+    if "authorize" in only:
+        results["authorize"] = bench_authorize(url, pgbench_url, args.seconds, args.workers)
+    if "hot" in only:
+        results["hot_account"] = bench_hot_account(url, args.seconds, args.workers)
+    if "lifecycle" in only:
+        results["lifecycle"] = bench_lifecycle(url, args.seconds, args.workers)
+    if "autosettle" in only:
+        results["auto_settle"] = bench_auto_settle(url, args.reservations)
+    if "bulk" in only and (common.ROOT / "bench" / "bulk.py").exists():
+        from bench import bulk  # the bulk import/export benchmark
+
+        results["bulk"] = bulk.run_for_suite(url)  # type: ignore[attr-defined]
+    print(_table(results))
+    args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nresults: {args.json}")
+    authorize = results.get("authorize", {}).get("16")
+    if authorize and (authorize["ratio"] < TARGET_RATIO or authorize["p99_ms"] >= TARGET_P99_MS):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
