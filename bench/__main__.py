@@ -160,7 +160,8 @@ def _table(results: dict[str, Any]) -> str:
         lines.append(
             f"{'authorize':28} {clients:>7} {run['per_second']:9.0f} {run['p50_ms']:8.1f} "
             f"{run['p95_ms']:8.1f} {run['p99_ms']:8.1f} {run['failed']:7d}  pgbench "
-            f"{run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f} {ok if clients == '16' else ''}"
+            f"{run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f} "
+            f"{ok if clients == '16' else ''}"
         )
     if "hot_account" in results:
         run = results["hot_account"]

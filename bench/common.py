@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,19 +172,15 @@ def served(url: str, *, workers: int | None = None, log: Path | None = None) -> 
 
 def machine() -> dict[str, Any]:
     cpu = ""
-    try:
+    with suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     memory = ""
-    try:
+    with suppress(OSError):
         memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    except OSError:
-        pass
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,
