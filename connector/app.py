@@ -10,6 +10,7 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from connector import api
 from connector.auth import Authenticator
 from connector.config import Settings, load_settings
 from connector.db import Database
@@ -38,6 +39,7 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["connector.manifest"] = json.loads(manifest_path().read_text())
     _register_errors(app)
     _register_meta(app)
+    api.init_app(app)
     return app
 
 
