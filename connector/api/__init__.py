@@ -6,13 +6,23 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 
+def load_routes() -> None:
+    """Import the route modules, which declare the operations on the blueprint.
+
+    Imported here rather than at the top: they use connector.app, which imports this
+    package.
+    """
+    from connector.api import accounts, invoices, storeconfig, transactions
+
+    del accounts, invoices, storeconfig, transactions
+
+
 def init_app(app: Flask) -> None:
     """Register the API's routes, its OpenAPI document and its error shape for HTTP errors."""
-    # Imported here: the route modules use connector.app, which imports this package.
-    from connector.api import accounts, invoices, openapi, storeconfig, transactions
+    from connector.api import openapi
     from connector.api.routes import bp
 
-    del accounts, invoices, storeconfig, transactions  # imported for their routes
+    load_routes()
     app.register_blueprint(bp)
     openapi.init_app(app)
 

@@ -18,7 +18,6 @@ from marshmallow import (
     fields,
     post_dump,
     validate,
-    validates_schema,
 )
 
 from connector.api.fields import Cents, InvoiceStatus, Moment, Rate, WholeNumber
@@ -53,7 +52,10 @@ class Body(Strict):
 
 
 class Paging(Query):
-    """``from``/``to``: 1-based positions, both included (``from=1&to=20`` is 20 rows)."""
+    """``from``/``to``: 1-based positions, both included (``from=1&to=20`` is 20 rows).
+
+    At most MAX_PAGE rows come back at once.
+    """
 
     from_ = WholeNumber(
         data_key="from",
@@ -74,15 +76,6 @@ class Paging(Query):
         metadata={"description": "combine the filters with and (all hold) or or (any holds)"},
     )
 
-    @validates_schema
-    def _page_size(self, data: dict[str, Any], **kwargs: Any) -> None:
-        first = max(data.get("from_", 1), 1)
-        last = data.get("to")
-        if last is not None and last < first:
-            raise ValidationError("must not be before from", "to")
-        if last is not None and last - first + 1 > MAX_PAGE:
-            raise ValidationError(f"at most {MAX_PAGE} rows per page", "to")
-
 
 @dataclass(frozen=True)
 class Page:
@@ -91,9 +84,11 @@ class Page:
 
 
 def page_of(data: dict[str, Any]) -> Page:
+    """Rows ``from``..``to``; a page longer than MAX_PAGE rows is cut to MAX_PAGE, and a
+    ``to`` before ``from`` is an empty page (``summary.count`` still tells the total)."""
     first = max(data.get("from_", 1), 1)
     last = data.get("to") or first + DEFAULT_PAGE - 1
-    return Page(offset=first - 1, limit=last - first + 1)
+    return Page(offset=first - 1, limit=max(0, min(last - first + 1, MAX_PAGE)))
 
 
 class InvoiceQuery(Paging):

@@ -53,6 +53,7 @@ def put_storeconfig() -> Response:
     permission=READ,
     query=s.PurchaseConditionsQuery,
     response=s.PurchaseConditionsOut,
+    errors=(404,),
     description="What the checkout needs before a payment: the open account the buyer "
     "(owner or dependent, by e-mail, else by document) would pay with, its available "
     "credit, the tolerance headroom when the store enables tolerance, and the payment-term "

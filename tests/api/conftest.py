@@ -132,4 +132,3 @@ class Shop:
 @pytest.fixture
 def shop(api: DocumentedClient) -> Shop:
     return Shop(api)
-

@@ -72,7 +72,9 @@ def test_search_filters_paging_and_summary(api: DocumentedClient, shop: Shop) ->
     assert [i["id"] for i in resolved["data"]] == a1[:2]
     assert api.get("/invoices?status=Overdue").get_json()["summary"]["count"] == 0
     assert [i["id"] for i in api.get("/invoices?value=70").get_json()["data"]] == b1
-    assert [i["id"] for i in api.get("/invoices?value=70.00&creditAccountId=" + a).get_json()["data"]] == []
+    assert [
+        i["id"] for i in api.get("/invoices?value=70.00&creditAccountId=" + a).get_json()["data"]
+    ] == []
     either = api.get(f"/invoices?value=70&observation=100%25&op=or").get_json()
     assert {i["id"] for i in either["data"]} == {*a2, *b1}
     scoped = api.get(f"/invoices?value=70&observation=100%25&op=or&creditAccountId={a}")
