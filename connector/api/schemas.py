@@ -32,6 +32,7 @@ from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
 
 MAX_PAGE = 1000
+MAX_POSITION = 10**9  # keeps an offset inside every database's integers
 DEFAULT_PAGE = 20
 
 
@@ -60,12 +61,12 @@ class Paging(Query):
     from_ = WholeNumber(
         data_key="from",
         load_default=1,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "position of the first row, from 1 (0 is read as 1)"},
     )
     to = WholeNumber(
         load_default=None,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=MAX_POSITION),
         metadata={
             "description": f"position of the last row, included (default from + {DEFAULT_PAGE - 1})"
         },

@@ -261,3 +261,9 @@ def test_holders(api: DocumentedClient, shop: Shop) -> None:
     removed = api.delete(f"/accounts/{aid}/holders/{holder['id']}")
     assert removed.status_code == 200 and removed.get_json() == {"id": holder["id"]}
     assert api.delete(f"/accounts/{aid}/holders/{holder['id']}").status_code == 404
+
+
+def test_positions_beyond_any_page_are_refused(api: DocumentedClient) -> None:
+    huge = api.get("/accounts?from=9223372036854775809")
+    assert huge.status_code == 400 and set(huge.get_json()["error"]["fields"]) == {"from"}
+    assert api.get("/invoices?to=9223372036854775809").status_code == 400

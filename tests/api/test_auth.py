@@ -17,7 +17,6 @@ from connector.api.routes import OPERATIONS, Operation
 from connector.db import Database
 from tests.api.conftest import BASE, DocumentedClient
 
-
 load_routes()
 
 

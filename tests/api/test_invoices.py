@@ -13,7 +13,7 @@ from tests.api.conftest import DocumentedClient, Shop
 def test_invoice_shape_and_lookup(api: DocumentedClient, shop: Shop) -> None:
     aid = shop.account(1)["id"]
     settled = shop.buy(aid, "100.00", installments=3)
-    first, second, third = settled["invoices"]
+    first, *_later = settled["invoices"]
     assert first == f"{settled['id']}-01"
     invoice = api.get(f"/accounts/{aid}/invoices/{first}").get_json()
     assert invoice == {
@@ -75,7 +75,7 @@ def test_search_filters_paging_and_summary(api: DocumentedClient, shop: Shop) ->
     assert [
         i["id"] for i in api.get("/invoices?value=70.00&creditAccountId=" + a).get_json()["data"]
     ] == []
-    either = api.get(f"/invoices?value=70&observation=100%25&op=or").get_json()
+    either = api.get("/invoices?value=70&observation=100%25&op=or").get_json()
     assert {i["id"] for i in either["data"]} == {*a2, *b1}
     scoped = api.get(f"/invoices?value=70&observation=100%25&op=or&creditAccountId={a}")
     assert [i["id"] for i in scoped.get_json()["data"]] == a2

@@ -98,7 +98,7 @@ def test_answers_conform_to_the_document(app: Flask, admin_headers: dict[str, st
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=8,
+            max_examples=15,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
