@@ -1,0 +1,49 @@
+"""Bad input is a 4xx in the API's error shape, never a 500 and never a half-done change."""
+
+from __future__ import annotations
+
+from unittest.mock import ANY
+
+from tests.api.conftest import DocumentedClient, Shop
+
+
+def test_bodies_that_are_not_json_objects(api: DocumentedClient, shop: Shop) -> None:
+    aid = shop.account(1)["id"]
+    path = f"/accounts/{aid}/creditlimit"
+    broken = api.put(path, data="{value: 1", content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.get_json()["error"] == {
+        "code": "invalid_request",
+        "message": ANY,
+        "fields": {"body": "not valid JSON"},
+    }
+    assert api.put(path, json=[1, 2]).get_json()["error"]["fields"] == {"body": "not an object"}
+    # A JSON body without the content type is read all the same.
+    plain = api.put(path, data='{"value": "2000"}', content_type="text/plain")
+    assert plain.status_code == 200 and plain.get_json()["creditLimit"] == 2000
+    assert api.put(path, data="").get_json()["error"]["fields"] == {"value": ANY}
+
+
+def test_http_errors_under_the_api_are_json(api: DocumentedClient) -> None:
+    missing = api.client.get("/api/creditcontrol/nowhere", headers=api.headers)
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "not_found"
+    wrong = api.client.patch("/api/creditcontrol/accounts", headers=api.headers)
+    assert wrong.status_code == 405
+    assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+    elsewhere = api.client.get("/nowhere")
+    assert elsewhere.status_code == 404 and elsewhere.mimetype == "text/html"
+
+
+def test_a_refused_change_leaves_nothing_behind(api: DocumentedClient, shop: Shop) -> None:
+    aid = shop.account(1, limit="100")["id"]
+    before = api.get(f"/accounts/{aid}/statements").get_json()
+    refused = api.put(f"/accounts/{aid}", json={"creditLimit": 500, "email": "buyer2@example.com"})
+    assert refused.status_code == 200  # a free e-mail: both change
+    shop.account(3)
+    refused = api.put(f"/accounts/{aid}", json={"creditLimit": 900, "email": "buyer3@example.com"})
+    assert refused.status_code == 409
+    after = api.get(f"/accounts/{aid}").get_json()
+    assert (after["creditLimit"], after["email"]) == (500, "buyer2@example.com")
+    statements = api.get(f"/accounts/{aid}/statements").get_json()["statements"]
+    assert len(statements) == len(before["statements"]) + 1  # only the first change's entry
