@@ -257,16 +257,17 @@ def account_statement(
             fields={"dateFrom": f"the period holds more than {max_entries} entries"},
         )
 
-    def balance(*conditions: ColumnElement[bool]) -> int:
-        total = session.scalar(
-            select(func.coalesce(func.sum(StatementEntry.value_cents), 0)).where(
-                StatementEntry.account_id == account_id,
-                StatementEntry.origin != ORIGIN_CREDIT,
-                *conditions,
+    previous = 0
+    if start is not None:  # the balance before the period: every non-Credit entry before it
+        previous = int(
+            session.scalar(
+                select(func.coalesce(func.sum(StatementEntry.value_cents), 0)).where(
+                    StatementEntry.account_id == account_id,
+                    StatementEntry.origin != ORIGIN_CREDIT,
+                    StatementEntry.created_at < start,
+                )
             )
+            or 0
         )
-        return int(total or 0)
-
-    previous = balance(StatementEntry.created_at < start) if start is not None else 0
     interval = sum(e.value_cents for e in entries if e.origin != ORIGIN_CREDIT)
     return Statement(entries, previous, interval, account.balance_cents)

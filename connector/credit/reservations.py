@@ -111,8 +111,6 @@ def reserve(
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     _check_positive(value_cents)
-    if reservation_id is not None:
-        _check_transaction_id(reservation_id)
     if expires_at is not None and expires_at <= now:
         raise ValidationError(
             "the expiration date has passed", fields={"expirationDate": "must be in the future"}
