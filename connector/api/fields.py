@@ -130,7 +130,7 @@ class Moment(fields.DateTime):
             raise ValidationError("an ISO 8601 date or date-time")
         try:
             return parse_moment(value, end_of_day=self.end_of_day)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: beyond year 1 or 9999
             raise ValidationError("an ISO 8601 date or date-time") from exc
 
 

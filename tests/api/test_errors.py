@@ -47,3 +47,30 @@ def test_a_refused_change_leaves_nothing_behind(api: DocumentedClient, shop: Sho
     assert (after["creditLimit"], after["email"]) == (500, "buyer2@example.com")
     statements = api.get(f"/accounts/{aid}/statements").get_json()["statements"]
     assert len(statements) == len(before["statements"]) + 1  # only the first change's entry
+
+
+def test_numbers_too_long_to_compute_with_are_refused_at_once(
+    api: DocumentedClient, shop: Shop
+) -> None:
+    aid = shop.account(1)["id"]
+    for number in ("1e999990", "1e99999999", "1e-999999", "1" + "0" * 60):
+        response = api.put(
+            f"/accounts/{aid}/creditlimit",
+            data='{"value": %s}' % number,  # noqa: UP031 (a raw JSON number)
+            content_type="application/json",
+        )
+        assert response.status_code == 400, number
+        assert response.get_json()["error"]["fields"] == {"value": ANY}
+    huge_count = api.post(
+        f"/accounts/{aid}/transactions",
+        data='{"value": 1, "installments": 1e999990}',
+        content_type="application/json",
+    )
+    assert huge_count.get_json()["error"]["fields"] == {"installments": ANY}
+
+
+def test_moments_beyond_the_calendar_are_refused(api: DocumentedClient) -> None:
+    for moment in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", "2026-02-30"):
+        response = api.get(f"/invoices?dueDateFrom={moment.replace('+', '%2B')}")
+        assert response.status_code == 400, moment
+        assert response.get_json()["error"]["fields"] == {"dueDateFrom": ANY}
