@@ -17,7 +17,7 @@ from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from connector.auth import require
-from connector.errors import ValidationError
+from connector.errors import NotFound, ValidationError
 
 PREFIX = "/api/creditcontrol"
 
@@ -104,8 +104,32 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
     return {prefix or "body": str(messages)}
 
 
+def _nul_fields(data: Any, prefix: str = "") -> dict[str, str]:
+    """Fields holding a NUL character, which no text column can store (PostgreSQL refuses)."""
+    if isinstance(data, str):
+        return {prefix or "body": "must not contain NUL characters"} if "\x00" in data else {}
+    if isinstance(data, dict):
+        found: dict[str, str] = {}
+        for key, value in data.items():
+            found.update(_nul_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+            found.update(_nul_fields(str(key), f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(data, list):
+        return {k: v for item in data for k, v in _nul_fields(item, prefix).items()}
+    return {}
+
+
+@bp.url_value_preprocessor
+def _refuse_nul_in_path(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values and any("\x00" in str(value) for value in values.values()):
+        raise NotFound("no such resource")
+
+
 def load(schema: type[Schema], data: Any, what: str) -> dict[str, Any]:
     """Validate ``data`` with ``schema``; a 400 naming every bad field otherwise."""
+    nul = _nul_fields(data)
+    if nul:
+        raise ValidationError(f"invalid {what}", fields=nul)
     try:
         loaded: dict[str, Any] = schema().load(data)
     except SchemaError as exc:
@@ -136,6 +160,9 @@ def raw_json_object() -> dict[str, Any]:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", fields={"body": "not an object"})
+    nul = _nul_fields(data)
+    if nul:
+        raise ValidationError("invalid request body", fields=nul)
     return data
 
 

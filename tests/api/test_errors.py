@@ -74,3 +74,17 @@ def test_moments_beyond_the_calendar_are_refused(api: DocumentedClient) -> None:
         response = api.get(f"/invoices?dueDateFrom={moment.replace('+', '%2B')}")
         assert response.status_code == 400, moment
         assert response.get_json()["error"]["fields"] == {"dueDateFrom": ANY}
+
+
+def test_nul_characters_never_reach_the_database(api: DocumentedClient, shop: Shop) -> None:
+    """PostgreSQL text cannot hold NUL: it is refused at the edge, on both databases."""
+    aid = shop.account(1)["id"]
+    body = api.post("/accounts", json={"email": "a@example.com", "creditLimit": 1, "id": "a\x00"})
+    assert body.get_json()["error"]["fields"] == {"id": "must not contain NUL characters"}
+    query = api.get("/invoices?observation=x%00y")
+    assert query.get_json()["error"]["fields"] == {"observation": ANY}
+    assert api.get("/accounts/a%00b").status_code == 404
+    settings = api.put("/storeconfig", json={"paymentInstructions": "pay\x00"})
+    assert settings.get_json()["error"]["fields"] == {"paymentInstructions": ANY}
+    holder = api.post(f"/accounts/{aid}/holders", json={"claims": {"email": "x\x00@example.com"}})
+    assert holder.get_json()["error"]["fields"] == {"claims.email": ANY}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -18,6 +19,9 @@ from connector.api.routes import OPERATIONS, PREFIX
 from tests.api.conftest import DocumentedClient
 
 load_routes()
+
+# Generated requests per operation; raise it for a deeper run (SCHEMATHESIS_EXAMPLES=200).
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 
 PUBLIC_PATHS = {  # the public Customer Credit API's operations, as its reference lists them
     ("get", "/invoices"),
@@ -98,7 +102,7 @@ def test_answers_conform_to_the_document(app: Flask, admin_headers: dict[str, st
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=15,
+            max_examples=EXAMPLES,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
