@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, jsonify
 from flask.json.provider import JSONProvider
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from connector import jsonio
+from connector import api, jsonio
 from connector.auth import Authenticator
 from connector.config import Settings, load_settings
 from connector.db import Database
@@ -58,6 +58,7 @@ def _register_edges(app: Flask) -> None:
     from connector.protocol import routes as protocol
 
     protocol.init_app(app)
+    api.init_app(app)
 
 
 def get_db() -> Database:

@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 CENT = Decimal("0.01")
 BASIS_POINT = Decimal("0.0001")
 MAX_CENTS = 10**15  # ten trillion units: far beyond any credit line, well inside BIGINT
+MAX_DIGITS = 40  # digits or exponent of any number read: far beyond MAX_CENTS
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -74,6 +75,14 @@ def _normalize(text: str, grouping: bool) -> str:
     return s
 
 
+def _bounded(number: Decimal, original: object) -> Decimal:
+    """Refuse a number with so many digits, or so large an exponent, that merely computing
+    with it would cost the service (``1e999999`` is a valid JSON number)."""
+    if len(number.as_tuple().digits) > MAX_DIGITS or abs(number.adjusted()) > MAX_DIGITS:
+        raise AmountError(f"{original!r} has too many digits")
+    return number
+
+
 def to_decimal(value: object, *, grouping: bool = True) -> Decimal:
     """Read a number written in any accepted form as an exact Decimal."""
     if isinstance(value, bool):
@@ -81,14 +90,14 @@ def to_decimal(value: object, *, grouping: bool = True) -> Decimal:
     if isinstance(value, float):
         raise AmountError("floats are not accepted for money; send a string or a decimal")
     if isinstance(value, int):
-        return Decimal(value)
+        return _bounded(Decimal(value), value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise AmountError("not a finite amount")
-        return value
+        return _bounded(value, value)
     if isinstance(value, str):
         try:
-            return Decimal(_normalize(value, grouping))
+            return _bounded(Decimal(_normalize(value, grouping)), value)
         except InvalidOperation:
             raise AmountError(f"not an amount: {value!r}") from None
     raise AmountError(f"not an amount: {value!r}")

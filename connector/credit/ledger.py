@@ -49,14 +49,17 @@ def ensure_open(account: Account) -> None:
         raise CreditDenied(f"account {account.id} is closed", code=ACCOUNT_CLOSED, http_status=409)
 
 
-def lock_reservation(session: Session, reservation_id: str) -> tuple[Account, Reservation]:
-    """Lock the account that owns a reservation, then read the reservation fresh."""
-    account_id = session.scalar(
-        select(Reservation.account_id).where(Reservation.id == reservation_id)
-    )
-    if account_id is None:
+def lock_reservation(
+    session: Session, reservation_id: str, account_id: str | None = None
+) -> tuple[Account, Reservation]:
+    """Lock the account that owns a reservation, then read the reservation fresh.
+
+    With ``account_id``, a reservation of another account is reported as not found.
+    """
+    owner = session.scalar(select(Reservation.account_id).where(Reservation.id == reservation_id))
+    if owner is None or (account_id is not None and owner != account_id):
         raise NotFound(f"transaction {reservation_id!r} not found", code="transaction_not_found")
-    account = lock_account(session, account_id)
+    account = lock_account(session, owner)
     reservation = session.get(Reservation, reservation_id, populate_existing=True)
     assert reservation is not None  # reservations are never deleted
     return account, reservation

@@ -137,7 +137,7 @@ class Reservation(Base):
     installments: Mapped[int] = mapped_column(SmallInteger)
     term_days: Mapped[list[int]] = mapped_column(JSON)
     invoice_count: Mapped[int] = mapped_column(SmallInteger)
-    auto_settle_at: Mapped[datetime]
+    auto_settle_at: Mapped[datetime | None]  # None: a hold the scheduler never settles
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -196,6 +196,9 @@ class Invoice(Base):
         Index("ix_invoices_account_id", "account_id", "created_at", "id"),
         Index("ix_invoices_created_at", "created_at", "id"),
         Index("ix_invoices_status_due_date", "status", "due_date"),
+        # The API's search filters by status or value and pages in (created_at, id) order.
+        Index("ix_invoices_status_created_at", "status", "created_at", "id"),
+        Index("ix_invoices_value_cents", "value_cents"),
         Index("ix_invoices_due_date", "due_date"),
         Index("ix_invoices_order_id", "order_id"),
         Index("ix_invoices_reservation_id", "reservation_id"),

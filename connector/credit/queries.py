@@ -20,9 +20,12 @@ from connector.credit.models import (
     INVOICE_CANCELLED,
     INVOICE_OPENED,
     INVOICE_PAID,
+    ORIGIN_CREDIT,
     Account,
     Invoice,
+    StatementEntry,
 )
+from connector.errors import NotFound, ValidationError
 
 OVERDUE = "Overdue"  # not stored: an Opened invoice whose due date has passed
 
@@ -184,3 +187,87 @@ def count_rows(session: Session, query: Select[Any]) -> int:
     return int(
         session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     )
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    """An account, open or closed, or a 404."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id!r} not found", code="account_not_found")
+    return account
+
+
+def get_invoice(session: Session, account_id: str, invoice_id: str) -> Invoice:
+    """An invoice of an account; an invoice of another account is not found."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.account_id != account_id:
+        raise NotFound(f"invoice {invoice_id!r} not found", code="invoice_not_found")
+    return invoice
+
+
+MAX_STATEMENT_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An account's entries in a period, with the balance before, within and now.
+
+    Balances count every entry but ``Credit`` (which moves the limit, not the balance),
+    so ``previous + interval`` is the balance at the end of the period and, for a period
+    that ends now, equals ``current``.
+    """
+
+    entries: list[StatementEntry]
+    previous_cents: int
+    interval_cents: int
+    current_cents: int
+
+
+def account_statement(
+    session: Session,
+    account_id: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    max_entries: int = MAX_STATEMENT_ENTRIES,
+) -> Statement:
+    """The entries of ``[start, end]`` oldest first, or a refusal when there are too many.
+
+    A statement is never cut short silently: a period with more than ``max_entries``
+    entries is refused, naming the parameter to narrow.
+    """
+    account = get_account(session, account_id)
+    in_period: list[ColumnElement[bool]] = [StatementEntry.account_id == account_id]
+    if start is not None:
+        in_period.append(StatementEntry.created_at >= start)
+    if end is not None:
+        in_period.append(StatementEntry.created_at <= end)
+    entries = list(
+        session.scalars(
+            select(StatementEntry)
+            .where(*in_period)
+            .order_by(StatementEntry.created_at, StatementEntry.id)
+            .limit(max_entries + 1)
+        )
+    )
+    if len(entries) > max_entries:
+        raise ValidationError(
+            f"the period holds more than {max_entries} entries; ask for a shorter one",
+            code="period_too_long",
+            fields={"dateFrom": f"the period holds more than {max_entries} entries"},
+        )
+
+    previous = 0
+    if start is not None:  # the balance before the period: every non-Credit entry before it
+        previous = int(
+            session.scalar(
+                select(func.coalesce(func.sum(StatementEntry.value_cents), 0)).where(
+                    StatementEntry.account_id == account_id,
+                    StatementEntry.origin != ORIGIN_CREDIT,
+                    StatementEntry.created_at < start,
+                )
+            )
+            or 0
+        )
+    interval = sum(e.value_cents for e in entries if e.origin != ORIGIN_CREDIT)
+    return Statement(entries, previous, interval, account.balance_cents)

@@ -7,6 +7,7 @@ invoices, releasing voids it. Every verb locks the account first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,10 +39,19 @@ from connector.errors import (
 from connector.ids import new_id, utcnow
 from connector.money import cents_to_decimal
 
+_TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
 
 def _check_positive(value_cents: int, field_name: str = "value") -> None:
     if value_cents <= 0:
         raise ValidationError("the value must be positive", fields={field_name: "must be > 0"})
+
+
+def _check_transaction_id(reservation_id: str) -> None:
+    if not _TRANSACTION_ID.match(reservation_id):
+        raise ValidationError(
+            "invalid transaction id", fields={"transactionId": "1-64 of A-Z a-z 0-9 _ . -"}
+        )
 
 
 def _ensure_credit(account: Account, extra_cents: int, settings: StoreSettings) -> None:
@@ -89,18 +99,25 @@ def reserve(
     order_id: str | None = None,
     reservation_id: str | None = None,
     expires_at: datetime | None = None,
+    auto_settle: bool = True,
     settings: StoreSettings | None = None,
     over_limit: bool = False,
     now: datetime | None = None,
 ) -> Reservation:
     """Hold ``value`` of an account's credit for a purchase, or raise a denial.
 
-    ``over_limit`` skips the credit check: the store's staff approved this purchase above
-    the available credit (over-limit review). Every other rule still applies.
+    With ``auto_settle`` off, the hold is never settled by the scheduler: it lasts until
+    it is settled, released, or reaches ``expires_at``. ``over_limit`` skips the credit
+    check: the store's staff approved this purchase above the available credit
+    (over-limit review). Every other rule still applies.
     """
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     _check_positive(value_cents)
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError(
+            "the expiration date has passed", fields={"expirationDate": "must be in the future"}
+        )
     plan = plan_for(settings, installments)
     account = lock_account(session, account_id)
     ensure_open(account)
@@ -121,7 +138,9 @@ def reserve(
         invoice_count=0,
         auto_settle_at=rules.add_business_days(
             now, settings.auto_settle_business_days, settings.is_holiday()
-        ),
+        )
+        if auto_settle
+        else None,
         expires_at=expires_at,
         created_at=now,
         updated_at=now,
@@ -133,6 +152,60 @@ def reserve(
     account.updated_at = now
     session.flush()
     return reservation
+
+
+def put_reservation(
+    session: Session,
+    account_id: str,
+    reservation_id: str,
+    value_cents: int,
+    *,
+    installments: int = 1,
+    expires_at: datetime | None = None,
+    auto_settle: bool = True,
+    settings: StoreSettings | None = None,
+    now: datetime | None = None,
+) -> tuple[Reservation, bool]:
+    """Reserve under a caller-chosen id, or change the pending reservation with that id.
+
+    Returns the reservation and whether it was created. A repeated call with the same
+    value changes nothing, so a client may retry it. ``expires_at`` and ``auto_settle``
+    apply only when the reservation is created.
+    """
+    now = now or utcnow()
+    settings = settings or load_store_settings(session)
+    _check_transaction_id(reservation_id)
+    lock_account(session, account_id)  # serializes two creations under the same id
+    owner = session.scalar(select(Reservation.account_id).where(Reservation.id == reservation_id))
+    if owner is None:
+        created = reserve(
+            session,
+            account_id,
+            value_cents,
+            installments=installments,
+            reservation_id=reservation_id,
+            expires_at=expires_at,
+            auto_settle=auto_settle,
+            settings=settings,
+            now=now,
+        )
+        return created, True
+    if owner != account_id:
+        raise Conflict(
+            f"transaction {reservation_id} belongs to another account", code="transaction_exists"
+        )
+    existing = session.get(Reservation, reservation_id)
+    assert existing is not None
+    if len(plan_for(settings, installments)) != existing.installments:
+        raise Conflict(
+            f"transaction {reservation_id} has {existing.installments} installment(s); "
+            "the number of installments cannot change",
+            code="installments_mismatch",
+        )
+    changed = change_reservation(
+        session, reservation_id, value_cents, account_id=account_id, settings=settings, now=now
+    )
+    return changed, False
 
 
 def _ensure_pending(reservation: Reservation) -> None:
@@ -160,6 +233,7 @@ def change_reservation(
     reservation_id: str,
     value_cents: int,
     *,
+    account_id: str | None = None,
     settings: StoreSettings | None = None,
     now: datetime | None = None,
 ) -> Reservation:
@@ -167,7 +241,7 @@ def change_reservation(
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     _check_positive(value_cents)
-    account, reservation = lock_reservation(session, reservation_id)
+    account, reservation = lock_reservation(session, reservation_id, account_id)
     _ensure_pending(reservation)
     delta = value_cents - reservation.value_cents
     if delta > 0:
@@ -196,11 +270,12 @@ def release_reservation(
     reservation_id: str,
     *,
     expired: bool = False,
+    account_id: str | None = None,
     now: datetime | None = None,
 ) -> Reservation:
     """Give a pending reservation's credit back. Releasing twice is a no-op."""
     now = now or utcnow()
-    account, reservation = lock_reservation(session, reservation_id)
+    account, reservation = lock_reservation(session, reservation_id, account_id)
     if reservation.status in (VOIDED, EXPIRED):
         return reservation
     if reservation.status == POSTED:
@@ -240,6 +315,7 @@ def settle_reservation(
     reservation_id: str,
     value_cents: int | None = None,
     *,
+    account_id: str | None = None,
     settings: StoreSettings | None = None,
     done_by: str | None = None,
     now: datetime | None = None,
@@ -256,7 +332,7 @@ def settle_reservation(
     settings = settings or load_store_settings(session)
     if value_cents is not None:
         _check_positive(value_cents)
-    account, reservation = lock_reservation(session, reservation_id)
+    account, reservation = lock_reservation(session, reservation_id, account_id)
     if reservation.status in (VOIDED, EXPIRED):
         raise Conflict(
             f"transaction {reservation.id} was {reservation.status}; nothing to settle",
@@ -319,6 +395,7 @@ def refund_reservation(
     reservation_id: str,
     value_cents: int | None = None,
     *,
+    account_id: str | None = None,
     done_by: str | None = None,
     now: datetime | None = None,
 ) -> Refund:
@@ -326,7 +403,7 @@ def refund_reservation(
     now = now or utcnow()
     if value_cents is not None:
         _check_positive(value_cents)
-    account, reservation = lock_reservation(session, reservation_id)
+    account, reservation = lock_reservation(session, reservation_id, account_id)
     if reservation.status != POSTED:
         raise Conflict(
             f"transaction {reservation.id} is {reservation.status}: only a settled purchase "

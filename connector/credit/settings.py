@@ -33,7 +33,7 @@ from connector.money import (
 )
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:00)?$")
 MAX_INSTALLMENTS = 48
 MAX_TERM_DAYS = 3650
 
@@ -193,8 +193,8 @@ def _reminders(value: Any) -> tuple[Reminder, ...]:
         days = _int_between(0, 365)(item.get("days"))
         time_of_day = str(item.get("timeOfDay") or "09:00")
         if not _TIME_OF_DAY.match(time_of_day):
-            raise ValueError("timeOfDay is HH:MM")
-        out.append(Reminder(days, time_of_day))
+            raise ValueError("timeOfDay is HH:MM (the public API's HH:MM:00 is accepted)")
+        out.append(Reminder(days, time_of_day[:5]))
     return tuple(out)
 
 
@@ -298,7 +298,7 @@ _cache: dict[str, tuple[float, StoreSettings]] = {}
 
 
 def _cache_key(session: Session) -> str:
-    return session.get_bind().url.render_as_string(hide_password=True)
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 def forget_cached_settings() -> None:

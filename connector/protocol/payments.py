@@ -285,7 +285,8 @@ def _decide_by_credit(
     payment.status, payment.code, payment.message = APPROVED, "approved", "Credit reserved"
     payment.reservation_id = reservation.id
     payment.authorization_id = authorization_code()
-    payment.delay_to_auto_settle_seconds = _auto_settle_delay(reservation.auto_settle_at, now)
+    if reservation.auto_settle_at is not None:  # protocol reservations always auto-settle
+        payment.delay_to_auto_settle_seconds = _auto_settle_delay(reservation.auto_settle_at, now)
     session.add(payment)
 
 

@@ -1,0 +1,194 @@
+"""Invoices: search (all, or one account's), read, change, cancel, pay, postpone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from connector.api import schemas as s
+from connector.api.routes import done_by, dump, json_body, no_content, query_args, route
+from connector.app import get_db
+from connector.auth import READ, WRITE_INVOICES
+from connector.credit import invoices as service
+from connector.credit.queries import (
+    OVERDUE,
+    InvoiceFilter,
+    get_account,
+    get_invoice,
+    invoice_summary,
+    search_invoices,
+)
+from connector.ids import utcnow
+
+TAG = "Invoices"
+INVOICE = "/accounts/<account_id>/invoices/<invoice_id>"
+SEARCH_HELP = (
+    "Filters combine with op (and by default). Rows are ordered oldest first by creation, "
+    "then id, so pages are stable; summary counts and totals every matching invoice, not "
+    "only the page: total is the sum of the open ones."
+)
+
+
+def _statuses(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    return tuple(
+        OVERDUE if name.lower() == "overdue" else service.parse_invoice_status(name)
+        for name in names
+    )
+
+
+def _filter(q: dict[str, Any], account_id: str | None) -> InvoiceFilter:
+    return InvoiceFilter(
+        account_id=account_id,
+        statuses=_statuses(q.get("status")),
+        created_from=q.get("createdDateFrom") or q.get("createDateFrom"),
+        created_to=q.get("createdDateTo") or q.get("createDateTo"),
+        due_from=q.get("dueDateFrom"),
+        due_to=q.get("dueDateTo"),
+        value_cents=q.get("value"),
+        friendly_id=q.get("friendlyId"),
+        observation=q.get("observation"),
+        order_id=q.get("orderId"),
+        op=q["op"].lower(),
+    )
+
+
+def _search(q: dict[str, Any], account_id: str | None, *, check_account: bool) -> Response:
+    f = _filter(q, account_id)
+    page = s.page_of(q)
+    now = utcnow()
+    with get_db().transaction() as session:
+        if check_account and account_id is not None:
+            get_account(session, account_id)
+        rows = search_invoices(
+            session, f, now, offset=page.offset, limit=page.limit, direction="asc"
+        )
+        summary = invoice_summary(session, f, now)
+        return dump(s.InvoicePage, {"data": rows, "summary": summary})
+
+
+@route(
+    "GET",
+    "/invoices",
+    summary="Search invoices",
+    tag=TAG,
+    permission=READ,
+    query=s.GlobalInvoiceQuery,
+    response=s.InvoicePage,
+    description=SEARCH_HELP + " creditAccountId, when given, always applies, even with op=or.",
+)
+def search_all_invoices() -> Response:
+    q = query_args(s.GlobalInvoiceQuery)
+    return _search(q, q.get("creditAccountId"), check_account=False)
+
+
+@route(
+    "GET",
+    "/accounts/<account_id>/invoices",
+    summary="Search an account's invoices",
+    tag=TAG,
+    permission=READ,
+    query=s.InvoiceQuery,
+    response=s.InvoicePage,
+    description=SEARCH_HELP,
+)
+def search_account_invoices(account_id: str) -> Response:
+    return _search(query_args(s.InvoiceQuery), account_id, check_account=True)
+
+
+@route(
+    "GET",
+    INVOICE,
+    summary="Retrieve an invoice",
+    tag=TAG,
+    permission=READ,
+    response=s.InvoiceOut,
+)
+def get_invoice_view(account_id: str, invoice_id: str) -> Response:
+    with get_db().transaction() as session:
+        return dump(s.InvoiceOut, get_invoice(session, account_id, invoice_id))
+
+
+@route(
+    "PUT",
+    INVOICE,
+    summary="Change an invoice",
+    tag=TAG,
+    permission=WRITE_INVOICES,
+    body=s.ChangeInvoiceBody,
+    errors=(409,),
+    description="Sets status (Paid or Cancelled; Open/Opened keeps an open invoice open), "
+    "observation and paymentLink; null clears a text. A paid invoice cannot be cancelled "
+    "and a cancelled one cannot be paid (409). Answers 200 without a body.",
+)
+def change_invoice(account_id: str, invoice_id: str) -> Response:
+    b = json_body(s.ChangeInvoiceBody)
+    texts = {
+        name: b[key]
+        for key, name in (("observation", "observation"), ("paymentLink", "payment_link"))
+        if key in b
+    }
+    with get_db().transaction() as session:
+        service.update_invoice(
+            session,
+            invoice_id,
+            account_id=account_id,
+            status=b.get("status"),
+            done_by=done_by(),
+            **texts,
+        )
+    return no_content()
+
+
+@route(
+    "DELETE",
+    INVOICE,
+    summary="Cancel an invoice",
+    tag=TAG,
+    permission=WRITE_INVOICES,
+    errors=(409,),
+    description="Restores its value to the account. Cancelling twice changes nothing; a "
+    "paid invoice cannot be cancelled (409). Answers 200 without a body.",
+)
+def cancel_invoice(account_id: str, invoice_id: str) -> Response:
+    with get_db().transaction() as session:
+        service.cancel_invoice(session, invoice_id, account_id=account_id, done_by=done_by())
+    return no_content()
+
+
+@route(
+    "POST",
+    INVOICE + "/payments",
+    summary="Mark an invoice paid",
+    tag=TAG,
+    permission=WRITE_INVOICES,
+    response=s.InvoiceOut,
+    errors=(409,),
+    description="Restores its value to the account. Paying twice changes nothing; a "
+    "cancelled invoice cannot be paid (409).",
+)
+def pay_invoice(account_id: str, invoice_id: str) -> Response:
+    with get_db().transaction() as session:
+        invoice = service.pay_invoice(session, invoice_id, account_id=account_id, done_by=done_by())
+        return dump(s.InvoiceOut, invoice)
+
+
+@route(
+    "PUT",
+    INVOICE + "/postponement",
+    summary="Postpone an invoice",
+    tag=TAG,
+    permission=WRITE_INVOICES,
+    body=s.PostponeBody,
+    errors=(409,),
+    description="Moves the due date by dueDays, within the store's postponement settings "
+    "(409 postponement_refused otherwise). Answers 200 without a body.",
+)
+def postpone_invoice(account_id: str, invoice_id: str) -> Response:
+    b = json_body(s.PostponeBody)
+    with get_db().transaction() as session:
+        service.postpone_invoice(session, invoice_id, b["dueDays"], account_id=account_id)
+    return no_content()

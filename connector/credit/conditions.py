@@ -1,0 +1,71 @@
+"""What the checkout needs to know before a payment: the buyer's credit and plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from connector.credit.accounts import figures, find_account_for_buyer
+from connector.credit.settings import load_store_settings
+from connector.errors import NO_ACCOUNT, NotFound, ValidationError
+
+
+@dataclass(frozen=True)
+class PurchaseConditions:
+    """The most a buyer may spend now and the payment-term plans on offer.
+
+    ``account_id`` is None when the buyer has no account yet but the store opens one at
+    the first purchase; the figures are then those of that future account.
+    """
+
+    account_id: str | None
+    currency: str
+    credit_limit_cents: int
+    available_cents: int
+    tolerance_enabled: bool
+    tolerance_headroom_cents: int
+    spending_power_cents: int
+    payment_terms: tuple[tuple[int, ...], ...]
+
+
+def purchase_conditions(
+    session: Session,
+    *,
+    email: str | None,
+    document: str | None = None,
+    document_type: str | None = None,
+) -> PurchaseConditions:
+    """Answer for the open account a buyer would pay with, found as ``authorize`` finds it."""
+    if not email and not document:
+        raise ValidationError(
+            "say who the buyer is", fields={"email": "an e-mail or a document is required"}
+        )
+    settings = load_store_settings(session)
+    account = find_account_for_buyer(
+        session, email=email, document=document, document_type=document_type
+    )
+    if account is not None:
+        f = figures(account, settings)
+        return PurchaseConditions(
+            account_id=account.id,
+            currency=settings.currency,
+            credit_limit_cents=f.credit_limit_cents,
+            available_cents=f.available_cents,
+            tolerance_enabled=settings.tolerance_enabled,
+            tolerance_headroom_cents=f.tolerance_headroom_cents,
+            spending_power_cents=f.spending_power_cents,
+            payment_terms=settings.payment_terms,
+        )
+    if email and settings.automatic_account_creation_enabled:
+        return PurchaseConditions(
+            account_id=None,
+            currency=settings.currency,
+            credit_limit_cents=settings.default_credit_cents,
+            available_cents=settings.default_credit_cents,
+            tolerance_enabled=settings.tolerance_enabled,
+            tolerance_headroom_cents=0,  # an account opened at the first purchase has none
+            spending_power_cents=settings.default_credit_cents,
+            payment_terms=settings.payment_terms,
+        )
+    raise NotFound("no open account for this buyer", code=NO_ACCOUNT)

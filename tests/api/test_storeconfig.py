@@ -1,0 +1,94 @@
+"""Store configuration and purchase conditions through HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest.mock import ANY
+
+from tests.api.conftest import DocumentedClient, Shop
+
+PUBLIC_EXAMPLE = {
+    "dailyInterestRate": 0.01,
+    "invoicePostponementLimit": 2,
+    "taxRate": 0.4,
+    "maxPostponementDays": 3,
+    "defaultCreditValue": 150,
+    "maxPreAuthorizationGrowthRate": 0.1,
+    "myCreditsEnabled": True,
+    "toleranceEnabled": True,
+    "automaticCheckingAccountCreationEnabled": True,
+    "postponementEnabled": True,
+    "notificationsSettings": {
+        "daysPrior": [{"days": 1, "timeOfDay": "16:00:00"}],
+        "daysAfter": [{"days": 0, "timeOfDay": "12:00:00"}],
+    },
+}
+
+
+def test_get_and_put_the_public_example(api: DocumentedClient) -> None:
+    defaults = api.get("/storeconfig").get_json()
+    assert defaults["toleranceEnabled"] is False and defaults["currency"] == "BRL"
+    assert defaults["paymentTerms"] == [[30], [30, 60], [30, 60, 90]]
+    saved = api.put("/storeconfig", json=PUBLIC_EXAMPLE)
+    assert saved.status_code == 200
+    body = saved.get_json()
+    assert (body["dailyInterestRate"], body["taxRate"], body["defaultCreditValue"]) == (
+        Decimal("0.01"),
+        Decimal("0.4"),
+        150,
+    )
+    assert body["notificationsSettings"] == {
+        "daysPrior": [{"days": 1, "timeOfDay": "16:00"}],
+        "daysAfter": [{"days": 0, "timeOfDay": "12:00"}],
+    }
+    assert api.get("/storeconfig").get_json() == body
+    partial = api.put("/storeconfig", json={"paymentTerms": [[7], [28, 56]]}).get_json()
+    assert partial["paymentTerms"] == [[7], [28, 56]] and partial["taxRate"] == Decimal("0.4")
+
+
+def test_put_names_each_bad_field(api: DocumentedClient) -> None:
+    bad = api.put("/storeconfig", json={"currency": "reais", "taxRate": 2, "colour": "red"})
+    assert bad.status_code == 400
+    assert set(bad.get_json()["error"]["fields"]) == {"colour"}
+    bad = api.put("/storeconfig", json={"currency": "reais", "taxRate": 2})
+    assert set(bad.get_json()["error"]["fields"]) == {"currency", "taxRate"}
+    assert api.put("/storeconfig", json=[1]).status_code == 400
+    assert api.put("/storeconfig", data="{", content_type="application/json").status_code == 400
+
+
+def test_purchase_conditions(api: DocumentedClient, shop: Shop) -> None:
+    aid = shop.account(1, limit="1000", tolerance="0.1")["id"]
+    api.post(f"/accounts/{aid}/holders", json={"claims": {"email": "dep@example.com"}})
+    api.post(f"/accounts/{aid}/transactions", json={"value": 200})
+    conditions = api.get("/purchase-conditions?email=DEP@example.com")
+    assert conditions.status_code == 200
+    assert conditions.get_json() == {
+        "accountId": aid,
+        "currency": "BRL",
+        "creditLimit": 1000,
+        "availableCredit": 800,
+        "toleranceEnabled": False,
+        "toleranceHeadroom": 0,
+        "maxPurchaseValue": 800,
+        "paymentTerms": [
+            {"installments": 1, "dueDays": [30]},
+            {"installments": 2, "dueDays": [30, 60]},
+            {"installments": 3, "dueDays": [30, 60, 90]},
+        ],
+    }
+    api.put("/storeconfig", json={"toleranceEnabled": True})
+    enabled = api.get("/purchase-conditions?document=000.000.000-01").get_json()
+    assert (enabled["toleranceHeadroom"], enabled["maxPurchaseValue"]) == (100, 900)
+    unknown = api.get("/purchase-conditions?email=who@example.com")
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "no_account"
+    assert api.get("/purchase-conditions").get_json()["error"]["fields"] == {"email": ANY}
+    api.put(
+        "/storeconfig",
+        json={"automaticCheckingAccountCreationEnabled": True, "defaultCreditValue": "250"},
+    )
+    future = api.get("/purchase-conditions?email=who@example.com").get_json()
+    assert (future["accountId"], future["availableCredit"], future["maxPurchaseValue"]) == (
+        None,
+        250,
+        250,
+    )
