@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.ledger import ensure_open, lock_account, post_entry
+from connector.credit.ledger import ensure_open, lock_account, lock_accounts_where, post_entry
 from connector.credit.models import (
     ACCOUNT_CLOSED,
     ACCOUNT_OPEN,
@@ -430,10 +430,15 @@ def find_account_for_buyer(
     email: str | None,
     document: str | None = None,
     document_type: str | None = None,
+    lock: bool = False,
 ) -> Account | None:
-    """The open account a buyer may spend from: by holder e-mail, then by document."""
+    """The open account a buyer may spend from: by holder e-mail, then by document.
+
+    With ``lock``, the account comes back locked (one query when found by e-mail), ready
+    for a credit change in this transaction.
+    """
     if email:
-        account = session.scalar(
+        by_email = (
             select(Account)
             .join(Holder, Holder.account_id == Account.id)
             .where(
@@ -442,6 +447,7 @@ def find_account_for_buyer(
                 Account.status == ACCOUNT_OPEN,
             )
         )
+        account = lock_accounts_where(session, by_email) if lock else session.scalar(by_email)
         if account is not None:
             return account
     try:
@@ -455,11 +461,13 @@ def find_account_for_buyer(
             select(Account).where(Account.document == doc, Account.status == ACCOUNT_OPEN)
         )
     )
+    found = None
     if document_type:
         typed = [a for a in candidates if (a.document_type or "").lower() == document_type.lower()]
-        if typed:
-            return typed[0]
-    return candidates[0] if len(candidates) == 1 else None
+        found = typed[0] if typed else None
+    if found is None and len(candidates) == 1:
+        found = candidates[0]
+    return lock_account(session, found.id) if lock and found is not None else found
 
 
 def has_closed_account(session: Session, email: str) -> bool:

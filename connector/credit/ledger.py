@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from connector.credit.models import (
@@ -25,19 +25,42 @@ from connector.errors import ACCOUNT_CLOSED, CreditDenied, NotFound
 from connector.ids import new_id
 
 
-def lock_account(session: Session, account_id: str) -> Account:
-    """Load an account holding its row lock until the transaction ends.
+def _locks(session: Session) -> set[str]:
+    """The accounts locked in the current (innermost) transaction of a session.
+
+    A rolled-back savepoint releases the row locks taken inside it, so the record is
+    kept per innermost transaction and starts empty in a new one.
+    """
+    current = session.get_nested_transaction() or session.get_transaction()
+    if session.info.get("locks_of") is not current:
+        session.info["locks_of"] = current
+        session.info["locked_accounts"] = set()
+    locked: set[str] = session.info["locked_accounts"]
+    return locked
+
+
+def lock_accounts_where(session: Session, query: Select[Account]) -> Account | None:
+    """Load the one account a query finds, holding its row lock until the transaction ends.
 
     ``FOR UPDATE`` on PostgreSQL; on SQLite every transaction already holds the write
     lock from BEGIN IMMEDIATE. ``populate_existing`` refreshes a copy loaded earlier in
     the session, so what the caller reads is what the lock protects.
     """
     account = session.scalars(
-        select(Account)
-        .where(Account.id == account_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+        query.with_for_update(of=Account).execution_options(populate_existing=True)
+    ).first()
+    if account is not None:
+        _locks(session).add(account.id)
+    return account
+
+
+def lock_account(session: Session, account_id: str) -> Account:
+    """Load an account holding its row lock; free when this transaction already holds it."""
+    if account_id in _locks(session):
+        held = session.get(Account, account_id)
+        if held is not None:
+            return held
+    account = lock_accounts_where(session, select(Account).where(Account.id == account_id))
     if account is None:
         raise NotFound(f"account {account_id!r} not found", code="account_not_found")
     return account

@@ -208,6 +208,7 @@ def _find_or_open_account(
         email=request.buyer_email,
         document=request.buyer_document,
         document_type=request.buyer_document_type,
+        lock=True,  # found and locked in one query; reserve() then needs no second lock
     )
     if account is not None:
         return account.id
