@@ -127,14 +127,18 @@ def _store_window(settings: StoreSettings, now: datetime) -> datetime:
     return rules.add_business_days(now, settings.auto_settle_business_days, settings.is_holiday())
 
 
-def authorize_payment(session: Session, request: PaymentRequest, *, now: datetime) -> Payment:
+def authorize_payment(
+    session: Session, request: PaymentRequest, *, now: datetime, look_up: bool = True
+) -> Payment:
     """Answer a create: the stored answer for a known ``paymentId``, else decide one.
 
     A repeat with different value, currency, installments or buyer is refused with
-    ``idempotency_conflict`` and leaves the original untouched. A concurrent repeat loses
-    the insert race on the primary key; the route retries it, and it then replays.
+    ``idempotency_conflict`` and leaves the original untouched. Without ``look_up`` the
+    payment is assumed new: a repeat then collides on the primary key, its transaction
+    (reservation included) rolls back, and the caller retries with ``look_up`` to replay.
+    Repeats are rare, so skipping the look-up saves a query on almost every create.
     """
-    existing = session.get(Payment, request.payment_id)
+    existing = session.get(Payment, request.payment_id) if look_up else None
     if existing is not None:
         if existing.fingerprint not in (_CANCELLED_FIRST, request.fingerprint()):
             raise ValidationError(

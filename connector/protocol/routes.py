@@ -90,16 +90,17 @@ def _body() -> Any:
         raise ValidationError("the body is not valid JSON", code="malformed_json") from None
 
 
-def _transaction(work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one transaction; a lost race on a unique key is retried, then replays."""
+def _transaction(work: Callable[[Session, bool], T]) -> T:
+    """Run ``work(session, retrying)`` in one transaction; a collision on a unique key
+    (a repeat racing its original) is retried, and then replays the stored answer."""
     for attempt in range(_RETRIES):
         try:
             with get_db().transaction() as session:
-                return work(session)
+                return work(session, attempt > 0)
         except IntegrityError:
             if attempt == _RETRIES - 1:
                 raise
-            log.info("idempotency race on %s; replaying", request.path)
+            log.debug("unique key collision on %s (a repeat); replaying", request.path)
     raise AssertionError("unreachable")
 
 
@@ -109,8 +110,9 @@ def create_payment() -> Response:
     payment_request = PaymentRequest.from_body(data, test_suite=g.test_suite)
     now = utcnow()
 
-    def authorize(session: Session) -> dict[str, Any]:
-        return payment_response(authorize_payment(session, payment_request, now=now))
+    def authorize(session: Session, retrying: bool) -> dict[str, Any]:
+        payment = authorize_payment(session, payment_request, now=now, look_up=retrying)
+        return payment_response(payment)
 
     return jsonify(_transaction(authorize))
 
@@ -127,7 +129,7 @@ def _operation(
         )
     request_id = data["requestId"]
 
-    def act(session: Session) -> Answer:
+    def act(session: Session, _retrying: bool) -> Answer:
         return run(session, request_id, data.get("value"))
 
     try:
