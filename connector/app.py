@@ -56,8 +56,10 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 def _register_edges(app: Flask) -> None:
     # Imported here: the edges import this module's accessors (get_db, ...).
     from connector.protocol import routes as protocol
+    from connector.web import init_app as web_init_app
 
     protocol.init_app(app)
+    web_init_app(app)
 
 
 def get_db() -> Database:

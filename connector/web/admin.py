@@ -1,0 +1,175 @@
+"""The admin for store staff: sign-in, the dashboard; the sections live in ``admin_*.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.credit.models import ACCOUNT_OPEN, INVOICE_OPENED, Account, Invoice
+from connector.credit.queries import AgingBucket, UsePoint, credit_use_series, invoice_aging
+from connector.ids import utcnow
+from connector.protocol.models import PaymentReview
+from connector.protocol.reviews import PENDING
+from connector.web import i18n
+from connector.web.auth import (
+    check_csrf,
+    current_staff,
+    safe_next,
+    sign_in_staff,
+    sign_out,
+    staff_required,
+)
+from connector.web.charts import aging_chart, use_chart
+from connector.web.common import register_error_pages, render, run, store_settings
+from connector.web.users import authenticate
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+register_error_pages(bp)
+
+_PUBLIC = {"admin.login"}
+
+
+@bp.before_request
+def _guard() -> WerkzeugResponse | None:
+    check_csrf()
+    if request.endpoint in _PUBLIC:
+        return None
+    return staff_required()
+
+
+@bp.after_request
+def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
+    """Pages with customers' figures are never cached by the browser or a proxy."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> WerkzeugResponse | tuple[str, int]:
+    target = safe_next(request.values.get("next"), url_for("admin.dashboard"))
+    if request.method == "GET":
+        if current_staff() is not None:
+            return redirect(target)
+        return render("admin/login.html", next=target, email="")
+    email = (request.form.get("email") or "").strip()
+    password = request.form.get("password") or ""
+    user = run(lambda s: authenticate(s, email, password))
+    if user is None:
+        error = i18n.gettext("Wrong e-mail or password.")
+        return render("admin/login.html", 401, next=target, email=email, error=error)
+    sign_in_staff(user)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> WerkzeugResponse:
+    sign_out()
+    flash(i18n.gettext("You are signed out."), "info")
+    return redirect(url_for("admin.login"))
+
+
+def aging_labels() -> list[str]:
+    return [
+        i18n.gettext("Not yet due"),
+        i18n.gettext("1-30 days"),
+        i18n.gettext("31-60 days"),
+        i18n.gettext("61-90 days"),
+        i18n.gettext("Over 90 days"),
+    ]
+
+
+def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
+    """The aging bars and the credit-use line of the store or of one account."""
+    now = utcnow()
+
+    def load(session: Session) -> tuple[list[AgingBucket], list[UsePoint]]:
+        return (
+            invoice_aging(session, now, account_id=account_id),
+            credit_use_series(session, now, account_id=account_id),
+        )
+
+    aging, series = run(load)
+
+    def money(cents: int) -> str:
+        return i18n.money(cents, currency)
+
+    labels = aging_labels()
+    return {
+        "aging": list(zip(labels, aging, strict=True)),
+        "aging_chart": aging_chart(
+            aging, labels, money, i18n.gettext("Open invoices by age (days overdue)")
+        ),
+        "use_chart": use_chart(
+            series,
+            money,
+            lambda point: i18n.day(point.at),
+            i18n.gettext("Credit in use over the last 90 days"),
+            i18n.gettext("In use"),
+            i18n.gettext("Credit limit"),
+        ),
+    }
+
+
+@bp.get("/")
+def dashboard() -> tuple[str, int]:
+    settings = store_settings()
+    now = utcnow()
+
+    def totals(session: Session) -> dict[str, int]:
+        open_accounts = session.scalar(
+            select(func.count()).select_from(Account).where(Account.status == ACCOUNT_OPEN)
+        )
+        limits = session.execute(
+            select(
+                func.coalesce(func.sum(Account.credit_limit_cents), 0),
+                func.coalesce(func.sum(Account.reserved_cents), 0),
+            ).where(Account.status == ACCOUNT_OPEN)
+        ).one()
+        opened = session.execute(
+            select(func.count(), func.coalesce(func.sum(Invoice.value_cents), 0)).where(
+                Invoice.status == INVOICE_OPENED
+            )
+        ).one()
+        overdue = session.execute(
+            select(func.count(), func.coalesce(func.sum(Invoice.value_cents), 0)).where(
+                Invoice.status == INVOICE_OPENED, Invoice.due_date < now
+            )
+        ).one()
+        reviews = session.scalar(
+            select(func.count()).select_from(PaymentReview).where(PaymentReview.status == PENDING)
+        )
+        return {
+            "open_accounts": int(open_accounts or 0),
+            "limit_cents": int(limits[0]),
+            "reserved_cents": int(limits[1]),
+            "open_count": int(opened[0]),
+            "open_cents": int(opened[1]),
+            "overdue_count": int(overdue[0]),
+            "overdue_cents": int(overdue[1]),
+            "pending_reviews": int(reviews or 0),
+        }
+
+    return render(
+        "admin/dashboard.html",
+        settings=settings,
+        totals=run(totals),
+        money=lambda cents: i18n.money(cents, settings.currency),
+        **charts_for(None, settings.currency),
+    )
+
+
+# The sections register their routes on ``bp``.
+from connector.web import (  # noqa: E402
+    admin_accounts,  # noqa: F401
+    admin_bulk,  # noqa: F401
+    admin_invoices,  # noqa: F401
+    admin_reviews,  # noqa: F401
+    admin_settings,  # noqa: F401
+)
