@@ -33,7 +33,13 @@ from connector.web.auth import CSRF_FIELD, csrf_token, current_staff, safe_next
 T = TypeVar("T")
 PAGE_SIZE = 25
 
-bp = Blueprint("web", __name__, static_folder="static", static_url_path="/web-static")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/web-static",
+)
 
 
 def init_templates(app: Flask) -> None:
