@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import g, has_request_context, request, session
@@ -36,7 +37,25 @@ def current_language() -> str:
 
 
 def locale() -> str:
-    return _LOCALES[current_language()]
+    """The Babel locale: the browser's region when it speaks the page's language (``es-AR``
+    writes ``3.765,44``, ``es-MX`` ``3,765.44``), else the language's default."""
+    language = current_language()
+    if not has_request_context():
+        return _LOCALES[language]
+    if "babel_locale" not in g:
+        g.babel_locale = _LOCALES[language]
+        for tag, _quality in request.accept_languages:
+            parts = tag.replace("_", "-").split("-")
+            if parts[0].lower() != language or len(parts) < 2:
+                continue
+            candidate = f"{parts[0].lower()}_{parts[1].upper()}"
+            try:
+                Locale.parse(candidate)
+            except (UnknownLocaleError, ValueError):
+                continue
+            g.babel_locale = candidate
+            break
+    return str(g.babel_locale)
 
 
 def gettext(message: str, **values: Any) -> str:

@@ -103,7 +103,6 @@ def _shared_page(browser: Any) -> Iterator[Any]:
 def page(_shared_page: Any, db: Database) -> Iterator[Any]:
     """The session's page, with a fresh cookie jar: each test starts signed out."""
     _shared_page.context.clear_cookies()
-    _shared_page.context.set_extra_http_headers({})
     yield _shared_page
     _shared_page.unroute("**/*")
 
