@@ -57,8 +57,8 @@ def form_values(settings: StoreSettings) -> dict[str, str]:
 
 def _plans(text: str, form: Form) -> list[list[str]] | None:
     plans = []
-    for line in text.replace(";", "\n").splitlines():
-        days = [d for d in re.split(r"[\s,/]+", line.strip()) if d]
+    for line in text.splitlines():
+        days = [d for d in re.split(r"[\s,;/]+", line.strip()) if d]
         if not days:
             continue
         if not all(d.isdigit() for d in days):
