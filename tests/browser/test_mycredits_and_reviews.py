@@ -38,9 +38,11 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
         payment_link=PAY_URL + "1",
     )
     seed(email="otro@empresa.example", purchase_cents=99_999)  # someone else's invoices
-    with live_server.app.test_request_context(base_url=live_server.base):
-        with db.transaction() as session:
-            link = mint_link(session, seeded.account_id)
+    with (
+        live_server.app.test_request_context(base_url=live_server.base),
+        db.transaction() as session,
+    ):
+        link = mint_link(session, seeded.account_id)
     paid_pages: list[str] = []
 
     def fake_payment_page(route: Any) -> None:

@@ -30,9 +30,11 @@ def _my_credits_on(store: Callable[..., None]) -> None:
 
 
 def mint(app: Flask, db: Database, account_id: str, **kwargs: object) -> MintedLink:
-    with app.test_request_context(base_url="https://credit.store.example"):
-        with db.transaction() as session:
-            return mint_link(session, account_id, **kwargs)  # type: ignore[arg-type]
+    with (
+        app.test_request_context(base_url="https://credit.store.example"),
+        db.transaction() as session,
+    ):
+        return mint_link(session, account_id, **kwargs)  # type: ignore[arg-type]
 
 
 def path_of(url: str) -> str:
