@@ -94,6 +94,19 @@ def test_sign_in_create_an_account_change_its_limit_add_a_dependent(
     expect(page.get_by_role("link", name="buyer@company.example")).to_be_visible()
     screenshot(page, "05-accounts")
 
+    nav(page, "Settings").click()
+    expect(page.get_by_role("heading", name="Store settings")).to_be_visible()
+    page.get_by_label("Allow postponing due dates").check()
+    page.get_by_label("Payment-term plans").fill("30\n30, 60\n30, 60, 90\n7, 14, 21, 28")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_label("Payment-term plans")).to_have_value(
+        "30\n30, 60\n30, 60, 90\n7, 14, 21, 28"
+    )
+    screenshot(page, "10-settings")
+    nav(page, "Bulk").click()
+    screenshot(page, "11-bulk")
+
 
 def test_mark_an_invoice_paid_and_see_the_available_credit_rise(
     page: Any, live_server: LiveServer, staff: str, db: Database, seed: Callable[..., Seeded]
@@ -123,3 +136,11 @@ def test_mark_an_invoice_paid_and_see_the_available_credit_rise(
 
     page.get_by_role("link", name="payer@company.example").click()
     expect(page.locator("[data-figure=available] dd")).to_have_text("R$1,000.00")
+
+    nav(page, "Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    screenshot(page, "12-dashboard-with-invoices")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(f"{live_server.base}/admin/invoices")
+    screenshot(page, "13-invoices-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
