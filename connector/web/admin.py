@@ -24,7 +24,13 @@ from connector.web.auth import (
     staff_required,
 )
 from connector.web.charts import aging_chart, use_chart
-from connector.web.common import register_error_pages, render, run, store_settings
+from connector.web.common import (
+    register_error_pages,
+    render,
+    run,
+    secure_headers,
+    store_settings,
+)
 from connector.web.users import authenticate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -41,14 +47,7 @@ def _guard() -> WerkzeugResponse | None:
     return staff_required()
 
 
-@bp.after_request
-def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
-    """Pages with customers' figures are never cached by the browser or a proxy."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+bp.after_request(secure_headers)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -42,6 +42,22 @@ bp = Blueprint(
 )
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def secure_headers(response: WerkzeugResponse) -> WerkzeugResponse:
+    """Pages with customers' figures: never cached, never framed, no script at all."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
 def init_templates(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=i18n.gettext,

@@ -30,7 +30,14 @@ from connector.web.auth import (
     sign_in_customer,
     sign_out_customer,
 )
-from connector.web.common import parse_day, register_error_pages, render, run, store_settings
+from connector.web.common import (
+    parse_day,
+    register_error_pages,
+    render,
+    run,
+    secure_headers,
+    store_settings,
+)
 from connector.web.mycredits_links import (
     LinkRefused,
     grant_is_valid,
@@ -52,12 +59,9 @@ def _guard() -> None:
 
 
 @bp.after_request
-def _no_store(response: WerkzeugResponse) -> WerkzeugResponse:
-    response.headers["Cache-Control"] = "no-store"
+def _headers(response: WerkzeugResponse) -> WerkzeugResponse:
     response.headers["Referrer-Policy"] = "no-referrer"  # links carry tokens
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
+    return secure_headers(response)
 
 
 def _granted_account() -> str | None:

@@ -144,3 +144,27 @@ def test_mark_an_invoice_paid_and_see_the_available_credit_rise(
     page.goto(f"{live_server.base}/admin/invoices")
     screenshot(page, "13-invoices-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_the_forms_work_from_the_keyboard(
+    page: Any, live_server: LiveServer, staff: str, db: Database, seed: Callable[..., Seeded]
+) -> None:
+    seeded = seed(email="keys@company.example")
+    page.goto(f"{live_server.base}/admin/login")
+    page.keyboard.type(STAFF_EMAIL)  # the e-mail field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(STAFF_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.goto(f"{live_server.base}/admin/accounts/{seeded.account_id}")
+    page.get_by_text("New", exact=True).focus()
+    page.keyboard.press("Enter")  # opens the dependent form
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Dependent's e-mail")).to_be_focused()
+    page.keyboard.type("typed@company.example")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Dependent typed@company.example added.")).to_be_visible()
+    for label in ("Credit limit", "Tolerance (%)", "Owner's e-mail", "Document type"):
+        expect(
+            page.get_by_role("textbox", name=label).or_(page.get_by_role("combobox", name=label))
+        ).to_have_count(1)

@@ -151,3 +151,11 @@ def test_the_token_of_one_session_does_not_serve_another(
         data={"csrf_token": stolen, "email": STAFF_EMAIL, "password": STAFF_PASSWORD},
     )
     assert response.status_code == 400
+
+
+def test_pages_are_not_cached_framed_or_scripted(admin_client: FlaskClient) -> None:
+    response = admin_client.get("/admin/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "script-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "<script" not in response.text
