@@ -416,3 +416,45 @@ def statement_period(
     previous = total(StatementEntry.created_at < start) if start is not None else 0
     interval = total(*in_period[1:])
     return StatementPeriod(entries, previous, interval, previous + interval)
+
+
+@dataclass(frozen=True)
+class StoreTotals:
+    """The dashboard's figures across the store's open accounts."""
+
+    open_accounts: int
+    limit_cents: int
+    reserved_cents: int
+    open_count: int
+    open_cents: int
+    overdue_count: int
+    overdue_cents: int
+
+
+def store_totals(session: Session, now: datetime) -> StoreTotals:
+    accounts = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Account.credit_limit_cents), 0),
+            func.coalesce(func.sum(Account.reserved_cents), 0),
+        ).where(Account.status == ACCOUNT_OPEN)
+    ).one()
+    summary = invoice_summary(session, InvoiceFilter(statuses=(INVOICE_OPENED,)), now)
+    overdue = invoice_summary(session, InvoiceFilter(statuses=(OVERDUE,)), now)
+    return StoreTotals(
+        open_accounts=int(accounts[0]),
+        limit_cents=int(accounts[1]),
+        reserved_cents=int(accounts[2]),
+        open_count=summary.count,
+        open_cents=summary.opened_cents,
+        overdue_count=overdue.count,
+        overdue_cents=overdue.overdue_cents,
+    )
+
+
+def owner_emails(session: Session, account_ids: Sequence[str] | set[str]) -> dict[str, str]:
+    """The owner's e-mail of each account, for lists that show invoices."""
+    if not account_ids:
+        return {}
+    rows = session.execute(select(Account.id, Account.email).where(Account.id.in_(account_ids)))
+    return {account_id: email for account_id, email in rows}

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector.credit.models import ACCOUNT_OPEN, INVOICE_OPENED, Account, Invoice
-from connector.credit.queries import AgingBucket, UsePoint, credit_use_series, invoice_aging
+from connector.credit.queries import (
+    AgingBucket,
+    StoreTotals,
+    UsePoint,
+    credit_use_series,
+    invoice_aging,
+    store_totals,
+)
 from connector.ids import utcnow
-from connector.protocol.models import PaymentReview
-from connector.protocol.reviews import PENDING
+from connector.protocol.reviews import list_reviews
 from connector.web import i18n
 from connector.web.auth import (
     check_csrf,
@@ -121,44 +125,15 @@ def dashboard() -> tuple[str, int]:
     settings = store_settings()
     now = utcnow()
 
-    def totals(session: Session) -> dict[str, int]:
-        open_accounts = session.scalar(
-            select(func.count()).select_from(Account).where(Account.status == ACCOUNT_OPEN)
-        )
-        limits = session.execute(
-            select(
-                func.coalesce(func.sum(Account.credit_limit_cents), 0),
-                func.coalesce(func.sum(Account.reserved_cents), 0),
-            ).where(Account.status == ACCOUNT_OPEN)
-        ).one()
-        opened = session.execute(
-            select(func.count(), func.coalesce(func.sum(Invoice.value_cents), 0)).where(
-                Invoice.status == INVOICE_OPENED
-            )
-        ).one()
-        overdue = session.execute(
-            select(func.count(), func.coalesce(func.sum(Invoice.value_cents), 0)).where(
-                Invoice.status == INVOICE_OPENED, Invoice.due_date < now
-            )
-        ).one()
-        reviews = session.scalar(
-            select(func.count()).select_from(PaymentReview).where(PaymentReview.status == PENDING)
-        )
-        return {
-            "open_accounts": int(open_accounts or 0),
-            "limit_cents": int(limits[0]),
-            "reserved_cents": int(limits[1]),
-            "open_count": int(opened[0]),
-            "open_cents": int(opened[1]),
-            "overdue_count": int(overdue[0]),
-            "overdue_cents": int(overdue[1]),
-            "pending_reviews": int(reviews or 0),
-        }
+    def load(session: Session) -> tuple[StoreTotals, int]:
+        return store_totals(session, now), len(list_reviews(session))
 
+    totals, pending_reviews = run(load)
     return render(
         "admin/dashboard.html",
         settings=settings,
-        totals=run(totals),
+        totals=totals,
+        pending_reviews=pending_reviews,
         money=lambda cents: i18n.money(cents, settings.currency),
         **charts_for(None, settings.currency),
     )

@@ -212,7 +212,7 @@ def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
     email = form.text("email", required=True, max_length=254)
     document = form.text("document", max_length=64) or None
-    document_type = form.text("documentType", max_length=16) or None
+    document_type = (form.text("documentType", max_length=16) or None) if document else None
     try:
         form.check()
         run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import flash, redirect, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -22,6 +21,7 @@ from connector.credit.queries import (
     InvoiceFilter,
     count_rows,
     invoice_summary,
+    owner_emails,
     sorted_invoice_select,
 )
 from connector.errors import ConnectorError, NotFound
@@ -70,10 +70,7 @@ def invoices() -> tuple[str, int]:
     def load(session: Session) -> dict[str, Any]:
         page = page_from_request(count_rows(session, query))
         rows = list(session.scalars(query.offset(page.offset).limit(page.size)))
-        owners = select(Account.id, Account.email).where(
-            Account.id.in_({r.account_id for r in rows})
-        )
-        emails = {account_id: email for account_id, email in session.execute(owners)}
+        emails = owner_emails(session, {r.account_id for r in rows})
         return {
             "page": page,
             "rows": rows,

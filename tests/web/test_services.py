@@ -197,3 +197,19 @@ def test_cli_creates_and_lists_users(db: Database, tmp_path: Path) -> None:
         queue_mail(session, to="c@shop.example", subject="Link", body="https://x/y")
     mails = runner.invoke(cli, ["mail", "list"], env=env)
     assert "to c@shop.example (not sent)" in mails.output and "https://x/y" in mails.output
+
+
+def test_store_totals_count_open_accounts_and_invoices(
+    db: Database, seed: Callable[..., Seeded]
+) -> None:
+    from connector.credit.queries import owner_emails, store_totals
+
+    late = seed(limit_cents=50_000, purchase_cents=9_000, installments=3, settled_days_ago=70)
+    seed(limit_cents=20_000, purchase_cents=1_000)
+    with db.transaction() as session:
+        totals = store_totals(session, utcnow())
+        emails = owner_emails(session, {late.account_id})
+    assert (totals.open_accounts, totals.limit_cents, totals.reserved_cents) == (2, 70_000, 0)
+    assert (totals.open_count, totals.open_cents) == (4, 10_000)
+    assert (totals.overdue_count, totals.overdue_cents) == (2, 6_000)
+    assert emails == {late.account_id: "buyer1@example.com"}
