@@ -151,7 +151,8 @@ def test_the_forms_work_from_the_keyboard(
 ) -> None:
     seeded = seed(email="keys@company.example")
     page.goto(f"{live_server.base}/admin/login")
-    page.keyboard.type(STAFF_EMAIL)  # the e-mail field has the focus
+    expect(page.get_by_label("E-mail")).to_be_focused()  # autofocus
+    page.keyboard.type(STAFF_EMAIL)
     page.keyboard.press("Tab")
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
@@ -159,6 +160,7 @@ def test_the_forms_work_from_the_keyboard(
     page.goto(f"{live_server.base}/admin/accounts/{seeded.account_id}")
     page.get_by_text("New", exact=True).focus()
     page.keyboard.press("Enter")  # opens the dependent form
+    expect(page.get_by_label("Dependent's e-mail")).to_be_visible()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Dependent's e-mail")).to_be_focused()
     page.keyboard.type("typed@company.example")
