@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, jsonify
 from flask.json.provider import JSONProvider
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from connector import api, jsonio
+from connector import jsonio
 from connector.auth import Authenticator
 from connector.config import Settings, load_settings
 from connector.db import Database
@@ -55,10 +55,12 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_edges(app: Flask) -> None:
     # Imported here: the edges import this module's accessors (get_db, ...).
+    from connector import api, web
     from connector.protocol import routes as protocol
 
     protocol.init_app(app)
     api.init_app(app)
+    web.init_app(app)
 
 
 def get_db() -> Database:

@@ -252,6 +252,112 @@ def conformance(
     sys.exit(0 if runner.passed(results) else 1)
 
 
+@cli.group()
+def users() -> None:
+    """Staff users of the admin pages: create, list, set a password, disable."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The user's e-mail, used to sign in.")
+@click.option("--name", default="", help="The name shown in the admin.")
+@click.password_option(
+    "--password",
+    envvar="CONNECTOR_USER_PASSWORD",
+    help="Asked for when not given (or read from CONNECTOR_USER_PASSWORD).",
+)
+@_friendly
+def users_create(email: str, name: str, password: str) -> None:
+    """Add a staff user; the password is stored only as a scrypt hash."""
+    from connector.db import Database
+    from connector.migrate import upgrade
+    from connector.web.users import create_user
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            user = create_user(session, email=email, password=password, name=name)
+    finally:
+        db.dispose()
+    click.echo(f"created staff user {user.email}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the staff users."""
+    from connector.db import Database
+    from connector.web.users import list_users
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            for user in list_users(session):
+                state = "disabled" if user.disabled_at else "active"
+                click.echo(f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}")
+    finally:
+        db.dispose()
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.password_option("--password", envvar="CONNECTOR_USER_PASSWORD")
+@_friendly
+def users_set_password(email: str, password: str) -> None:
+    """Change a user's password; their open sessions end."""
+    from connector.db import Database
+    from connector.web.users import set_password
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            set_password(session, email, password)
+    finally:
+        db.dispose()
+    click.echo(f"password changed for {email}")
+
+
+@users.command("disable")
+@click.option("--email", required=True)
+@_friendly
+def users_disable(email: str) -> None:
+    """Stop a user from signing in; their open sessions end."""
+    from connector.db import Database
+    from connector.web.users import disable_user
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            disable_user(session, email)
+    finally:
+        db.dispose()
+    click.echo(f"disabled {email}")
+
+
+@cli.group()
+def mail() -> None:
+    """The outbox of mails (sign-in links to My Credits)."""
+
+
+@mail.command("list")
+@click.option("--to", "recipient", default=None, help="Only mails to this address.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def mail_list(recipient: str | None, limit: int) -> None:
+    """Show the latest mails, newest first, with their bodies."""
+    from connector.db import Database
+    from connector.web.outbox import list_mails
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            for item in list_mails(session, recipient=recipient, limit=limit):
+                state = f"sent {item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "not sent"
+                click.echo(f"--- {item.created_at:%Y-%m-%d %H:%M} to {item.recipient} ({state})")
+                click.echo(f"Subject: {item.subject}\n\n{item.body}\n")
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     cli()
 

@@ -35,6 +35,11 @@ class Settings:
     workers: int = 0  # 0: pick from the number of cores
     scheduler_enabled: bool = True
     log_level: str = "INFO"
+    # The admin and My Credits pages (connector.web).
+    cookie_secure: bool = True  # False only for plain-HTTP use on a trusted network
+    session_hours: int = 12
+    public_url: str | None = None  # the base of links sent by e-mail or minted by API
+    smtp_url: str | None = field(default=None, repr=False)  # unset: mails stay in the outbox
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,6 +133,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
         )
+    public_url = (env.get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None
+    if public_url is not None and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"CONNECTOR_PUBLIC_URL must start with https:// or http://, not {public_url!r}"
+        )
+    smtp_url = (env.get("CONNECTOR_SMTP_URL") or "").strip() or None
+    if smtp_url is not None and not smtp_url.startswith(
+        ("smtp://", "smtps://", "smtp+starttls://")
+    ):
+        raise ConfigError(
+            "CONNECTOR_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://"
+        )
     return Settings(
         database_url=database_url,
         instance_path=instance_path,
@@ -142,4 +159,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
+        cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),
+        session_hours=_int(env, "CONNECTOR_SESSION_HOURS", 12, 1, 24 * 30),
+        public_url=public_url,
+        smtp_url=smtp_url,
     )

@@ -16,18 +16,22 @@ from connector.protocol.models import (
     PaymentOperation,
     PaymentReview,
 )
+from connector.web.models import CustomerSignInToken, OutboxMail, StaffUser
 
 __all__ = [
     "Account",
     "ApiKey",
     "Base",
+    "CustomerSignInToken",
     "Holder",
     "Invoice",
+    "OutboxMail",
     "Payment",
     "PaymentCallback",
     "PaymentOperation",
     "PaymentReview",
     "Reservation",
+    "StaffUser",
     "StatementEntry",
     "StoreSettingsRow",
 ]

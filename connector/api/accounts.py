@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Response
@@ -23,6 +24,7 @@ from connector.credit.queries import (
 )
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import adjust_balance
+from connector.mycredits_links import mint_link
 
 TAG = "Accounts"
 ACCOUNT = "/accounts/<account_id>"
@@ -285,3 +287,23 @@ def remove_holder(account_id: str, holder_id: str) -> Response:
     with get_db().transaction() as session:
         holder = service.remove_holder(session, account_id, holder_id)
         return dump(s.IdOut, holder)
+
+
+@route(
+    "POST",
+    ACCOUNT + "/mycredits-link",
+    summary="Mint a My Credits link",
+    tag=TAG,
+    permission=WRITE_ACCOUNTS,
+    body=s.MyCreditsLinkBody,
+    response=s.MyCreditsLinkOut,
+    errors=(404, 409),
+    description="A signed link to the account's My Credits page, valid for expiresIn "
+    "seconds (default 24 hours, at most 30 days). Refused (409 my_credits_disabled) when "
+    "the store has My Credits off, and (409) for a closed account.",
+)
+def mycredits_link(account_id: str) -> Response:
+    b = json_body(s.MyCreditsLinkBody)
+    with get_db().transaction() as session:
+        link = mint_link(session, account_id, ttl=timedelta(seconds=b["expiresIn"]))
+        return dump(s.MyCreditsLinkOut, link.to_public())

@@ -332,6 +332,19 @@ class IdOut(Schema):
     id = fields.String(required=True)
 
 
+class MyCreditsLinkBody(Body):
+    """How long the link stays valid, in seconds (default 24 hours, at most 30 days)."""
+
+    expiresIn = WholeNumber(
+        load_default=24 * 3600, validate=validate.Range(min=60, max=30 * 24 * 3600)
+    )
+
+
+class MyCreditsLinkOut(Schema):
+    url = fields.String(required=True)
+    expiresAt = fields.String(required=True)
+
+
 # --- invoices -----------------------------------------------------------------------
 
 

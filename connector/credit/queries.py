@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
@@ -22,6 +22,7 @@ from connector.credit.models import (
     INVOICE_PAID,
     ORIGIN_CREDIT,
     Account,
+    Holder,
     Invoice,
     StatementEntry,
 )
@@ -222,6 +223,11 @@ class Statement:
     interval_cents: int
     current_cents: int
 
+    @property
+    def closing_cents(self) -> int:
+        """The balance at the end of the period."""
+        return self.previous_cents + self.interval_cents
+
 
 def account_statement(
     session: Session,
@@ -230,8 +236,10 @@ def account_statement(
     end: datetime | None = None,
     *,
     max_entries: int = MAX_STATEMENT_ENTRIES,
+    newest_first: bool = False,
 ) -> Statement:
-    """The entries of ``[start, end]`` oldest first, or a refusal when there are too many.
+    """The entries of ``[start, end]`` (oldest first unless ``newest_first``), or a
+    refusal when there are too many.
 
     A statement is never cut short silently: a period with more than ``max_entries``
     entries is refused, naming the parameter to narrow.
@@ -246,7 +254,13 @@ def account_statement(
         session.scalars(
             select(StatementEntry)
             .where(*in_period)
-            .order_by(StatementEntry.created_at, StatementEntry.id)
+            .order_by(
+                *(
+                    (StatementEntry.created_at.desc(), StatementEntry.id.desc())
+                    if newest_first
+                    else (StatementEntry.created_at, StatementEntry.id)
+                )
+            )
             .limit(max_entries + 1)
         )
     )
@@ -271,3 +285,226 @@ def account_statement(
         )
     interval = sum(e.value_cents for e in entries if e.origin != ORIGIN_CREDIT)
     return Statement(entries, previous, interval, account.balance_cents)
+
+
+# --- Read-side queries of the admin and My Credits pages --------------------------------
+
+AccountSort = Literal["created", "email", "limit", "available", "id"]
+InvoiceSort = Literal["created", "due", "value"]
+
+
+def _contains(column: Any, text: str) -> ColumnElement[bool]:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
+
+
+def account_search_condition(text: str) -> ColumnElement[bool]:
+    """Accounts whose id, owner or dependent e-mail, or document contains ``text``.
+
+    The document is compared without its mask (dots, dashes, slashes, spaces), as stored.
+    """
+    text = text.strip()
+    conditions = [_contains(Account.id, text), _contains(Account.email, text.lower())]
+    document = "".join(ch for ch in text if ch.isalnum()).upper()
+    if document:
+        conditions.append(_contains(Account.document, document))
+    holder_match = (
+        select(Holder.id)
+        .where(
+            Holder.account_id == Account.id,
+            Holder.removed_at.is_(None),
+            _contains(Holder.email, text.lower()),
+        )
+        .exists()
+    )
+    conditions.append(holder_match)
+    return or_(*conditions)
+
+
+def has_overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """Accounts with at least one Opened invoice whose due date has passed."""
+    return (
+        select(Invoice.id)
+        .where(
+            Invoice.account_id == Account.id,
+            Invoice.status == INVOICE_OPENED,
+            Invoice.due_date < now,
+        )
+        .exists()
+    )
+
+
+def admin_account_select(
+    f: AccountFilter,
+    *,
+    search: str | None = None,
+    has_overdue: bool = False,
+    now: datetime | None = None,
+    sort: AccountSort = "created",
+    direction: Direction = "desc",
+) -> Select[Account]:
+    """``account_select`` plus free-text search, "has overdue invoices" and a sort order."""
+    query = account_select(f, direction=direction).order_by(None)
+    if search and search.strip():
+        query = query.where(account_search_condition(search))
+    if has_overdue:
+        if now is None:
+            raise ValueError("has_overdue needs now")
+        query = query.where(has_overdue_condition(now))
+    available = Account.credit_limit_cents + Account.balance_cents - Account.reserved_cents
+    column: Any = {
+        "created": Account.created_at,
+        "email": Account.email,
+        "limit": Account.credit_limit_cents,
+        "available": available,
+        "id": Account.id,
+    }[sort]
+    if direction == "desc":
+        return query.order_by(column.desc(), Account.id.desc())
+    return query.order_by(column.asc(), Account.id.asc())
+
+
+def sorted_invoice_select(
+    f: InvoiceFilter, now: datetime, *, sort: InvoiceSort = "created", direction: Direction = "desc"
+) -> Select[Invoice]:
+    """``invoice_select`` ordered by creation, due date or value (ties by id)."""
+    column: Any = {
+        "created": Invoice.created_at,
+        "due": Invoice.due_date,
+        "value": Invoice.value_cents,
+    }[sort]
+    order = (column.desc(), Invoice.id.desc()) if direction == "desc" else (column, Invoice.id)
+    return invoice_select(f, now).order_by(None).order_by(*order)
+
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+@dataclass(frozen=True)
+class AgingBucket:
+    name: str  # one of AGING_BUCKETS
+    count: int
+    total_cents: int
+
+
+def invoice_aging(
+    session: Session, now: datetime, *, account_id: str | None = None
+) -> list[AgingBucket]:
+    """Open invoices by age: not yet due, then 1-30, 31-60, 61-90 and over 90 days overdue."""
+    day = timedelta(days=1)
+    bucket = case(
+        (Invoice.due_date >= now, 0),
+        (Invoice.due_date >= now - 30 * day, 1),
+        (Invoice.due_date >= now - 60 * day, 2),
+        (Invoice.due_date >= now - 90 * day, 3),
+        else_=4,
+    )
+    query = (
+        select(bucket, func.count(), func.coalesce(func.sum(Invoice.value_cents), 0))
+        .where(Invoice.status == INVOICE_OPENED)
+        .group_by(bucket)
+    )
+    if account_id is not None:
+        query = query.where(Invoice.account_id == account_id)
+    found = {int(b): (int(c), int(t)) for b, c, t in session.execute(query)}
+    return [
+        AgingBucket(name, *found.get(index, (0, 0))) for index, name in enumerate(AGING_BUCKETS)
+    ]
+
+
+@dataclass(frozen=True)
+class UsePoint:
+    at: datetime
+    used_cents: int  # invoiced credit not yet paid or cancelled (minus the balance), >= 0
+    limit_cents: int | None  # the account's limit then (None on the store-wide series)
+
+
+def credit_use_series(
+    session: Session,
+    now: datetime,
+    *,
+    account_id: str | None = None,
+    days: int = 90,
+    points: int = 13,
+) -> list[UsePoint]:
+    """Credit in use at evenly spaced moments over the last ``days``, from the ledger.
+
+    In use is minus the balance (the non-``Credit`` entries up to that moment): invoices
+    issued less what was paid, cancelled, refunded or adjusted. Reservations are not
+    history (they change in place), so the series counts invoiced credit only.
+    """
+    step = timedelta(days=days) / (points - 1)
+    moments = [now - step * (points - 1 - i) for i in range(points)]
+    scope: list[ColumnElement[bool]] = [StatementEntry.origin != ORIGIN_CREDIT]
+    if account_id is not None:
+        scope.append(StatementEntry.account_id == account_id)
+    columns = [
+        func.coalesce(
+            func.sum(case((StatementEntry.created_at <= moment, StatementEntry.value_cents))), 0
+        )
+        for moment in moments
+    ]
+    balances = session.execute(select(*columns).where(*scope)).one()
+    limits: list[int | None] = [None] * points
+    if account_id is not None:
+        changes = session.execute(
+            select(StatementEntry.created_at, StatementEntry.details)
+            .where(
+                StatementEntry.account_id == account_id,
+                StatementEntry.origin == ORIGIN_CREDIT,
+            )
+            .order_by(StatementEntry.created_at, StatementEntry.id)
+        ).all()
+        for index, moment in enumerate(moments):
+            current = None
+            for created_at, details in changes:
+                if created_at > moment:
+                    break
+                current = int(details.get("creditLimit", 0))
+            limits[index] = current
+    return [
+        UsePoint(moment, max(0, -int(balance)), limit)
+        for moment, balance, limit in zip(moments, balances, limits, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class StoreTotals:
+    """The dashboard's figures across the store's open accounts."""
+
+    open_accounts: int
+    limit_cents: int
+    reserved_cents: int
+    open_count: int
+    open_cents: int
+    overdue_count: int
+    overdue_cents: int
+
+
+def store_totals(session: Session, now: datetime) -> StoreTotals:
+    accounts = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Account.credit_limit_cents), 0),
+            func.coalesce(func.sum(Account.reserved_cents), 0),
+        ).where(Account.status == ACCOUNT_OPEN)
+    ).one()
+    summary = invoice_summary(session, InvoiceFilter(statuses=(INVOICE_OPENED,)), now)
+    overdue = invoice_summary(session, InvoiceFilter(statuses=(OVERDUE,)), now)
+    return StoreTotals(
+        open_accounts=int(accounts[0]),
+        limit_cents=int(accounts[1]),
+        reserved_cents=int(accounts[2]),
+        open_count=summary.count,
+        open_cents=summary.opened_cents,
+        overdue_count=overdue.count,
+        overdue_cents=overdue.overdue_cents,
+    )
+
+
+def owner_emails(session: Session, account_ids: Sequence[str] | set[str]) -> dict[str, str]:
+    """The owner's e-mail of each account, for lists that show invoices."""
+    if not account_ids:
+        return {}
+    rows = session.execute(select(Account.id, Account.email).where(Account.id.in_(account_ids)))
+    return {account_id: email for account_id, email in rows}

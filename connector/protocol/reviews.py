@@ -161,3 +161,15 @@ def withdraw_review(session: Session, payment_id: str, now: datetime) -> None:
     review = session.scalar(select(PaymentReview).where(PaymentReview.payment_id == payment_id))
     if review is not None and review.status == PENDING:
         review.status, review.decided_at, review.decided_by = WITHDRAWN, now, "gateway"
+
+
+def list_decided_reviews(session: Session, limit: int = 20) -> list[PaymentReview]:
+    """The latest decisions (approved, denied or withdrawn), newest first."""
+    return list(
+        session.scalars(
+            select(PaymentReview)
+            .where(PaymentReview.status != PENDING)
+            .order_by(PaymentReview.decided_at.desc(), PaymentReview.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,295 @@
+"""Accounts: the list, a new account, the account page and its changes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import flash, redirect, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.credit import accounts as account_service
+from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN, Account
+from connector.credit.queries import (
+    AccountFilter,
+    InvoiceFilter,
+    admin_account_select,
+    count_rows,
+    invoice_summary,
+    search_invoices,
+)
+from connector.errors import ConnectorError, NotFound
+from connector.ids import utcnow
+from connector.web import i18n
+from connector.web.admin import bp, charts_for
+from connector.web.auth import current_staff
+from connector.web.common import (
+    Form,
+    error_fields,
+    error_message,
+    page_from_request,
+    parse_day,
+    render,
+    run,
+    statement_or_none,
+    store_settings,
+)
+
+_SORTS = ("created", "email", "limit", "available", "id")
+_STATUSES = {"open": (ACCOUNT_OPEN,), "closed": (ACCOUNT_CLOSED,), "all": ()}
+
+
+def _done_by() -> str | None:
+    user = current_staff()
+    return user.email if user is not None else None
+
+
+@bp.get("/accounts")
+def accounts() -> tuple[str, int]:
+    args = request.args
+    search = (args.get("q") or "").strip()
+    status = str(args.get("status")) if args.get("status") in _STATUSES else "open"
+    overdue = args.get("overdue") == "1"
+    sort = args.get("sort") if args.get("sort") in _SORTS else "created"
+    direction: Literal["asc", "desc"] = "asc" if args.get("dir") == "asc" else "desc"
+    query = admin_account_select(
+        AccountFilter(statuses=_STATUSES[status]),
+        search=search or None,
+        has_overdue=overdue,
+        now=utcnow(),
+        sort=sort,  # type: ignore[arg-type]
+        direction=direction,
+    )
+
+    def load(session: Session) -> tuple[Any, list[Account]]:
+        page = page_from_request(count_rows(session, query))
+        rows = list(session.scalars(query.offset(page.offset).limit(page.size)))
+        return page, rows
+
+    page, rows = run(load)
+    settings = store_settings()
+    figures = {a.id: account_service.figures(a, settings) for a in rows}
+    return render(
+        "admin/accounts.html",
+        rows=rows,
+        figures=figures,
+        page=page,
+        search=search,
+        status=status,
+        overdue=overdue,
+        sort=sort,
+        direction=direction,
+    )
+
+
+_NEW_RENAMES = {"creditLimit": "creditLimit", "tolerance": "tolerance"}
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+def new_account() -> WerkzeugResponse | tuple[str, int]:
+    if request.method == "GET":
+        return render("admin/account_new.html", values={"documentType": "CPF"}, errors={})
+    form = Form.from_request()
+    email = form.text("email", required=True, max_length=254)
+    document = form.text("document", max_length=64) or None
+    document_type = form.text("documentType", max_length=16) or None
+    limit = form.cents("creditLimit")
+    tolerance = form.percent_bps("tolerance") or 0
+    try:
+        form.check()
+        assert limit is not None
+        account = run(
+            lambda s: account_service.open_account(
+                s,
+                email=email,
+                credit_limit_cents=limit,
+                tolerance_bps=tolerance,
+                document=document,
+                document_type=document_type,
+                done_by=_done_by(),
+            )
+        )
+    except ConnectorError as error:
+        return render(
+            "admin/account_new.html",
+            error.http_status,
+            values=form.data,
+            errors=error_fields(error, _NEW_RENAMES),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Account {id} opened.", id=account.id), "success")
+    return redirect(url_for("admin.account", account_id=account.id))
+
+
+def _account_page(
+    account_id: str,
+    *,
+    status: int = 200,
+    form_name: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+) -> tuple[str, int]:
+    start = parse_day(request.args.get("from"))
+    end = parse_day(request.args.get("to"), end=True)
+    now = utcnow()
+
+    def load(session: Session) -> dict[str, Any]:
+        account = session.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id!r} not found", code="account_not_found")
+        return {
+            "account": account,
+            "holders": account_service.list_holders(session, account_id),
+            "invoices": search_invoices(
+                session, InvoiceFilter(account_id=account_id), now, limit=10
+            ),
+            "statement": statement_or_none(session, account_id, start, end),
+            "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), now),
+        }
+
+    data = run(load)
+    settings = store_settings()
+    return render(
+        "admin/account.html",
+        status,
+        settings=settings,
+        figures=account_service.figures(data["account"], settings),
+        now=now,
+        period_from=request.args.get("from", ""),
+        period_to=request.args.get("to", ""),
+        form_name=form_name,
+        errors=errors or {},
+        values=values or {},
+        error=error,
+        **data,
+        **charts_for(account_id, settings.currency),
+    )
+
+
+@bp.get("/accounts/<account_id>")
+def account(account_id: str) -> tuple[str, int]:
+    return _account_page(account_id)
+
+
+def _back(account_id: str) -> WerkzeugResponse:
+    return redirect(url_for("admin.account", account_id=account_id))
+
+
+@bp.post("/accounts/<account_id>/credit")
+def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """Edit the credit limit and the tolerance (one transaction, one ``Credit`` entry)."""
+    form = Form.from_request()
+    limit = form.cents("creditLimit")
+    tolerance = form.percent_bps("tolerance", required=True)
+    try:
+        form.check()
+        run(
+            lambda s: account_service.update_account(
+                s,
+                account_id,
+                credit_limit_cents=limit,
+                tolerance_bps=tolerance,
+                done_by=_done_by(),
+            )
+        )
+    except ConnectorError as error:
+        return _account_page(
+            account_id,
+            status=error.http_status,
+            form_name="credit",
+            errors=error_fields(error),
+            values=dict(form.data),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Credit limit and tolerance saved."), "success")
+    return _back(account_id)
+
+
+@bp.post("/accounts/<account_id>/details")
+def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """Edit the owner's e-mail and the document."""
+    form = Form.from_request()
+    email = form.text("email", required=True, max_length=254)
+    document = form.text("document", max_length=64) or None
+    document_type = (form.text("documentType", max_length=16) or None) if document else None
+    try:
+        form.check()
+        run(
+            lambda s: account_service.update_account(
+                s,
+                account_id,
+                email=email,
+                document=document,
+                document_type=document_type,
+                done_by=_done_by(),
+            )
+        )
+    except ConnectorError as error:
+        return _account_page(
+            account_id,
+            status=error.http_status,
+            form_name="details",
+            errors=error_fields(error),
+            values=dict(form.data),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Account details saved."), "success")
+    return _back(account_id)
+
+
+@bp.post("/accounts/<account_id>/holders")
+def add_holder(account_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """A new dependent, by e-mail (the seeds' "Nuevo", then "Confirmar")."""
+    form = Form.from_request()
+    email = form.text("email", required=True, max_length=254)
+    try:
+        form.check()
+        run(lambda s: account_service.add_holder(s, account_id, email))
+    except ConnectorError as error:
+        return _account_page(
+            account_id,
+            status=error.http_status,
+            form_name="holder",
+            errors=error_fields(error, {"claims.email": "email"}),
+            values=dict(form.data),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Dependent {email} added.", email=email.lower()), "success")
+    return _back(account_id)
+
+
+@bp.post("/accounts/<account_id>/holders/<holder_id>/remove")
+def remove_holder(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str, int]:
+    try:
+        holder = run(lambda s: account_service.remove_holder(s, account_id, holder_id))
+    except ConnectorError as error:
+        return _account_page(
+            account_id, status=error.http_status, form_name="holders", error=error_message(error)
+        )
+    flash(i18n.gettext("Dependent {email} removed.", email=holder.email), "success")
+    return _back(account_id)
+
+
+@bp.post("/accounts/<account_id>/close")
+def close_account(account_id: str) -> WerkzeugResponse | tuple[str, int]:
+    force = request.form.get("force") == "1"
+    if request.form.get("confirm") != "1":
+        return _account_page(
+            account_id,
+            status=400,
+            form_name="close",
+            errors={"confirm": i18n.gettext("Tick the box to confirm.")},
+            error=i18n.gettext("Please correct the fields marked below."),
+        )
+    try:
+        run(lambda s: account_service.close_account(s, account_id, force=force, done_by=_done_by()))
+    except ConnectorError as error:
+        return _account_page(
+            account_id,
+            status=error.http_status,
+            form_name="close",
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Account closed."), "success")
+    return _back(account_id)

@@ -1,0 +1,215 @@
+"""Invoices: the filtered list and the invoice page (mark paid, cancel, link, postpone)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import flash, redirect, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.credit import invoices as invoice_service
+from connector.credit.models import (
+    INVOICE_CANCELLED,
+    INVOICE_OPENED,
+    INVOICE_PAID,
+    Account,
+    Invoice,
+)
+from connector.credit.queries import (
+    OVERDUE,
+    InvoiceFilter,
+    count_rows,
+    invoice_summary,
+    owner_emails,
+    sorted_invoice_select,
+)
+from connector.errors import ConnectorError, NotFound
+from connector.ids import utcnow
+from connector.web import i18n
+from connector.web.admin import bp
+from connector.web.admin_accounts import _done_by
+from connector.web.common import (
+    Form,
+    error_fields,
+    error_message,
+    page_from_request,
+    parse_day,
+    render,
+    run,
+    store_settings,
+)
+
+STATUSES = (INVOICE_OPENED, OVERDUE, INVOICE_PAID, INVOICE_CANCELLED)
+_SORTS = ("created", "due", "value")
+
+
+def invoice_filter_from_request() -> InvoiceFilter:
+    """The list's filters as the query string gives them (bad values are ignored)."""
+    args = request.args
+    return InvoiceFilter(
+        account_id=(args.get("account") or "").strip() or None,
+        statuses=tuple(s for s in args.getlist("status") if s in STATUSES),
+        created_from=parse_day(args.get("created_from")),
+        created_to=parse_day(args.get("created_to"), end=True),
+        due_from=parse_day(args.get("due_from")),
+        due_to=parse_day(args.get("due_to"), end=True),
+        order_id=(args.get("order") or "").strip() or None,
+        friendly_id=(args.get("friendly") or "").strip() or None,
+    )
+
+
+@bp.get("/invoices")
+def invoices() -> tuple[str, int]:
+    f = invoice_filter_from_request()
+    sort = request.args.get("sort") if request.args.get("sort") in _SORTS else "created"
+    direction: Literal["asc", "desc"] = "asc" if request.args.get("dir") == "asc" else "desc"
+    now = utcnow()
+    query = sorted_invoice_select(f, now, sort=sort, direction=direction)  # type: ignore[arg-type]
+
+    def load(session: Session) -> dict[str, Any]:
+        page = page_from_request(count_rows(session, query))
+        rows = list(session.scalars(query.offset(page.offset).limit(page.size)))
+        emails = owner_emails(session, {r.account_id for r in rows})
+        return {
+            "page": page,
+            "rows": rows,
+            "emails": emails,
+            "summary": invoice_summary(session, f, now),
+        }
+
+    return render(
+        "admin/invoices.html",
+        now=now,
+        filter=f,
+        statuses=STATUSES,
+        sort=sort,
+        direction=direction,
+        args=request.args,
+        **run(load),
+    )
+
+
+def _invoice_page(
+    invoice_id: str,
+    *,
+    status: int = 200,
+    form_name: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+) -> tuple[str, int]:
+    def load(session: Session) -> tuple[Invoice, Account]:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id!r} not found", code="invoice_not_found")
+        account = session.get(Account, invoice.account_id)
+        assert account is not None
+        return invoice, account
+
+    invoice, account = run(load)
+    return render(
+        "admin/invoice.html",
+        status,
+        invoice=invoice,
+        account=account,
+        settings=store_settings(),
+        now=utcnow(),
+        form_name=form_name,
+        errors=errors or {},
+        values=values or {},
+        error=error,
+    )
+
+
+@bp.get("/invoices/<invoice_id>")
+def invoice(invoice_id: str) -> tuple[str, int]:
+    return _invoice_page(invoice_id)
+
+
+def _back(invoice_id: str) -> WerkzeugResponse:
+    return redirect(url_for("admin.invoice", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<invoice_id>/pay")
+def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """The seeds' "Mark as paid": the invoice's value returns to the available credit."""
+    try:
+        run(lambda s: invoice_service.pay_invoice(s, invoice_id, done_by=_done_by()))
+    except ConnectorError as error:
+        return _invoice_page(
+            invoice_id, status=error.http_status, form_name="status", error=error_message(error)
+        )
+    flash(i18n.gettext("Invoice marked as paid."), "success")
+    return _back(invoice_id)
+
+
+@bp.post("/invoices/<invoice_id>/cancel")
+def cancel(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
+    if request.form.get("confirm") != "1":
+        return _invoice_page(
+            invoice_id,
+            status=400,
+            form_name="status",
+            errors={"confirm": i18n.gettext("Tick the box to confirm.")},
+            error=i18n.gettext("Please correct the fields marked below."),
+        )
+    try:
+        run(lambda s: invoice_service.cancel_invoice(s, invoice_id, done_by=_done_by()))
+    except ConnectorError as error:
+        return _invoice_page(
+            invoice_id, status=error.http_status, form_name="status", error=error_message(error)
+        )
+    flash(i18n.gettext("Invoice cancelled."), "success")
+    return _back(invoice_id)
+
+
+@bp.post("/invoices/<invoice_id>/details")
+def update_details(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """The payment link (the customer's Pay button) and the observation."""
+    form = Form.from_request()
+    link = form.text("paymentLink", max_length=2048)
+    observation = form.text("observation", max_length=4000)
+    try:
+        form.check()
+        run(
+            lambda s: invoice_service.update_invoice(
+                s,
+                invoice_id,
+                payment_link=link or None,
+                observation=observation or None,
+                done_by=_done_by(),
+            )
+        )
+    except ConnectorError as error:
+        return _invoice_page(
+            invoice_id,
+            status=error.http_status,
+            form_name="details",
+            errors=error_fields(error),
+            values=dict(form.data),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Payment link and observation saved."), "success")
+    return _back(invoice_id)
+
+
+@bp.post("/invoices/<invoice_id>/postpone")
+def postpone(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
+    form = Form.from_request()
+    days = form.integer("dueDays", 1, 3650)
+    try:
+        form.check()
+        assert days is not None
+        run(lambda s: invoice_service.postpone_invoice(s, invoice_id, days))
+    except ConnectorError as error:
+        return _invoice_page(
+            invoice_id,
+            status=error.http_status,
+            form_name="postpone",
+            errors=error_fields(error),
+            values=dict(form.data),
+            error=error_message(error),
+        )
+    flash(i18n.gettext("Due date postponed by {days} days.", days=days), "success")
+    return _back(invoice_id)

@@ -1,0 +1,103 @@
+"""English, Spanish and Portuguese: the page's language, its words, money and dates.
+
+The language comes from the switch (kept in the session) or the browser's
+``Accept-Language``. Words are looked up in ``catalog.py`` by their English text; money
+and dates are formatted by Babel in the language's locale. Times are shown in UTC, the
+service's one time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+from flask import g, has_request_context, request, session
+
+from connector.web.catalog import CATALOG
+
+LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
+DEFAULT_LANGUAGE = "en"
+_LOCALES = {"en": "en_US", "es": "es_ES", "pt": "pt_BR"}
+
+
+def current_language() -> str:
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    if "lang" in g:
+        return g.lang  # type: ignore[no-any-return]
+    chosen = session.get("lang")
+    if chosen not in LANGUAGES:
+        chosen = request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+    g.lang = chosen
+    return str(chosen)
+
+
+def locale() -> str:
+    """The Babel locale: the browser's region when it speaks the page's language (``es-AR``
+    writes ``3.765,44``, ``es-MX`` ``3,765.44``), else the language's default."""
+    language = current_language()
+    if not has_request_context():
+        return _LOCALES[language]
+    if "babel_locale" not in g:
+        g.babel_locale = _LOCALES[language]
+        for tag, _quality in request.accept_languages:
+            parts = tag.replace("_", "-").split("-")
+            if parts[0].lower() != language or len(parts) < 2:
+                continue
+            candidate = f"{parts[0].lower()}_{parts[1].upper()}"
+            try:
+                Locale.parse(candidate)
+            except (UnknownLocaleError, ValueError):
+                continue
+            g.babel_locale = candidate
+            break
+    return str(g.babel_locale)
+
+
+def gettext(message: str, **values: Any) -> str:
+    """The message in the page's language, with ``{name}`` placeholders filled."""
+    text = CATALOG.get(current_language(), {}).get(message, message)
+    return text.format(**values) if values else text
+
+
+def money(cents: int | None, currency: str) -> str:
+    """Cents as the locale writes money: ``R$ 1.234,56``, ``1.234,56 R$``, ``R$1,234.56``."""
+    if cents is None:
+        return ""
+    return format_currency(Decimal(cents) / 100, currency, locale=locale())
+
+
+def plain_amount(cents: int | None) -> str:
+    """Cents as a form field shows them: ``1234.56`` (read back leniently)."""
+    if cents is None:
+        return ""
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def percent_plain(bps: int) -> str:
+    """Basis points as a form field shows a percentage: ``1000`` is ``10``, ``1250`` ``12.5``."""
+    return f"{(Decimal(bps) / 100).normalize():f}"
+
+
+def number(value: int | Decimal) -> str:
+    return format_decimal(value, locale=locale())
+
+
+def percent_bps(bps: int) -> str:
+    return format_percent(Decimal(bps) / 10_000, format="#,##0.##%", locale=locale())
+
+
+def day(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_date(value, format="medium", locale=locale())
+
+
+def moment(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, format="medium", tzinfo=UTC, locale=locale()) + " UTC"

@@ -1,0 +1,203 @@
+"""My Credits: the customer's own account, reached by a signed link or a one-time e-mail link.
+
+A customer session names one account (and, after an e-mail sign-in, the holder who
+signed in). Every page reads that account only; an invoice of any other account is
+"not found". The pages exist only while the store enables My Credits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.app import get_db, get_settings
+from connector.credit.accounts import figures, list_holders
+from connector.credit.models import INVOICE_OPENED, INVOICE_PAID, Account, Invoice
+from connector.credit.queries import (
+    InvoiceFilter,
+    invoice_summary,
+    sorted_invoice_select,
+)
+from connector.ids import utcnow
+from connector.mycredits_links import (
+    LinkRefused,
+    grant_is_valid,
+    read_link,
+    redeem_sign_in,
+    request_sign_in,
+)
+from connector.web import i18n
+from connector.web.auth import (
+    check_csrf,
+    customer_grant,
+    sign_in_customer,
+    sign_out_customer,
+)
+from connector.web.common import (
+    parse_day,
+    register_error_pages,
+    render,
+    run,
+    secure_headers,
+    statement_or_none,
+    store_settings,
+)
+from connector.web.outbox import deliver_pending
+
+bp = Blueprint("mycredits", __name__, url_prefix="/mycredits")
+register_error_pages(bp)
+
+
+@bp.before_request
+def _guard() -> None:
+    if not store_settings().my_credits_enabled:
+        abort(404)
+    check_csrf()
+
+
+@bp.after_request
+def _headers(response: WerkzeugResponse) -> WerkzeugResponse:
+    response.headers["Referrer-Policy"] = "no-referrer"  # links carry tokens
+    return secure_headers(response)
+
+
+def _granted_account() -> str | None:
+    """The account this browser may see, re-checked against the database."""
+    grant = customer_grant()
+    if grant is None:
+        return None
+    account_id, holder_id = grant["account"], grant.get("holder")
+    if not run(lambda s: grant_is_valid(s, account_id, holder_id)):
+        sign_out_customer()
+        return None
+    return str(account_id)
+
+
+def _refused(reason: str) -> tuple[str, int]:
+    return render("mycredits/refused.html", 403, reason=i18n.gettext(reason))
+
+
+@bp.get("/link/<token>")
+def open_link(token: str) -> WerkzeugResponse | tuple[str, int]:
+    """A link minted for the store: remembered in the session, then out of the address bar."""
+    try:
+        account_id = read_link(token)
+    except LinkRefused as refused:
+        return _refused(str(refused))
+    if not run(lambda s: grant_is_valid(s, account_id, None)):
+        return _refused("the link is not valid")
+    sign_in_customer(account_id, None, "link")
+    return redirect(url_for("mycredits.home"))
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def sign_in() -> tuple[str, int]:
+    if request.method == "GET":
+        return render("mycredits/signin.html", sent=False, email="")
+    email = (request.form.get("email") or "").strip()[:254]
+    if "@" not in email:
+        error = i18n.gettext("Enter the e-mail address of your account.")
+        return render("mycredits/signin.html", 400, sent=False, email=email, error=error)
+    subject = i18n.gettext("Your link to My Credits")
+    body = i18n.gettext(
+        "Open this link to see your credit and invoices:\n\n{link}\n\n"
+        "It works once, within {minutes} minutes. If you did not ask for it, ignore this mail."
+    )
+    # "{link}" and "{minutes}" are filled by the service; keep them as placeholders here.
+    run(lambda s: request_sign_in(s, email, subject=subject, body=body))
+    deliver_pending(get_db(), get_settings().smtp_url)
+    return render("mycredits/signin.html", sent=True, email=email)
+
+
+@bp.get("/signin/<token>")
+def sign_in_token(token: str) -> tuple[str, int]:
+    """Ask for a click first: mail scanners that open links must not use up the link."""
+    return render("mycredits/confirm.html", token=token)
+
+
+@bp.post("/signin/<token>")
+def redeem(token: str) -> WerkzeugResponse | tuple[str, int]:
+    try:
+        account_id, holder_id = run(lambda s: redeem_sign_in(s, token))
+    except LinkRefused as refused:
+        return _refused(str(refused))
+    sign_in_customer(account_id, holder_id, "email")
+    return redirect(url_for("mycredits.home"))
+
+
+@bp.post("/signout")
+def sign_out() -> WerkzeugResponse:
+    sign_out_customer()
+    flash(i18n.gettext("You are signed out."), "info")
+    return redirect(url_for("mycredits.sign_in"))
+
+
+@bp.get("/")
+def home() -> WerkzeugResponse | tuple[str, int]:
+    account_id = _granted_account()
+    if account_id is None:
+        return redirect(url_for("mycredits.sign_in"))
+    now = utcnow()
+    start = parse_day(request.args.get("from"))
+    end = parse_day(request.args.get("to"), end=True)
+
+    def load(session: Session) -> dict[str, Any]:
+        account = session.get(Account, account_id)
+        assert account is not None
+        opened = InvoiceFilter(account_id=account_id, statuses=(INVOICE_OPENED,))
+        paid = InvoiceFilter(account_id=account_id, statuses=(INVOICE_PAID,))
+        return {
+            "account": account,
+            "holders": list_holders(session, account_id),
+            "open_invoices": list(
+                session.scalars(
+                    sorted_invoice_select(opened, now, sort="due", direction="asc").limit(200)
+                )
+            ),
+            "paid_invoices": list(
+                session.scalars(
+                    sorted_invoice_select(paid, now, sort="due", direction="desc").limit(50)
+                )
+            ),
+            "summary": invoice_summary(session, opened, now),
+            "statement": statement_or_none(session, account_id, start, end),
+        }
+
+    data = run(load)
+    settings = store_settings()
+    grant = customer_grant() or {}
+    return render(
+        "mycredits/home.html",
+        now=now,
+        settings=settings,
+        figures=figures(data["account"], settings),
+        period_from=request.args.get("from", ""),
+        period_to=request.args.get("to", ""),
+        via=grant.get("via"),
+        signed_in=True,
+        **data,
+    )
+
+
+@bp.get("/invoices/<invoice_id>/pay")
+def pay(invoice_id: str) -> WerkzeugResponse:
+    """The Pay button: to the invoice's payment link, for the customer's own invoices only."""
+    account_id = _granted_account()
+    if account_id is None:
+        return redirect(url_for("mycredits.sign_in"))
+
+    def load(session: Session) -> Invoice | None:
+        return session.get(Invoice, invoice_id)
+
+    invoice = run(load)
+    if (
+        invoice is None
+        or invoice.account_id != account_id
+        or invoice.status != INVOICE_OPENED
+        or not invoice.payment_link
+    ):
+        abort(404)
+    return redirect(invoice.payment_link, code=303)

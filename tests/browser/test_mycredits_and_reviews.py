@@ -1,0 +1,105 @@
+"""A customer following their credit in Spanish; staff deciding an over-limit purchase."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from connector.credit.accounts import open_account
+from connector.db import Database
+from connector.mycredits_links import mint_link
+from connector.protocol.models import PaymentCallback, PaymentReview
+from tests.browser.conftest import LiveServer, screenshot
+from tests.browser.test_admin import nav, sign_in
+from tests.conftest import ADMIN_KEY, ADMIN_TOKEN
+from tests.protocol.conftest import payment_body
+from tests.web.conftest import Seeded, load_account
+
+PAY_URL = "https://pay.example.test/boleto/"
+
+
+def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
+    browser: Any,
+    live_server: LiveServer,
+    db: Database,
+    seed: Callable[..., Seeded],
+    store: Callable[..., None],
+) -> None:
+    store(myCreditsEnabled=True, paymentInstructions="Transferencia a la cuenta 123.")
+    seeded = seed(
+        email="cliente@empresa.example",
+        limit_cents=500_000,
+        purchase_cents=123_456,
+        installments=2,
+        payment_link=PAY_URL + "1",
+    )
+    seed(email="otro@empresa.example", purchase_cents=99_999)  # someone else's invoices
+    with (
+        live_server.app.test_request_context(base_url=live_server.base),
+        db.transaction() as session,
+    ):
+        link = mint_link(session, seeded.account_id)
+    paid_pages: list[str] = []
+
+    def fake_payment_page(route: Any) -> None:
+        paid_pages.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<h1>Pasarela de pago</h1>")
+
+    # The customer's own browser, in Spanish.
+    context = browser.new_context(locale="es-AR", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.route(re.compile(r"^https://pay\.example\.test/.*"), fake_payment_page)
+    page.goto(link.url)
+    expect(page).to_have_url(f"{live_server.base}/mycredits/")
+    expect(page.get_by_role("heading", name="Mis Créditos")).to_be_visible()
+    # Money as Argentina writes it (the browser's region), in the store's currency.
+    expect(page.locator("[data-figure=available] dd")).to_have_text(re.compile(r"BRL\s*3\.765,44"))
+    expect(page.locator("[data-figure=limit] dd")).to_have_text(re.compile(r"BRL\s*5\.000,00"))
+    expect(page.get_by_text("Transferencia a la cuenta 123.")).to_be_visible()
+    rows = page.get_by_role("region", name="Títulos a pagar").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_text("99,99")).to_have_count(0)  # not this customer's purchase
+    screenshot(page, "08-mycredits-es")
+
+    page.get_by_role("link", name=re.compile(r"^Pagar el título .*-1$")).click()
+    expect(page.get_by_role("heading", name="Pasarela de pago")).to_be_visible()
+    assert paid_pages == [PAY_URL + "1"]
+    context.close()
+
+
+def test_staff_approve_an_over_limit_purchase_in_the_review_queue(
+    page: Any, live_server: LiveServer, db: Database, staff: str, store: Callable[..., None]
+) -> None:
+    store(overLimitReviewEnabled=True)
+    with db.transaction() as session:
+        account_id = open_account(
+            session, email="buyer@example.com", credit_limit_cents=100_000, document="12345678909"
+        ).id
+    gateway = live_server.app.test_client()
+    headers = {"X-VTEX-API-AppKey": ADMIN_KEY, "X-VTEX-API-AppToken": ADMIN_TOKEN}
+    answer = gateway.post("/payments", json=payment_body("big", "1500.00"), headers=headers).json
+    assert answer is not None and answer["status"] == "undefined"
+
+    sign_in(page, live_server)
+    nav(page, "Reviews").click()
+    row = page.locator("tbody tr").filter(has_text="buyer@example.com")
+    expect(row).to_contain_text("R$1,500.00")
+    expect(row).to_contain_text("R$1,000.00")
+    screenshot(page, "09-reviews")
+    row.get_by_label("Note").fill("Known customer, order confirmed by phone")
+    row.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("Purchase approved; the gateway is being told.")).to_be_visible()
+    expect(page.get_by_text("Nothing is waiting.")).to_be_visible()
+    expect(page.get_by_role("region", name="Latest decisions")).to_contain_text("Approved")
+
+    assert load_account(db, account_id).reserved_cents == 150_000
+    with db.transaction() as session:
+        review = session.scalars(select(PaymentReview)).one()
+        assert (review.status, review.decided_by) == ("approved", staff)
+        assert review.note == "Known customer, order confirmed by phone"
+        callback = session.scalars(select(PaymentCallback)).one()
+        assert (callback.final_status, callback.status) == ("approved", "pending")
