@@ -20,10 +20,10 @@ from connector.credit.invoices import cancel_invoice, pay_invoice
 from connector.credit.models import ACCOUNT_OPEN
 from connector.credit.queries import (
     AccountFilter,
+    account_statement,
     admin_account_select,
     credit_use_series,
     invoice_aging,
-    account_statement,
 )
 from connector.credit.statements import adjust_balance
 from connector.db import Database
