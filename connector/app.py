@@ -38,6 +38,9 @@ def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["connector.manifest"] = json.loads(manifest_path().read_text())
     _register_errors(app)
     _register_meta(app)
+    from connector.bulk import routes as bulk_routes  # imported here: it imports get_db
+
+    bulk_routes.init_app(app)
     return app
 
 

@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from connector.config import Settings
 from connector.db import Database
 from connector.ids import utcnow
+from connector.jobs.imports import IMPORT_INTERVAL_SECONDS, run_imports
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,16 @@ def _job(name: str, run: Callable[[], int]) -> Callable[[], None]:
 
 def build_scheduler(db: Database) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    jobs: dict[str, Callable[[], int]] = {
-        "auto_settle": lambda: settle_due_reservations(db),
-        "expire_reservations": lambda: expire_reservations(db),
+    jobs: dict[str, tuple[Callable[[], int], int]] = {
+        "auto_settle": (lambda: settle_due_reservations(db), JOB_INTERVAL_SECONDS),
+        "expire_reservations": (lambda: expire_reservations(db), JOB_INTERVAL_SECONDS),
+        "bulk_imports": (lambda: run_imports(db), IMPORT_INTERVAL_SECONDS),
     }
-    for name, run in jobs.items():
+    for name, (run, seconds) in jobs.items():
         scheduler.add_job(
             _job(name, run),
             "interval",
-            seconds=JOB_INTERVAL_SECONDS,
+            seconds=seconds,
             id=name,
             max_instances=1,
             coalesce=True,
