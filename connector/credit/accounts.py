@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.ledger import IN_BATCH, ensure_open, lock_account, lock_accounts, post_entry
+from connector.credit.ledger import (
+    IN_BATCH,
+    ensure_open,
+    lock_account,
+    lock_accounts,
+    post_entry,
+    post_opening_credits,
+)
 from connector.credit.models import (
     ACCOUNT_CLOSED,
     ACCOUNT_OPEN,
@@ -209,7 +216,9 @@ def open_account(
     [result] = open_accounts(session, [request], done_by=done_by, now=now)
     if isinstance(result, ConnectorError):
         raise result
-    return result
+    account = session.get(Account, result)
+    assert account is not None  # just written in this transaction
+    return account
 
 
 def open_accounts(
@@ -218,14 +227,15 @@ def open_accounts(
     *,
     done_by: str | None = None,
     now: datetime | None = None,
-) -> list[Account | ConnectorError]:
+) -> list[str | ConnectorError]:
     """Open many accounts exactly as ``open_account`` would, one after the other.
 
-    Each request gets its new account or the error that refused it; a refused request
-    writes nothing and does not stop the others. Each uniqueness check is one read for
-    the whole batch and the rows are written by one flush, which is what makes a bulk
-    import fast. Requests see the ones before them: a second request for the same
-    e-mail or document is refused as if the first were already committed.
+    Each request gets its new account's id or the error that refused it; a refused
+    request writes nothing and does not stop the others. Each uniqueness check is one
+    read for the whole batch, and accounts, owners and ``Credit`` entries are written with
+    one multi-row insert each, which is what makes a bulk import fast. Requests see the
+    ones before them: a second request for the same e-mail or document is refused as if
+    the first were already committed.
     """
     now = now or utcnow()
     checked: list[_CheckedNew | ConnectorError] = []
@@ -246,7 +256,10 @@ def open_accounts(
     )
     documents = open_documents(session, [c.document for c in valid if c.document is not None])
     holders = held_emails(session, [c.email for c in valid])
-    results: list[Account | ConnectorError] = []
+    results: list[str | ConnectorError] = []
+    accounts: list[dict[str, Any]] = []
+    owners: list[dict[str, Any]] = []
+    credits: list[tuple[str, int, dict[str, Any]]] = []
     for item in checked:
         if isinstance(item, ConnectorError):
             results.append(item)
@@ -260,13 +273,33 @@ def open_accounts(
         except ConnectorError as error:
             results.append(error)
             continue
-        account = _add_account(session, item, account_id, done_by=done_by, now=now)
+        accounts.append(_account_values(item, account_id, now))
+        owners.append(
+            {
+                "id": new_id(),
+                "account_id": account_id,
+                "email": item.email,
+                "level": OWNER_LEVEL,
+                "created_at": now,
+                "removed_at": None,
+            }
+        )
+        credits.append(
+            (
+                account_id,
+                rules.credit_capacity(item.credit_limit_cents, item.tolerance_bps),
+                {"creditLimit": item.credit_limit_cents, "toleranceBps": item.tolerance_bps},
+            )
+        )
         id_status[account_id] = ACCOUNT_OPEN
         if item.document is not None:
             documents[(item.document, item.document_type)] = account_id
         holders[item.email] = account_id
-        results.append(account)
-    session.flush()
+        results.append(account_id)
+    if accounts:
+        session.execute(insert(Account), accounts)
+        session.execute(insert(Holder), owners)
+        post_opening_credits(session, credits, now=now, done_by=done_by)
     return results
 
 
@@ -290,45 +323,21 @@ def _choose_account_id(item: _CheckedNew, id_status: dict[str, str]) -> str:
             return candidate
 
 
-def _add_account(
-    session: Session, item: _CheckedNew, account_id: str, *, done_by: str | None, now: datetime
-) -> Account:
-    account = Account(
-        id=account_id,
-        email=item.email,
-        document=item.document,
-        document_type=item.document_type,
-        status=ACCOUNT_OPEN,
-        credit_limit_cents=item.credit_limit_cents,
-        tolerance_bps=item.tolerance_bps,
-        balance_cents=0,
-        reserved_cents=0,
-        created_at=now,
-        updated_at=now,
-        closed_at=None,
-    )
-    session.add(account)
-    session.add(
-        Holder(
-            id=new_id(),
-            account_id=account_id,
-            email=item.email,
-            level=OWNER_LEVEL,
-            created_at=now,
-            removed_at=None,
-        )
-    )
-    capacity = rules.credit_capacity(item.credit_limit_cents, item.tolerance_bps)
-    post_entry(
-        session,
-        account,
-        ORIGIN_CREDIT,
-        capacity,
-        now=now,
-        done_by=done_by,
-        details={"creditLimit": item.credit_limit_cents, "toleranceBps": item.tolerance_bps},
-    )
-    return account
+def _account_values(item: _CheckedNew, account_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": account_id,
+        "email": item.email,
+        "document": item.document,
+        "document_type": item.document_type,
+        "status": ACCOUNT_OPEN,
+        "credit_limit_cents": item.credit_limit_cents,
+        "tolerance_bps": item.tolerance_bps,
+        "balance_cents": 0,
+        "reserved_cents": 0,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+    }
 
 
 def _set_credit(

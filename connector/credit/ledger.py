@@ -7,11 +7,11 @@ same transaction, under the same lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit.models import (
@@ -99,6 +99,40 @@ def lock_invoice(
     invoice = session.get(Invoice, invoice_id, populate_existing=True)
     assert invoice is not None  # invoices are never deleted
     return account, invoice
+
+
+def post_opening_credits(
+    session: Session,
+    credits: Sequence[tuple[str, int, dict[str, Any]]],
+    *,
+    now: datetime,
+    done_by: str | None = None,
+) -> None:
+    """Write the ``Credit`` entries of accounts being opened, in one statement.
+
+    ``credits`` holds (account id, capacity, metadata) per new account. A ``Credit`` entry
+    moves no balance, so nothing cached changes; this is ``post_entry`` for many new
+    accounts at once.
+    """
+    if not credits:
+        return
+    session.execute(
+        insert(StatementEntry),
+        [
+            {
+                "id": new_id(),
+                "account_id": account_id,
+                "origin": ORIGIN_CREDIT,
+                "value_cents": value_cents,
+                "created_at": now,
+                "done_by": done_by,
+                "invoice_id": None,
+                "transaction_id": None,
+                "details": details,
+            }
+            for account_id, value_cents, details in credits
+        ],
+    )
 
 
 def post_entry(
