@@ -156,7 +156,7 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
         Account.created_at,
         Account.updated_at,
     )
-    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}).tuples():
+    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}):
         (
             email,
             document,
@@ -209,7 +209,7 @@ def invoice_rows(session: Session, f: InvoiceFilter, now: datetime) -> Iterator[
             Invoice.observation,
         )
     )
-    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}).tuples():
+    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}):
         (
             invoice_id,
             friendly_id,
