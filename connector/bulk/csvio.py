@@ -172,6 +172,7 @@ class Sheet:
     header_row: int
     titles: dict[str, str]  # field -> the header as the file writes it
     ignored: list[str]  # headers that name none of our columns
+    problem: FileProblem | None = field(default=None, init=False)  # why rows() stopped early
     _reader: Iterator[list[str]] = field(repr=False)
     _positions: dict[str, int] = field(repr=False)
     _width: int = field(repr=False)
@@ -183,7 +184,11 @@ class Sheet:
         return next((c.title for c in columns if c.field == field_name), field_name)
 
     def rows(self) -> Iterator[SheetRow]:
-        """The data rows in order, blank ones skipped (their numbers are kept)."""
+        """The data rows in order, blank ones skipped (their numbers are kept).
+
+        A row that cannot be read ends the rows, with ``problem`` saying why: the rows
+        before it are still handed out, so they are imported, and the caller reports it.
+        """
         number = self.header_row
         positions = list(self._positions.items())
         width = self._width
@@ -198,12 +203,13 @@ class Sheet:
                 }
                 extra = tuple(c for c in record[width:] if c.strip())
                 yield SheetRow(number, cells, extra)
-        except csv.Error as exc:
-            raise FileProblem(
+        except (csv.Error, UnicodeDecodeError) as exc:
+            self.problem = FileProblem(
                 "unreadable_row",
-                f"row {number + 1} cannot be read as CSV ({exc}); the rows before it were imported",
+                f"row {number + 1} cannot be read as CSV ({exc}); the rows before it were "
+                "processed",
                 row=number + 1,
-            ) from exc
+            )
 
 
 def _detect_delimiter(line: str) -> str:

@@ -320,7 +320,10 @@ def claim_job(
     session: Session, job: ImportJob, *, worker: str | None = None, now: datetime | None = None
 ) -> str | None:
     """Take ``job`` for this worker if it is still as read (queued, or abandoned); the
-    token to record its chunks with, or None when another worker got there first."""
+    token to record its chunks with, or None when another worker got there first.
+
+    ``job`` may come from another session; read it again (``get_job``) to see the claim.
+    """
     now = now or utcnow()
     if job.status in FINAL or (job.status == RUNNING and not is_abandoned(job, now)):
         return None
@@ -348,7 +351,6 @@ def claim_job(
     )
     if result.rowcount != 1:
         return None
-    session.refresh(job)
     return token
 
 
@@ -417,7 +419,7 @@ def record_chunk(
     *,
     index: int,
     counts: ChunkCounts,
-    errors: Sequence[RowError],
+    errors: Sequence[RowError] = (),
     now: datetime | None = None,
 ) -> None:
     """Record chunk ``index`` (0-based) as done, with its counts and row errors.

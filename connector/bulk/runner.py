@@ -169,20 +169,19 @@ def _run(
         set_layout(session, job.id, token, delimiter=sheet.delimiter, ignored=sheet.ignored)
     importer = importer_for(job.kind, job.mode, sheet)
     rows_total = max(job.rows_total, job.rows_done)
-    try:
-        for index, rows in enumerate(chunks(sheet.rows(), job.chunk_size)):
-            if index < job.chunks_done:
-                continue  # committed before this run began
-            chunk = _run_chunk(db, job, token, importer, index, rows)
-            for name in ("created", "updated", "unchanged", "failed"):
-                setattr(counts, name, getattr(counts, name) + getattr(chunk, name))
-            if on_progress is not None:
-                done = counts.rows
-                on_progress(Progress(done, max(rows_total, done), counts))
-            if pause_after_chunk:
-                time.sleep(pause_after_chunk)
-    except FileProblem as problem:
-        return _fail(db, job, token, problem)
+    for index, rows in enumerate(chunks(sheet.rows(), job.chunk_size)):
+        if index < job.chunks_done:
+            continue  # committed before this run began
+        chunk = _run_chunk(db, job, token, importer, index, rows)
+        for name in ("created", "updated", "unchanged", "failed"):
+            setattr(counts, name, getattr(counts, name) + getattr(chunk, name))
+        if on_progress is not None:
+            done = counts.rows
+            on_progress(Progress(done, max(rows_total, done), counts))
+        if pause_after_chunk:
+            time.sleep(pause_after_chunk)
+    if sheet.problem is not None:  # a row that could not be read ended the file early
+        return _fail(db, job, token, sheet.problem)
     with db.transaction() as session:
         finish_job(session, job.id, token, status=COMPLETED)
         return get_job(session, job.id)
@@ -280,7 +279,7 @@ def start_file_import(
             if previous is not None:
                 token = claim_job(session, previous)
                 if token is not None:
-                    return Started(previous, token, resumed=True)
+                    return Started(get_job(session, previous.id), token, resumed=True)
         job = create_job(
             session,
             kind=kind,
@@ -294,7 +293,7 @@ def start_file_import(
         )
         token = claim_job(session, job)
         assert token is not None  # nobody else knows this job yet
-        return Started(job, token, resumed=False)
+        return Started(get_job(session, job.id), token, resumed=False)
 
 
 def run_queued_imports(db: Database, *, now: datetime | None = None) -> int:

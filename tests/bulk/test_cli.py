@@ -163,7 +163,7 @@ def test_an_import_killed_halfway_runs_again_with_nothing_lost_or_doubled(
             [job] = jobs
             assert (job.status, job.rows_done, job.created_count) == ("completed", 400, 400)
         else:
-            assert [j.id for j in jobs][0] == killed_id and len(jobs) == 2
+            assert jobs[0].id == killed_id and len(jobs) == 2
             assert (jobs[1].created_count, jobs[1].unchanged_count) == (400 - committed, committed)
         imported = ledger_state(session)
 
