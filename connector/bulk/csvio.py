@@ -45,14 +45,24 @@ class FileProblem(Exception):
         self.row = row
 
 
+def _would_run(text: str) -> bool:
+    """Whether a spreadsheet runs the text, or would once one leading apostrophe is removed."""
+    rest = text.lstrip("'")
+    return rest[:1] != "" and rest[0] in FORMULA_START
+
+
 def escape_text(text: str) -> str:
-    """Prefix an apostrophe to text a spreadsheet would otherwise run as a formula."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Prefix an apostrophe to text a spreadsheet would otherwise run as a formula.
+
+    Text that already starts with apostrophes before such a character gets one more, so
+    that ``unescape_text`` gives back exactly what was escaped, whatever it was.
+    """
+    return "'" + text if _would_run(text) else text
 
 
 def unescape_text(text: str) -> str:
     """Undo ``escape_text``: an apostrophe before a formula character is ours, not data."""
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+    if text.startswith("'") and _would_run(text[1:]):
         return text[1:]
     return text
 

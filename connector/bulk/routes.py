@@ -97,7 +97,6 @@ def _flag(name: str) -> bool:
 def _upload(kind: str, mode: str) -> tuple[Response, int, dict[str, str]]:
     """Check the uploaded file's header, store it and queue its import."""
     check_request(kind, mode)
-    request.max_content_length = MAX_UPLOAD_BYTES
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("no file uploaded", fields={"file": "a CSV file is required"})
@@ -152,6 +151,7 @@ def _job_body(job: Any) -> dict[str, Any]:
 @bp.post("/imports/accounts")
 @require(WRITE_ACCOUNTS)
 def import_accounts() -> tuple[Response, int, dict[str, str]]:
+    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
     mode = (request.form.get("mode") or request.args.get("mode") or "").strip().lower()
     return _upload("accounts", mode)
 
@@ -159,6 +159,7 @@ def import_accounts() -> tuple[Response, int, dict[str, str]]:
 @bp.post("/imports/invoices")
 @require(WRITE_INVOICES)
 def import_invoices() -> tuple[Response, int, dict[str, str]]:
+    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
     mode = (request.form.get("mode") or request.args.get("mode") or "update").strip().lower()
     return _upload("invoices", mode)
 

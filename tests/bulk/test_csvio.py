@@ -164,6 +164,9 @@ def test_facts_count_lines_and_digest() -> None:
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("plain", "plain"),
+        ("'=x", "''=x"),  # a user's own apostrophe survives the round trip
+        ("'plain", "'plain"),
+        ("'", "'"),
         ("a=b", "a=b"),
         ("", ""),
     ],

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.bulk.runner import run_queued_imports
@@ -160,3 +161,11 @@ def test_exports_stream_csv_with_filters(
 def test_unknown_import_is_404(client: FlaskClient, admin_headers: dict[str, str]) -> None:
     assert client.get(f"{BASE}/imports/nope", headers=admin_headers).status_code == 404
     assert client.get(f"{BASE}/imports/nope/errors", headers=admin_headers).status_code == 404
+
+
+def test_uploads_may_exceed_the_apps_request_limit(
+    app: Flask, client: FlaskClient, admin_headers: dict[str, str]
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 100  # the JSON API's limit; a spreadsheet is bigger
+    response = upload(client, admin_headers, ACCOUNTS.encode() * 3, mode="create")
+    assert response.status_code == 202
