@@ -13,7 +13,9 @@ work) is its own:
 4. (``--rerun``) the same import again: every row unchanged;
 5. ``--rows`` invoices written straight into the tables (fabricated: the benchmark needs
    many invoices fast, so ``connector check`` will report drift on this database), then
-   exported with the filters' query, streamed to a file.
+   exported with the filters' query, streamed to a file; the accounts exported too;
+6. ``--settle`` open invoices of that export marked ``Paid`` and imported (one
+   ``update_invoice`` per row, each in its own savepoint).
 
 Without ``--database-url`` it uses a new SQLite file in a temporary directory. A database
 that already has accounts is refused unless ``--wipe`` (which empties it) is given: point it
@@ -228,6 +230,46 @@ def phase_invoices(url: str, count: int) -> dict[str, Any]:
     return {"rows": written, "seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
+def phase_settle(url: str, exported: Path, count: int, target: Path) -> dict[str, Any]:
+    """Pay ``count`` open invoices from an edited export, as ``connector import invoices``."""
+    from connector.bulk.runner import run_import, start_file_import
+    from connector.db import Database
+
+    with exported.open(newline="", encoding="utf-8-sig") as source:
+        rows = csv.DictReader(source)
+        with target.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["Id", "Status", "Observation"])
+            written = 0
+            for row in rows:
+                if row["Status"] == "Opened":
+                    writer.writerow([row["Id"], "Paid", "paid in bulk"])
+                    written += 1
+                    if written == count:
+                        break
+    db = Database(url)
+    started = time.perf_counter()
+    begun = start_file_import(
+        db,
+        target,
+        kind="invoices",
+        mode="update",
+        dry_run=False,
+        resume=False,
+        requested_by="bench",
+    )
+    with target.open("rb") as stream:
+        job = run_import(db, begun.job.id, begun.token, stream)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {
+        "rows": job.rows_done,
+        "seconds": seconds,
+        "counts": [job.created_count, job.updated_count, job.unchanged_count, job.failed_count],
+        "rss_mb": peak_rss_mb(),
+    }
+
+
 def phase_export(url: str, kind: str, target: Path) -> dict[str, Any]:
     """Stream an export to a file, as ``connector export`` does."""
     from connector.bulk.export import export_text
@@ -332,6 +374,12 @@ def main() -> None:
     parser.add_argument("--wipe", action="store_true", help="empty the database first")
     parser.add_argument("--rerun", action="store_true", help="also import the same file again")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=20_000,
+        help="pay this many exported invoices by importing the edited export (0: skip)",
+    )
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args()
 
@@ -342,6 +390,7 @@ def main() -> None:
             "import": lambda: phase_import(rest[0], Path(rest[1]), int(rest[2])),
             "invoices": lambda: phase_invoices(rest[0], int(rest[1])),
             "export": lambda: phase_export(rest[0], rest[1], Path(rest[2])),
+            "settle": lambda: phase_settle(rest[0], Path(rest[1]), int(rest[2]), Path(rest[3])),
         }
         print(json.dumps(phases[name]()))
         return
@@ -380,6 +429,18 @@ def main() -> None:
         print(f"  {exported['bytes'] / 2**20:.0f} MB written")
         accounts = run_phase(["export", url, "accounts", str(workdir / "export-accounts.csv")])
         print(line("account export (streamed)", accounts))
+        if options.settle:
+            settled = run_phase(
+                [
+                    "settle",
+                    url,
+                    str(workdir / "invoices.csv"),
+                    str(options.settle),
+                    str(workdir / "settle.csv"),
+                ]
+            )
+            print(line("invoice import: pay from the export", settled))
+            print(f"  counts created/updated/unchanged/failed: {settled['counts']}")
     print(f"files in {workdir} (delete when done)")
 
 

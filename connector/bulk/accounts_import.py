@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connector.bulk.batches import apply_batch, waves
 from connector.bulk.csvio import Column, SheetRow
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal
@@ -188,7 +188,7 @@ class AccountsImport:
     ) -> list[Outcome]:
         """Apply rows in file order; rows naming an account already named run in a later wave."""
         outcomes: dict[int, Outcome] = {}
-        for wave in _waves(rows):
+        for wave in waves(rows, AccountRow.key):
             if self.mode == "create":
                 outcomes.update(self._create(session, wave, done_by, now))
             else:
@@ -245,7 +245,7 @@ class AccountsImport:
             )
             for row in to_open
         ]
-        results = _batched(
+        results = apply_batch(
             session, requests, lambda part: open_accounts(session, part, done_by=done_by, now=now)
         )
         for row, result in zip(to_open, results, strict=True):
@@ -296,7 +296,7 @@ class AccountsImport:
             else:
                 changed_rows.append(row)
                 changes.append(change)
-        results = _batched(
+        results = apply_batch(
             session, changes, lambda part: update_accounts(session, part, done_by=done_by, now=now)
         )
         for row, result in zip(changed_rows, results, strict=True):
@@ -376,20 +376,6 @@ def _not_found(message: str, field: str) -> ConnectorError:
     return Conflict(message, code="account_not_found", fields={field: "not found"})
 
 
-def _waves(rows: Sequence[AccountRow]) -> list[list[AccountRow]]:
-    """Split rows so that no wave names the same account twice (file order kept within)."""
-    waves: list[list[AccountRow]] = []
-    seen: dict[tuple[str, ...], int] = {}
-    for row in rows:
-        key = row.key()
-        index = seen.get(key, 0)
-        seen[key] = index + 1
-        if index == len(waves):
-            waves.append([])
-        waves[index].append(row)
-    return waves
-
-
 def _existing(session: Session, rows: Sequence[AccountRow]) -> dict[tuple[str, ...], Account]:
     """The accounts that create rows name, by the rows' keys, read in three queries."""
     found: dict[tuple[str, ...], Account] = {}
@@ -406,28 +392,3 @@ def _existing(session: Session, rows: Sequence[AccountRow]) -> dict[tuple[str, .
     )
     found.update({("email", e): a for e, a in by_email.items()})
     return found
-
-
-def _batched(
-    session: Session, items: Sequence[Any], apply: Callable[[Any], list[Any]]
-) -> list[Any]:
-    """Apply a whole batch in one savepoint; if the database refuses it (a concurrent
-    writer took an e-mail or document between our read and our write), apply the items
-    one savepoint each, so only the item that lost the race fails."""
-    if not items:
-        return []
-    try:
-        with session.begin_nested():
-            return apply(list(items))
-    except IntegrityError:
-        pass
-    results: list[Any] = []
-    for item in items:
-        try:
-            with session.begin_nested():
-                results.extend(apply([item]))
-        except IntegrityError:
-            results.append(
-                Conflict("a concurrent change took this e-mail or document", code="conflict")
-            )
-    return results

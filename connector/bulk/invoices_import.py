@@ -7,8 +7,9 @@ alone; an empty cell in a column that is present clears the link or observation,
 the file says what the invoice should look like. Paying from a file calls the same
 service as the API, so the credit comes back exactly as it would there.
 
-Each row that changes something runs in its own savepoint: a row the service refuses
-(a cancelled invoice cannot be paid) rolls back alone.
+The rows of a chunk are compared with their invoices in one read and applied by one
+``update_invoices`` call, which refuses a row (a cancelled invoice cannot be paid)
+without touching it or the others.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from connector.bulk.batches import apply_batch, waves
 from connector.bulk.csvio import Column, SheetRow
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal
 from connector.bulk.templates import INVOICE_COLUMNS
-from connector.credit.invoices import update_invoice
-from connector.credit.ledger import lock_accounts
+from connector.credit.invoices import InvoiceChange, update_invoices
 from connector.credit.models import INVOICE_CANCELLED, INVOICE_OPENED, INVOICE_PAID, Invoice
 from connector.credit.queries import invoices_by_id
 from connector.errors import ConnectorError, NotFound
@@ -133,36 +134,43 @@ class InvoicesImport:
     def apply(
         self, session: Session, rows: Sequence[InvoiceRow], *, done_by: str, now: datetime
     ) -> list[Outcome]:
+        """Apply rows in file order; rows naming an invoice already named run in a later
+        wave, so each sees what the rows before it did."""
+        outcomes: dict[int, Outcome] = {}
+        for wave in waves(rows, lambda row: row.invoice_id):
+            outcomes.update(self._apply_wave(session, wave, done_by, now))
+        return [outcomes[row.number] for row in rows]
+
+    def _apply_wave(
+        self, session: Session, rows: Sequence[InvoiceRow], done_by: str, now: datetime
+    ) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
         invoices = invoices_by_id(session, [r.invoice_id for r in rows])
-        # Lock every account this batch will change up front, in id order, so two imports
-        # (or an import and a checkout) never wait on each other in a cycle.
-        lock_accounts(
-            session,
-            {
-                invoices[r.invoice_id].account_id
-                for r in rows
-                if r.invoice_id in invoices and self._changes(r, invoices[r.invoice_id])
-            },
-        )
-        outcomes = []
+        changed_rows: list[InvoiceRow] = []
+        changes: list[InvoiceChange] = []
         for row in rows:
             invoice = invoices.get(row.invoice_id)
             if invoice is None:
                 error = NotFound(f"invoice {row.invoice_id!r} not found", code="invoice_not_found")
-                outcomes.append(self._refused(row, error))
+                outcomes[row.number] = self._refused(row, error)
                 continue
-            # Read after the rows before it, which may have changed the same invoice.
-            changes = self._changes(row, invoice)
-            if not changes:
-                outcomes.append(Outcome(row.number, "unchanged"))
+            asked = self._changes(row, invoice)
+            if not asked:
+                outcomes[row.number] = Outcome(row.number, "unchanged")
                 continue
-            try:
-                with session.begin_nested():
-                    update_invoice(session, row.invoice_id, done_by=done_by, now=now, **changes)
-            except ConnectorError as error:
-                outcomes.append(self._refused(row, error))
-                continue
-            outcomes.append(Outcome(row.number, "updated"))
+            changed_rows.append(row)
+            changes.append(InvoiceChange(row.invoice_id, **asked))
+        results = apply_batch(
+            session,
+            changes,
+            lambda part: update_invoices(session, part, done_by=done_by, now=now),
+        )
+        for row, result in zip(changed_rows, results, strict=True):
+            outcomes[row.number] = (
+                self._refused(row, result)
+                if isinstance(result, ConnectorError)
+                else Outcome(row.number, "updated")
+            )
         return outcomes
 
     def _changes(self, row: InvoiceRow, invoice: Invoice) -> dict[str, Any]:
