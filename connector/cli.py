@@ -321,19 +321,19 @@ def _run_file_import(
     finally:
         db.dispose()
     seconds = time.monotonic() - started_at
-    click.echo(_summary(job, seconds))
+    click.echo(_summary(job, seconds, job.rows_done - started.job.rows_done))
     if job.status != COMPLETED or job.failed_count:
         sys.exit(1)
 
 
-def _summary(job: Any, seconds: float) -> str:
+def _summary(job: Any, seconds: float, rows_this_run: int) -> str:
     """The one line that ends an import."""
     from connector.bulk.history import FAILED
 
     label = "dry run" if job.dry_run else "import"
     if job.status == FAILED:
         return f"{label} {job.id}: failed: {job.message}"
-    rate = job.rows_done / seconds if seconds > 0 else 0.0
+    rate = rows_this_run / seconds if seconds > 0 else 0.0
     verbs = (
         ("would create", "would update", "unchanged", "would fail")
         if job.dry_run
