@@ -11,7 +11,7 @@ A row found by e-mail may give a document to an account that has none; changing 
 existing document needs the ``Id`` column.
 
 Rows are checked in memory first, then each batch reads what it needs in a few queries
-and writes with one flush. Rows of a chunk that name the same account run in later
+and writes each table with one statement. Rows of a chunk that name the same account run in later
 waves, so they see the earlier rows exactly as if the file ran row by row.
 """
 
