@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios against the database's own limit."""

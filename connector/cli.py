@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -356,6 +356,317 @@ def mail_list(recipient: str | None, limit: int) -> None:
                 click.echo(f"Subject: {item.subject}\n\n{item.body}\n")
     finally:
         db.dispose()
+
+
+# --- Bulk CSV: import, export, templates --------------------------------------------
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import accounts or invoices from a CSV file; see the history and error reports."""
+
+
+_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+
+
+def _import_options(func: F) -> F:
+    func = click.option(
+        "--pause-after-chunk", type=float, default=0.0, hidden=True, help="For tests and demos."
+    )(func)
+    func = click.option(
+        "--no-resume",
+        is_flag=True,
+        help="Start a new import even when this file's last import was interrupted.",
+    )(func)
+    func = click.option(
+        "--chunk-size",
+        type=click.IntRange(1, 5000),
+        default=1000,
+        show_default=True,
+        help="Rows per transaction.",
+    )(func)
+    func = click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")(func)
+    return func
+
+
+@import_group.command("accounts")
+@click.argument("file", type=_FILE)
+@click.option("--mode", type=click.Choice(["create", "update"]), required=True)
+@_import_options
+@_friendly
+def import_accounts(
+    file: Path,
+    mode: str,
+    dry_run: bool,
+    chunk_size: int,
+    no_resume: bool,
+    pause_after_chunk: float,
+) -> None:
+    """Create or update accounts from FILE (columns: Email, Document, Document Type,
+    Credit limit, Tolerance rate; update mode may key rows by an Id column)."""
+    _run_file_import(file, "accounts", mode, dry_run, chunk_size, not no_resume, pause_after_chunk)
+
+
+@import_group.command("invoices")
+@click.argument("file", type=_FILE)
+@_import_options
+@_friendly
+def import_invoices(
+    file: Path, dry_run: bool, chunk_size: int, no_resume: bool, pause_after_chunk: float
+) -> None:
+    """Settle, cancel or annotate invoices from FILE (the invoice export, edited: Status,
+    Payment link and Observation are read, keyed by Id)."""
+    _run_file_import(
+        file, "invoices", "update", dry_run, chunk_size, not no_resume, pause_after_chunk
+    )
+
+
+def _run_file_import(
+    path: Path,
+    kind: str,
+    mode: str,
+    dry_run: bool,
+    chunk_size: int,
+    resume: bool,
+    pause_after_chunk: float,
+) -> None:
+    import time
+
+    from connector.bulk.history import COMPLETED
+    from connector.bulk.runner import Progress, run_import, start_file_import
+    from connector.db import Database
+
+    db = Database(_settings().database_url)
+    started_at = time.monotonic()
+    try:
+        started = start_file_import(
+            db, path, kind=kind, mode=mode, dry_run=dry_run, chunk_size=chunk_size, resume=resume
+        )
+        job = started.job
+        if started.resumed:
+            click.echo(
+                f"connector: resuming import {job.id} after row {job.rows_done} "
+                f"({job.chunks_done} chunk(s) already committed)",
+                err=True,
+            )
+        bar: Any = None
+        shown = job.rows_done
+        if sys.stderr.isatty():
+            bar = click.progressbar(
+                length=max(job.rows_total, 1), label=f"{kind} {mode}", file=sys.stderr
+            ).__enter__()
+            bar.update(shown)
+
+        def progress(p: Progress) -> None:
+            nonlocal shown
+            if bar is not None:
+                bar.length = max(p.rows_total, 1)
+                bar.update(p.rows_done - shown)
+            shown = p.rows_done
+
+        try:
+            with path.open("rb") as stream:
+                job = run_import(
+                    db,
+                    job.id,
+                    started.token,
+                    stream,
+                    on_progress=progress,
+                    pause_after_chunk=pause_after_chunk,
+                )
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.render_finish()
+            click.echo(
+                f"\nconnector: import {job.id} interrupted; run the same command again to resume",
+                err=True,
+            )
+            sys.exit(130)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    finally:
+        db.dispose()
+    seconds = time.monotonic() - started_at
+    click.echo(_summary(job, seconds, job.rows_done - started.job.rows_done))
+    if job.status != COMPLETED or job.failed_count:
+        sys.exit(1)
+
+
+def _summary(job: Any, seconds: float, rows_this_run: int) -> str:
+    """The one line that ends an import."""
+    from connector.bulk.history import FAILED
+
+    label = "dry run" if job.dry_run else "import"
+    if job.status == FAILED:
+        return f"{label} {job.id}: failed: {job.message}"
+    rate = rows_this_run / seconds if seconds > 0 else 0.0
+    verbs = (
+        ("would create", "would update", "unchanged", "would fail")
+        if job.dry_run
+        else ("created", "updated", "unchanged", "failed")
+    )
+    counts = (job.created_count, job.updated_count, job.unchanged_count, job.failed_count)
+    parts = ", ".join(f"{n} {verb}" for n, verb in zip(counts, verbs, strict=True))
+    line = (
+        f"{label} {job.id}: {job.status}, {job.rows_done} rows: {parts} "
+        f"({seconds:.1f} s, {rate:,.0f} rows/s)"
+    )
+    if job.failed_count:
+        line += f"; report: connector import report {job.id}"
+    return line
+
+
+@import_group.command("history")
+@click.option("--kind", type=click.Choice(["accounts", "invoices"]))
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+def import_history(kind: str | None, limit: int) -> None:
+    """List the latest imports, newest first."""
+    from connector.bulk.history import effective_status, list_jobs
+    from connector.db import Database
+    from connector.ids import utcnow
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            now = utcnow()
+            for job in list_jobs(session, kind=kind, limit=limit):
+                dry = " (dry run)" if job.dry_run else ""
+                click.echo(
+                    f"{job.id}\t{job.created_at:%Y-%m-%d %H:%M}\t{job.kind} {job.mode}{dry}\t"
+                    f"{effective_status(job, now)}\t{job.file_name}\t{job.requested_by}\t"
+                    f"created {job.created_count}, updated {job.updated_count}, "
+                    f"unchanged {job.unchanged_count}, failed {job.failed_count}"
+                )
+    finally:
+        db.dispose()
+
+
+@import_group.command("report")
+@click.argument("job_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@_friendly
+def import_report(job_id: str, output: Path | None) -> None:
+    """Write an import's error report (row, column, value, code, reason) as CSV."""
+    from connector.bulk.history import get_job, iter_errors
+    from connector.bulk.report import report_text
+    from connector.db import Database
+
+    db = Database(_settings().database_url)
+    try:
+        with db.transaction() as session:
+            get_job(session, job_id)
+        with db.snapshot() as session:
+            _write_csv(report_text(iter_errors(session, job_id)), output)
+    finally:
+        db.dispose()
+
+
+def _write_csv(pieces: Iterable[str], output: Path | None) -> None:
+    """To a file (UTF-8 with BOM, for spreadsheets) or to standard output (without)."""
+    if output is None:
+        for piece in pieces:
+            sys.stdout.write(piece)
+        sys.stdout.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("w", encoding="utf-8-sig", newline="") as target:
+        for piece in pieces:
+            target.write(piece)
+    partial.replace(output)  # a half-written export never looks finished
+
+
+@cli.command("export")
+@click.argument("kind", type=click.Choice(["accounts", "invoices"]))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--delimiter", type=click.Choice(["comma", "semicolon", "tab"]), default="comma")
+@click.option(
+    "--status",
+    help="accounts: Open (default), Closed or all; invoices: Opened, Paid, Cancelled, "
+    "Overdue, comma-separated",
+)
+@click.option("--email", help="accounts: the owner's e-mail")
+@click.option("--document", help="accounts: the document")
+@click.option("--account", "account_id", help="invoices: one account's id")
+@click.option("--created-from", help="invoices: ISO date or date-time")
+@click.option("--created-to", help="invoices: ISO date (the whole day) or date-time")
+@click.option("--due-from", help="invoices: ISO date or date-time")
+@click.option("--due-to", help="invoices: ISO date (the whole day) or date-time")
+@click.option("--value", help="invoices: exact value, e.g. 1234.56")
+@click.option("--friendly-id", help="invoices: friendly id")
+@click.option("--observation", help="invoices: text within the observation")
+@click.option("--order-id", help="invoices: order id")
+@click.option("--op", type=click.Choice(["and", "or"]), help="invoices: combine filters")
+@_friendly
+def export(kind: str, output: Path | None, delimiter: str, **filters: str | None) -> None:
+    """Export accounts or (filtered) invoices as CSV, to standard output or -o FILE."""
+    import time
+
+    from connector.api.bulk import account_export_filter, invoice_export_filter
+    from connector.bulk.export import export_text, parse_delimiter
+    from connector.db import Database
+    from connector.errors import ValidationError
+
+    names = {
+        "status": "status",
+        "email": "email",
+        "document": "document",
+        "account_id": "creditAccountId",
+        "created_from": "createdDateFrom",
+        "created_to": "createdDateTo",
+        "due_from": "dueDateFrom",
+        "due_to": "dueDateTo",
+        "value": "value",
+        "friendly_id": "friendlyId",
+        "observation": "observation",
+        "order_id": "orderId",
+        "op": "op",
+    }
+    params = {names[k]: v for k, v in filters.items() if v}
+    try:
+        f = (account_export_filter if kind == "accounts" else invoice_export_filter)(params)
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(f"{k}: {v}" for k, v in exc.fields.items())) from exc
+    db = Database(_settings().database_url)
+    count = 0
+
+    def counted() -> None:
+        nonlocal count
+        count += 1
+
+    started = time.monotonic()
+    try:
+        pieces = export_text(
+            db,
+            kind,  # type: ignore[arg-type]
+            f,
+            delimiter=parse_delimiter(delimiter),
+            on_row=counted,
+        )
+        _write_csv(pieces, output)
+    finally:
+        db.dispose()
+    seconds = time.monotonic() - started
+    where = output or "standard output"
+    click.echo(f"exported {count} {kind} to {where} in {seconds:.1f} s", err=True)
+
+
+@cli.command("template")
+@click.argument("kind", type=click.Choice(["accounts", "invoices"]))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--lang", type=click.Choice(["en", "es", "pt"]), default="en", show_default=True)
+@click.option(
+    "--delimiter",
+    type=click.Choice(["comma", "semicolon"]),
+    help="Default: comma for en, semicolon for es and pt.",
+)
+def template(kind: str, output: Path | None, lang: str, delimiter: str | None) -> None:
+    """Write the CSV template of an import (its header row)."""
+    from connector.bulk.export import parse_delimiter
+    from connector.bulk.templates import template_text
+
+    sep = parse_delimiter(delimiter) if delimiter else None
+    _write_csv(template_text(kind, lang, sep), output)  # type: ignore[arg-type]
 
 
 def main() -> None:

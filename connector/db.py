@@ -54,6 +54,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime}
 
 
+_READ_ONLY = "connector_read_only"
+
+
 def _prepare_sqlite(engine: Engine) -> None:
     """Make every SQLite transaction take the write lock at BEGIN.
 
@@ -74,7 +77,12 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A snapshot (see Database.snapshot) only reads: a deferred BEGIN reads the WAL
+        # snapshot without taking the write lock, so writers carry on beside it.
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -116,6 +124,27 @@ class Database:
         """Open a session in a transaction; commit on success, roll back on error."""
         with self.sessionmaker.begin() as session:
             yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session over one consistent snapshot, for long reads (exports).
+
+        It never takes SQLite's write lock (a deferred BEGIN on the WAL) and on PostgreSQL
+        runs REPEATABLE READ, READ ONLY, so a stream of a million rows sees one moment
+        and blocks no writer. The transaction is rolled back at the end.
+        """
+        with self.engine.connect() as connection:
+            if self.is_postgresql:
+                connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            else:
+                connection.execution_options(**{_READ_ONLY: True})
+            with Session(bind=connection, expire_on_commit=False) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

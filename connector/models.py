@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from connector.bulk.history import ImportFilePart, ImportJob, ImportRowError
 from connector.credit.models import (
     Account,
     Holder,
@@ -24,6 +25,9 @@ __all__ = [
     "Base",
     "CustomerSignInToken",
     "Holder",
+    "ImportFilePart",
+    "ImportJob",
+    "ImportRowError",
     "Invoice",
     "OutboxMail",
     "Payment",

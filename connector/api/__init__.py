@@ -12,9 +12,9 @@ def load_routes() -> None:
     Imported here rather than at the top: they use connector.app, which imports this
     package.
     """
-    from connector.api import accounts, invoices, storeconfig, transactions
+    from connector.api import accounts, bulk, invoices, storeconfig, transactions
 
-    del accounts, invoices, storeconfig, transactions
+    del accounts, bulk, invoices, storeconfig, transactions
 
 
 def init_app(app: Flask) -> None:

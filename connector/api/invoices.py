@@ -40,7 +40,7 @@ def _statuses(text: str | None) -> tuple[str, ...]:
     )
 
 
-def _filter(q: dict[str, Any], account_id: str | None) -> InvoiceFilter:
+def invoice_filter(q: dict[str, Any], account_id: str | None) -> InvoiceFilter:
     return InvoiceFilter(
         account_id=account_id,
         statuses=_statuses(q.get("status")),
@@ -57,7 +57,7 @@ def _filter(q: dict[str, Any], account_id: str | None) -> InvoiceFilter:
 
 
 def _search(q: dict[str, Any], account_id: str | None, *, check_account: bool) -> Response:
-    f = _filter(q, account_id)
+    f = invoice_filter(q, account_id)
     page = s.page_of(q)
     now = utcnow()
     with get_db().transaction() as session:

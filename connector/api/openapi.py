@@ -73,13 +73,15 @@ def _operation(op: Operation) -> dict[str, Any]:
     parameters = _path_parameters(op.rule)
     if op.query is not None:
         parameters.append({"in": "query", "schema": op.query})
-    ok: dict[str, Any] = {"description": "OK"}
-    if op.response is not None:
+    ok: dict[str, Any] = {"description": "Accepted" if op.success == 202 else "OK"}
+    if op.csv:
+        ok["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    elif op.response is not None:
         ok["content"] = {"application/json": {"schema": op.response}}
     else:
         ok["description"] = "OK, without a body"
     statuses = {401, 403, *op.errors}
-    if op.query is not None or op.body is not None:
+    if op.query is not None or op.body is not None or op.form is not None:
         statuses.add(400)
     if "<" in op.rule:
         statuses.add(404)
@@ -88,7 +90,10 @@ def _operation(op: Operation) -> dict[str, Any]:
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": parameters,
-        "responses": {"200": ok, **{str(code): _error(code) for code in sorted(statuses)}},
+        "responses": {
+            str(op.success): ok,
+            **{str(code): _error(code) for code in sorted(statuses)},
+        },
         "x-permission": op.permission,
     }
     if op.description:
@@ -97,6 +102,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         doc["requestBody"] = {
             "required": op.method != "delete",
             "content": {"application/json": {"schema": op.body}},
+        }
+    if op.form is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": op.form}},
         }
     return doc
 
@@ -163,7 +173,9 @@ def _schema_name(schema: dict[str, Any] | None) -> str:
 
 
 def _body_schema(part: dict[str, Any]) -> str:
-    return _schema_name(part.get("content", {}).get("application/json", {}).get("schema"))
+    content = part.get("content", {})
+    first: dict[str, Any] = next(iter(content.values()), {}) if content else {}
+    return _schema_name(first.get("schema"))
 
 
 def render_html(document: dict[str, Any]) -> str:

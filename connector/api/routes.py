@@ -42,6 +42,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    form: type[Schema] | None = None  # a multipart/form-data body (file uploads)
+    csv: bool = False  # the answer is a CSV document, not JSON
+    success: int = 200
 
 
 OPERATIONS: list[Operation] = []
@@ -59,6 +62,9 @@ def route(
     response: type[Schema] | None = None,
     errors: tuple[int, ...] = (),
     description: str = "",
+    form: type[Schema] | None = None,
+    csv: bool = False,
+    success: int = 200,
 ) -> Callable[[F], F]:
     """Register a guarded view and its description."""
 
@@ -78,6 +84,9 @@ def route(
                 response=response,
                 errors=errors,
                 description=description,
+                form=form,
+                csv=csv,
+                success=success,
             )
         )
         return guarded

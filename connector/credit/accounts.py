@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.ledger import ensure_open, lock_account, lock_accounts_where, post_entry
+from connector.credit.ledger import (
+    IN_BATCH,
+    ensure_open,
+    lock_account,
+    lock_accounts,
+    lock_accounts_where,
+    post_entry,
+    post_opening_credits,
+)
 from connector.credit.models import (
     ACCOUNT_CLOSED,
     ACCOUNT_OPEN,
@@ -27,7 +37,7 @@ from connector.credit.models import (
 )
 from connector.credit.reservations import void_pending
 from connector.credit.settings import StoreSettings
-from connector.errors import Conflict, NotFound, ValidationError
+from connector.errors import Conflict, ConnectorError, NotFound, ValidationError
 from connector.ids import new_id, utcnow
 
 DOCUMENT_TYPES = {"cpf": "CPF", "cnpj": "CNPJ", "other": "Other"}
@@ -76,48 +86,111 @@ def _check_tolerance(tolerance_bps: int) -> None:
         raise ValidationError("bad tolerance", fields={"tolerance": "a fraction from 0 to 1"})
 
 
+def _taken_email_error(email: str, account_id: str, field: str = "email") -> Conflict:
+    return Conflict(
+        f"{email} already holds account {account_id}",
+        code="holder_exists",
+        fields={field: "already a holder of an open account"},
+    )
+
+
+def _taken_document_error(account_id: str) -> Conflict:
+    return Conflict(
+        f"an open account ({account_id}) already has this document",
+        code="account_exists",
+        fields={"document": "already used by an open account"},
+    )
+
+
 def _ensure_email_free(session: Session, email: str, *, field: str = "email") -> None:
-    taken = session.scalar(
-        select(Holder.account_id).where(Holder.email == email, Holder.removed_at.is_(None))
-    )
-    if taken is not None:
-        raise Conflict(
-            f"{email} already holds account {taken}",
-            code="holder_exists",
-            fields={field: "already a holder of an open account"},
+    taken = held_emails(session, [email])
+    if email in taken:
+        raise _taken_email_error(email, taken[email], field)
+
+
+def held_emails(session: Session, emails: Iterable[str]) -> dict[str, str]:
+    """Which of these (normalized) e-mails are active holders, and of which account."""
+    wanted = sorted(set(emails))
+    held: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        rows = session.execute(
+            select(Holder.email, Holder.account_id).where(
+                Holder.email.in_(wanted[start : start + IN_BATCH]), Holder.removed_at.is_(None)
+            )
         )
+        held.update({email: account_id for email, account_id in rows})
+    return held
 
 
-def _ensure_document_free(
-    session: Session, document: str, document_type: str | None, *, except_id: str | None = None
-) -> None:
-    query = select(Account.id).where(
-        Account.document == document,
-        Account.document_type == document_type,
-        Account.status == ACCOUNT_OPEN,
-    )
-    if except_id is not None:
-        query = query.where(Account.id != except_id)
-    taken = session.scalar(query)
-    if taken is not None:
-        raise Conflict(
-            f"an open account ({taken}) already has this document",
-            code="account_exists",
-            fields={"document": "already used by an open account"},
+def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str, str | None], str]:
+    """The open accounts that have one of these (normalized) documents, by (document, type)."""
+    wanted = sorted(set(documents))
+    found: dict[tuple[str, str | None], str] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        rows = session.execute(
+            select(Account.document, Account.document_type, Account.id).where(
+                Account.document.in_(wanted[start : start + IN_BATCH]),
+                Account.status == ACCOUNT_OPEN,
+            )
         )
+        for document, kind, account_id in rows:
+            if document is not None:
+                found[(document, kind)] = account_id
+    return found
 
 
-def _new_account_id(session: Session, document: str | None, document_type: str | None) -> str:
-    """``{document}_{documentType}``, or a fresh id when a closed account already has it."""
-    if document is None:
-        return new_id()
-    base = f"{document}_{document_type}"
-    existing = session.get(Account, base)
-    if existing is None:
-        return base
-    if existing.status == ACCOUNT_OPEN:
-        raise Conflict(f"account {base} already exists", code="account_exists")
-    return f"{base}_{secrets.token_hex(4)}"
+def _account_statuses(session: Session, account_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(account_ids))
+    statuses: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        rows = session.execute(
+            select(Account.id, Account.status).where(
+                Account.id.in_(wanted[start : start + IN_BATCH])
+            )
+        )
+        statuses.update({account_id: status for account_id, status in rows})
+    return statuses
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """What opening one account asks for: the arguments of ``open_account``."""
+
+    email: str
+    credit_limit_cents: int
+    tolerance_bps: int = 0
+    document: str | None = None
+    document_type: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _CheckedNew:
+    email: str
+    credit_limit_cents: int
+    tolerance_bps: int
+    document: str | None
+    document_type: str | None
+    account_id: str | None
+
+
+def _check_new(request: NewAccount) -> _CheckedNew:
+    """Normalize and validate one request, in the order ``open_account`` always has."""
+    email = normalize_email(request.email)
+    document = normalize_document(request.document)
+    document_type = normalize_document_type(request.document_type, document)
+    _check_limit(request.credit_limit_cents)
+    _check_tolerance(request.tolerance_bps)
+    if request.account_id is not None and not _ACCOUNT_ID.match(request.account_id):
+        raise ValidationError("invalid account id", fields={"id": "1-120 of A-Z a-z 0-9 _.@+-"})
+    return _CheckedNew(
+        email,
+        request.credit_limit_cents,
+        request.tolerance_bps,
+        document,
+        document_type,
+        request.account_id,
+    )
 
 
 def open_account(
@@ -133,59 +206,139 @@ def open_account(
     now: datetime | None = None,
 ) -> Account:
     """Open an account with its owner as level-1 holder and a ``Credit`` entry."""
-    now = now or utcnow()
-    email = normalize_email(email)
-    document = normalize_document(document)
-    document_type = normalize_document_type(document_type, document)
-    _check_limit(credit_limit_cents)
-    _check_tolerance(tolerance_bps)
-    if account_id is not None:
-        if not _ACCOUNT_ID.match(account_id):
-            raise ValidationError("invalid account id", fields={"id": "1-120 of A-Z a-z 0-9 _.@+-"})
-        if session.get(Account, account_id) is not None:
-            raise Conflict(f"account {account_id} already exists", code="account_exists")
-    else:
-        account_id = _new_account_id(session, document, document_type)
-    if document is not None:
-        _ensure_document_free(session, document, document_type)
-    _ensure_email_free(session, email)
-    account = Account(
-        id=account_id,
+    request = NewAccount(
         email=email,
-        document=document,
-        document_type=document_type,
-        status=ACCOUNT_OPEN,
         credit_limit_cents=credit_limit_cents,
         tolerance_bps=tolerance_bps,
-        balance_cents=0,
-        reserved_cents=0,
-        created_at=now,
-        updated_at=now,
-        closed_at=None,
+        document=document,
+        document_type=document_type,
+        account_id=account_id,
     )
-    session.add(account)
-    session.add(
-        Holder(
-            id=new_id(),
-            account_id=account_id,
-            email=email,
-            level=OWNER_LEVEL,
-            created_at=now,
-            removed_at=None,
-        )
-    )
-    capacity = rules.credit_capacity(credit_limit_cents, tolerance_bps)
-    post_entry(
-        session,
-        account,
-        ORIGIN_CREDIT,
-        capacity,
-        now=now,
-        done_by=done_by,
-        details={"creditLimit": credit_limit_cents, "toleranceBps": tolerance_bps},
-    )
-    session.flush()
+    [result] = open_accounts(session, [request], done_by=done_by, now=now)
+    if isinstance(result, ConnectorError):
+        raise result
+    account = session.get(Account, result)
+    assert account is not None  # just written in this transaction
     return account
+
+
+def open_accounts(
+    session: Session,
+    requests: Sequence[NewAccount],
+    *,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> list[str | ConnectorError]:
+    """Open many accounts exactly as ``open_account`` would, one after the other.
+
+    Each request gets its new account's id or the error that refused it; a refused
+    request writes nothing and does not stop the others. Each uniqueness check is one
+    read for the whole batch, and accounts, owners and ``Credit`` entries are written with
+    one multi-row insert each, which is what makes a bulk import fast. Requests see the
+    ones before them: a second request for the same e-mail or document is refused as if
+    the first were already committed.
+    """
+    now = now or utcnow()
+    checked: list[_CheckedNew | ConnectorError] = []
+    for request in requests:
+        try:
+            checked.append(_check_new(request))
+        except ConnectorError as error:
+            checked.append(error)
+    valid = [c for c in checked if isinstance(c, _CheckedNew)]
+    # What the database already has, read once; the loop adds what this batch creates.
+    id_status = _account_statuses(
+        session,
+        [
+            c.account_id or f"{c.document}_{c.document_type}"
+            for c in valid
+            if c.account_id or c.document
+        ],
+    )
+    documents = open_documents(session, [c.document for c in valid if c.document is not None])
+    holders = held_emails(session, [c.email for c in valid])
+    results: list[str | ConnectorError] = []
+    accounts: list[dict[str, Any]] = []
+    owners: list[dict[str, Any]] = []
+    credits: list[tuple[str, int, dict[str, Any]]] = []
+    for item in checked:
+        if isinstance(item, ConnectorError):
+            results.append(item)
+            continue
+        try:
+            account_id = _choose_account_id(item, id_status)
+            if item.document is not None and (item.document, item.document_type) in documents:
+                raise _taken_document_error(documents[(item.document, item.document_type)])
+            if item.email in holders:
+                raise _taken_email_error(item.email, holders[item.email])
+        except ConnectorError as error:
+            results.append(error)
+            continue
+        accounts.append(_account_values(item, account_id, now))
+        owners.append(
+            {
+                "id": new_id(),
+                "account_id": account_id,
+                "email": item.email,
+                "level": OWNER_LEVEL,
+                "created_at": now,
+                "removed_at": None,
+            }
+        )
+        credits.append(
+            (
+                account_id,
+                rules.credit_capacity(item.credit_limit_cents, item.tolerance_bps),
+                {"creditLimit": item.credit_limit_cents, "toleranceBps": item.tolerance_bps},
+            )
+        )
+        id_status[account_id] = ACCOUNT_OPEN
+        if item.document is not None:
+            documents[(item.document, item.document_type)] = account_id
+        holders[item.email] = account_id
+        results.append(account_id)
+    if accounts:
+        session.execute(insert(Account), accounts)
+        session.execute(insert(Holder), owners)
+        post_opening_credits(session, credits, now=now, done_by=done_by)
+    return results
+
+
+def _choose_account_id(item: _CheckedNew, id_status: dict[str, str]) -> str:
+    """The asked id, ``{document}_{documentType}``, or a fresh id when a closed account has it."""
+    if item.account_id is not None:
+        if item.account_id in id_status:
+            raise Conflict(f"account {item.account_id} already exists", code="account_exists")
+        return item.account_id
+    if item.document is None:
+        return new_id()
+    base = f"{item.document}_{item.document_type}"
+    status = id_status.get(base)
+    if status is None:
+        return base
+    if status == ACCOUNT_OPEN:
+        raise Conflict(f"account {base} already exists", code="account_exists")
+    while True:
+        candidate = f"{base}_{secrets.token_hex(4)}"
+        if candidate not in id_status:
+            return candidate
+
+
+def _account_values(item: _CheckedNew, account_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": account_id,
+        "email": item.email,
+        "document": item.document,
+        "document_type": item.document_type,
+        "status": ACCOUNT_OPEN,
+        "credit_limit_cents": item.credit_limit_cents,
+        "tolerance_bps": item.tolerance_bps,
+        "balance_cents": 0,
+        "reserved_cents": 0,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+    }
 
 
 def _set_credit(
@@ -268,7 +421,19 @@ def change_tolerance(
     return account
 
 
-_UNCHANGED = object()
+_UNCHANGED: Any = object()
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What updating one account asks for: the arguments of ``update_account``."""
+
+    account_id: str
+    email: str | None = None
+    document: object = _UNCHANGED
+    document_type: object = _UNCHANGED
+    credit_limit_cents: int | None = None
+    tolerance_bps: int | None = None
 
 
 def update_account(
@@ -284,50 +449,163 @@ def update_account(
     now: datetime | None = None,
 ) -> Account:
     """Change an open account's owner e-mail, document, limit or tolerance."""
+    change = AccountChange(
+        account_id=account_id,
+        email=email,
+        document=document,
+        document_type=document_type,
+        credit_limit_cents=credit_limit_cents,
+        tolerance_bps=tolerance_bps,
+    )
+    [result] = update_accounts(session, [change], done_by=done_by, now=now)
+    if isinstance(result, ConnectorError):
+        raise result
+    return result
+
+
+def update_accounts(
+    session: Session,
+    changes: Sequence[AccountChange],
+    *,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> list[Account | ConnectorError]:
+    """Apply many changes exactly as ``update_account`` would, one after the other.
+
+    The accounts are locked together (in id order); each change gets its account or the
+    error that refused it, and a refused change leaves its account untouched. Changes see
+    the ones before them, so two rows cannot both take the same e-mail or document.
+    """
     now = now or utcnow()
-    account = lock_account(session, account_id)
-    ensure_open(account)
-    if email is not None:
-        email = normalize_email(email)
-        if email != account.email:
-            _ensure_email_free(session, email)
-            owner = session.scalars(
+    accounts = lock_accounts(session, [c.account_id for c in changes])
+    # Read once what the checks need; the loop keeps these maps current as it applies.
+    emails = [_quiet(normalize_email, c.email) for c in changes if c.email is not None]
+    holders = held_emails(session, [e for e in emails if e is not None])
+    documents = open_documents(
+        session,
+        [
+            d
+            for c in changes
+            if c.document is not _UNCHANGED
+            for d in [_quiet(normalize_document, c.document)]
+            if d is not None
+        ],
+    )
+    owners = {
+        owner.account_id: owner
+        for owner in _owners(session, [c.account_id for c in changes if c.email is not None])
+    }
+    results: list[Account | ConnectorError] = []
+    for change in changes:
+        account = accounts.get(change.account_id)
+        try:
+            if account is None:
+                raise NotFound(f"account {change.account_id!r} not found", code="account_not_found")
+            _apply_change(session, account, change, holders, documents, owners, done_by, now)
+        except ConnectorError as error:
+            results.append(error)
+            continue
+        results.append(account)
+    session.flush()
+    return results
+
+
+def _quiet(normalize: Any, value: object) -> Any:
+    """A normalized value for a batch read, or None when invalid (reported when applied)."""
+    try:
+        return normalize(value)
+    except ValidationError:
+        return None
+
+
+def _owners(session: Session, account_ids: Sequence[str]) -> list[Holder]:
+    wanted = sorted(set(account_ids))
+    owners: list[Holder] = []
+    for start in range(0, len(wanted), IN_BATCH):
+        owners.extend(
+            session.scalars(
                 select(Holder).where(
-                    Holder.account_id == account.id,
+                    Holder.account_id.in_(wanted[start : start + IN_BATCH]),
                     Holder.level == OWNER_LEVEL,
                     Holder.removed_at.is_(None),
                 )
-            ).one()
-            owner.email = email
-            account.email = email
-    if document is not _UNCHANGED or document_type is not _UNCHANGED:
+            )
+        )
+    return owners
+
+
+def _apply_change(
+    session: Session,
+    account: Account,
+    change: AccountChange,
+    holders: dict[str, str],
+    documents: dict[tuple[str, str | None], str],
+    owners: dict[str, Holder],
+    done_by: str | None,
+    now: datetime,
+) -> None:
+    """Check every part of one change first, then apply it, so a refusal changes nothing."""
+    ensure_open(account)
+    new_email = account.email
+    if change.email is not None:
+        new_email = normalize_email(change.email)
+        if new_email != account.email and new_email in holders:
+            raise _taken_email_error(new_email, holders[new_email])
+    new_document, new_type = account.document, account.document_type
+    if change.document is not _UNCHANGED or change.document_type is not _UNCHANGED:
         new_document = (
-            normalize_document(document) if document is not _UNCHANGED else account.document
+            normalize_document(change.document)
+            if change.document is not _UNCHANGED
+            else account.document
         )
         new_type = normalize_document_type(
-            document_type if document_type is not _UNCHANGED else account.document_type,
+            change.document_type
+            if change.document_type is not _UNCHANGED
+            else account.document_type,
             new_document,
         )
         if new_document is not None and (new_document, new_type) != (
             account.document,
             account.document_type,
         ):
-            _ensure_document_free(session, new_document, new_type, except_id=account.id)
+            holder_of_document = documents.get((new_document, new_type))
+            if holder_of_document is not None and holder_of_document != account.id:
+                raise _taken_document_error(holder_of_document)
+    limit = account.credit_limit_cents
+    tolerance = account.tolerance_bps
+    if change.credit_limit_cents is not None or change.tolerance_bps is not None:
+        limit = limit if change.credit_limit_cents is None else change.credit_limit_cents
+        tolerance = tolerance if change.tolerance_bps is None else change.tolerance_bps
+        _check_limit(limit)
+        _check_tolerance(tolerance)
+    # Every check passed: apply.
+    moved = False
+    if new_email != account.email:
+        owners[account.id].email = new_email
+        holders.pop(account.email, None)
+        holders[new_email] = account.id
+        account.email = new_email
+        moved = True
+    if (new_document, new_type) != (account.document, account.document_type):
+        if account.document is not None:
+            documents.pop((account.document, account.document_type), None)
+        if new_document is not None:
+            documents[(new_document, new_type)] = account.id
         account.document, account.document_type = new_document, new_type
-    if credit_limit_cents is not None or tolerance_bps is not None:
-        _set_credit(
-            session,
-            account,
-            credit_limit_cents=account.credit_limit_cents
-            if credit_limit_cents is None
-            else credit_limit_cents,
-            tolerance_bps=account.tolerance_bps if tolerance_bps is None else tolerance_bps,
-            done_by=done_by,
-            now=now,
-        )
+        moved = True
+    _set_credit(
+        session,
+        account,
+        credit_limit_cents=limit,
+        tolerance_bps=tolerance,
+        done_by=done_by,
+        now=now,
+    )
     account.updated_at = now
-    session.flush()
-    return account
+    if moved:
+        # Unique indexes check each statement: write a freed e-mail or document before a
+        # later change in the batch takes it.
+        session.flush()
 
 
 def close_account(

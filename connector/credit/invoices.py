@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.ledger import lock_invoice, post_entry
+from connector.credit.ledger import IN_BATCH, lock_accounts, lock_invoice, post_entry
 from connector.credit.models import (
     INVOICE_CANCELLED,
     INVOICE_OPENED,
@@ -22,7 +24,7 @@ from connector.credit.models import (
     Reservation,
 )
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import Conflict, ValidationError
+from connector.errors import Conflict, ConnectorError, NotFound, ValidationError
 from connector.ids import utcnow
 
 INVOICE_STATUSES = {"opened": INVOICE_OPENED, "open": INVOICE_OPENED, "paid": INVOICE_PAID}
@@ -179,8 +181,17 @@ def pay_invoice(
     """Mark an open invoice paid, restoring its value to the account. Paying twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
+    _pay(session, account, invoice, done_by=done_by, now=now)
+    session.flush()
+    return invoice
+
+
+def _pay(
+    session: Session, account: Account, invoice: Invoice, *, done_by: str | None, now: datetime
+) -> None:
+    """Pay a locked account's invoice (a no-op when paid, refused when cancelled)."""
     if invoice.status == INVOICE_PAID:
-        return invoice
+        return
     if invoice.status == INVOICE_CANCELLED:
         raise Conflict(
             f"invoice {invoice.id} is cancelled and cannot be paid", code="invoice_cancelled"
@@ -199,8 +210,6 @@ def pay_invoice(
         transaction_id=invoice.reservation_id,
         details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
     )
-    session.flush()
-    return invoice
 
 
 def cancel_invoice(
@@ -214,8 +223,17 @@ def cancel_invoice(
     """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
+    _cancel(session, account, invoice, done_by=done_by, now=now)
+    session.flush()
+    return invoice
+
+
+def _cancel(
+    session: Session, account: Account, invoice: Invoice, *, done_by: str | None, now: datetime
+) -> None:
+    """Cancel a locked account's invoice (a no-op when cancelled, refused when paid)."""
     if invoice.status == INVOICE_CANCELLED:
-        return invoice
+        return
     if invoice.status == INVOICE_PAID:
         raise Conflict(f"invoice {invoice.id} is paid and cannot be cancelled", code="invoice_paid")
     invoice.status = INVOICE_CANCELLED
@@ -232,8 +250,6 @@ def cancel_invoice(
         transaction_id=invoice.reservation_id,
         details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
     )
-    session.flush()
-    return invoice
 
 
 def postpone_invoice(
@@ -279,6 +295,17 @@ def parse_invoice_status(value: object) -> str:
     return INVOICE_STATUSES[value.strip().lower()]
 
 
+@dataclass(frozen=True)
+class InvoiceChange:
+    """What changing one invoice asks for: the arguments of ``update_invoice``."""
+
+    invoice_id: str
+    account_id: str | None = None
+    status: str | None = None
+    observation: object = _KEEP
+    payment_link: object = _KEEP
+
+
 def update_invoice(
     session: Session,
     invoice_id: str,
@@ -291,14 +318,90 @@ def update_invoice(
     now: datetime | None = None,
 ) -> Invoice:
     """Change an invoice's status (to Paid or Cancelled), observation or payment link."""
+    change = InvoiceChange(invoice_id, account_id, status, observation, payment_link)
+    [result] = update_invoices(session, [change], done_by=done_by, now=now)
+    if isinstance(result, ConnectorError):
+        raise result
+    return result
+
+
+def update_invoices(
+    session: Session,
+    changes: Sequence[InvoiceChange],
+    *,
+    done_by: str | None = None,
+    now: datetime | None = None,
+) -> list[Invoice | ConnectorError]:
+    """Apply many changes exactly as ``update_invoice`` would, one after the other.
+
+    The accounts of the invoices are locked together (in id order) and the invoices read
+    once; each change gets its invoice or the error that refused it, and a refused change
+    leaves its invoice untouched. Paying a hundred invoices from a file restores the
+    credit exactly as a hundred API calls would.
+    """
     now = now or utcnow()
+    owners = _owners(session, [c.invoice_id for c in changes])
+    accounts = lock_accounts(session, owners.values())
+    invoices = _fresh_invoices(session, list(owners))
+    results: list[Invoice | ConnectorError] = []
+    for change in changes:
+        try:
+            results.append(_change(session, change, owners, accounts, invoices, done_by, now))
+        except ConnectorError as error:
+            results.append(error)
+    session.flush()
+    return results
+
+
+def _owners(session: Session, invoice_ids: Sequence[str]) -> dict[str, str]:
+    """The account of each invoice that exists."""
+    wanted = sorted(set(invoice_ids))
+    owners: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        rows = session.execute(
+            select(Invoice.id, Invoice.account_id).where(
+                Invoice.id.in_(wanted[start : start + IN_BATCH])
+            )
+        )
+        owners.update({invoice_id: account_id for invoice_id, account_id in rows})
+    return owners
+
+
+def _fresh_invoices(session: Session, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
+    """The invoices, read again now that their accounts are locked."""
+    found: dict[str, Invoice] = {}
+    for start in range(0, len(invoice_ids), IN_BATCH):
+        found.update(
+            {
+                invoice.id: invoice
+                for invoice in session.scalars(
+                    select(Invoice)
+                    .where(Invoice.id.in_(invoice_ids[start : start + IN_BATCH]))
+                    .execution_options(populate_existing=True)
+                )
+            }
+        )
+    return found
+
+
+def _change(
+    session: Session,
+    change: InvoiceChange,
+    owners: dict[str, str],
+    accounts: dict[str, Account],
+    invoices: dict[str, Invoice],
+    done_by: str | None,
+    now: datetime,
+) -> Invoice:
+    """Check one change, then apply it: nothing is written unless all of it holds."""
+    link, observation = change.payment_link, change.observation
     if (
-        payment_link is not _KEEP
-        and payment_link is not None
+        link is not _KEEP
+        and link is not None
         and (
-            not isinstance(payment_link, str)
-            or not payment_link.startswith(("https://", "http://"))
-            or len(payment_link) > 2048
+            not isinstance(link, str)
+            or not link.startswith(("https://", "http://"))
+            or len(link) > 2048
         )
     ):
         raise ValidationError("invalid payment link", fields={"paymentLink": "an http(s) URL"})
@@ -310,13 +413,16 @@ def update_invoice(
         raise ValidationError(
             "invalid observation", fields={"observation": "text of at most 4000 characters"}
         )
-    target = parse_invoice_status(status) if status is not None else None
+    target = parse_invoice_status(change.status) if change.status is not None else None
+    owner = owners.get(change.invoice_id)
+    if owner is None or (change.account_id is not None and owner != change.account_id):
+        raise NotFound(f"invoice {change.invoice_id!r} not found", code="invoice_not_found")
+    account, invoice = accounts[owner], invoices[change.invoice_id]
     if target == INVOICE_PAID:
-        pay_invoice(session, invoice_id, account_id=account_id, done_by=done_by, now=now)
+        _pay(session, account, invoice, done_by=done_by, now=now)
     elif target == INVOICE_CANCELLED:
-        cancel_invoice(session, invoice_id, account_id=account_id, done_by=done_by, now=now)
-    _account, invoice = lock_invoice(session, invoice_id, account_id)
-    if target == INVOICE_OPENED and invoice.status != INVOICE_OPENED:
+        _cancel(session, account, invoice, done_by=done_by, now=now)
+    elif target == INVOICE_OPENED and invoice.status != INVOICE_OPENED:
         raise Conflict(
             f"invoice {invoice.id} is {invoice.status} and cannot be reopened",
             code="invoice_not_open",
@@ -324,8 +430,7 @@ def update_invoice(
     if observation is not _KEEP:
         invoice.observation = observation or None  # type: ignore[assignment]
         invoice.updated_at = now
-    if payment_link is not _KEEP:
-        invoice.payment_link = payment_link or None  # type: ignore[assignment]
+    if link is not _KEEP:
+        invoice.payment_link = link or None  # type: ignore[assignment]
         invoice.updated_at = now
-    session.flush()
     return invoice

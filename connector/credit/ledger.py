@@ -7,10 +7,11 @@ same transaction, under the same lock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit.models import (
@@ -23,6 +24,9 @@ from connector.credit.models import (
 )
 from connector.errors import ACCOUNT_CLOSED, CreditDenied, NotFound
 from connector.ids import new_id
+
+# Values per IN (...) list: far below SQLite's 32766 bound parameters, small enough for a plan.
+IN_BATCH = 900
 
 
 def _locks(session: Session) -> set[str]:
@@ -66,6 +70,26 @@ def lock_account(session: Session, account_id: str) -> Account:
     return account
 
 
+def lock_accounts(session: Session, account_ids: Iterable[str]) -> dict[str, Account]:
+    """Lock several accounts at once, in id order so two batches never deadlock.
+
+    Ids with no account are simply absent from the result.
+    """
+    wanted = sorted(set(account_ids))
+    locked: dict[str, Account] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        for account in session.scalars(
+            select(Account)
+            .where(Account.id.in_(wanted[start : start + IN_BATCH]))
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            locked[account.id] = account
+    _locks(session).update(locked)
+    return locked
+
+
 def ensure_open(account: Account) -> None:
     """Refuse a change to a closed account."""
     if account.status != ACCOUNT_OPEN:
@@ -102,6 +126,40 @@ def lock_invoice(
     invoice = session.get(Invoice, invoice_id, populate_existing=True)
     assert invoice is not None  # invoices are never deleted
     return account, invoice
+
+
+def post_opening_credits(
+    session: Session,
+    credits: Sequence[tuple[str, int, dict[str, Any]]],
+    *,
+    now: datetime,
+    done_by: str | None = None,
+) -> None:
+    """Write the ``Credit`` entries of accounts being opened, in one statement.
+
+    ``credits`` holds (account id, capacity, metadata) per new account. A ``Credit`` entry
+    moves no balance, so nothing cached changes; this is ``post_entry`` for many new
+    accounts at once.
+    """
+    if not credits:
+        return
+    session.execute(
+        insert(StatementEntry),
+        [
+            {
+                "id": new_id(),
+                "account_id": account_id,
+                "origin": ORIGIN_CREDIT,
+                "value_cents": value_cents,
+                "created_at": now,
+                "done_by": done_by,
+                "invoice_id": None,
+                "transaction_id": None,
+                "details": details,
+            }
+            for account_id, value_cents, details in credits
+        ],
+    )
 
 
 def post_entry(

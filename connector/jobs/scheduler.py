@@ -14,6 +14,7 @@ from connector.config import Settings
 from connector.db import Database
 from connector.http_client import HttpClient
 from connector.ids import utcnow
+from connector.jobs.imports import IMPORT_INTERVAL_SECONDS, run_imports
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
 from connector.protocol.callbacks import deliver_due_callbacks
 
@@ -47,6 +48,7 @@ def build_scheduler(db: Database, settings: Settings) -> BackgroundScheduler:
             CALLBACK_INTERVAL_SECONDS,
             lambda: deliver_due_callbacks(db, settings, client=client),
         ),
+        "bulk_imports": (IMPORT_INTERVAL_SECONDS, lambda: run_imports(db)),
     }
     for name, (interval, run) in jobs.items():
         scheduler.add_job(

@@ -58,6 +58,9 @@ class DocumentedClient:
         assert documented is not None, (
             f"{method} {path} answered {response.status_code}, which the document does not list"
         )
+        if "text/csv" in documented.get("content", {}):
+            assert response.mimetype == "text/csv", f"{method} {path}: not the documented CSV"
+            return
         content = documented.get("content", {}).get("application/json")
         if content is None:
             assert response.get_data() == b"", f"{method} {path}: a body where none is documented"

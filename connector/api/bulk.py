@@ -1,0 +1,284 @@
+"""Bulk CSV over HTTP, under ``/api/creditcontrol/bulk``: templates, uploads, progress,
+error reports and streamed exports.
+
+An upload is checked at once (a workbook instead of a CSV, a missing column: 400), stored
+in the database and queued (202 with a ``Location``); the scheduler process runs it, and
+the client polls ``/bulk/imports/{id}`` for progress and counts, then fetches the error
+report. Exports take the invoice search's own filters, parsed by the same schema.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO, cast
+
+from flask import Response, g, jsonify, request, stream_with_context, url_for
+
+from connector.api import schemas as s
+from connector.api.invoices import invoice_filter
+from connector.api.routes import load, query_args, route
+from connector.app import get_db
+from connector.auth import READ, WRITE_ACCOUNTS, WRITE_INVOICES
+from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
+from connector.bulk.export import encoded, export_text, parse_delimiter
+from connector.bulk.history import (
+    PART_BYTES,
+    count_jobs,
+    create_job,
+    get_job,
+    iter_errors,
+    job_to_dict,
+    list_jobs,
+    store_upload,
+)
+from connector.bulk.report import report_text
+from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
+from connector.bulk.templates import KINDS, template_text
+from connector.credit.accounts import normalize_document
+from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN
+from connector.credit.queries import AccountFilter, InvoiceFilter
+from connector.errors import NotFound, ValidationError
+from connector.ids import utcnow
+
+TAG = "Bulk"
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
+_STATUSES = {
+    "open": (ACCOUNT_OPEN,),
+    "closed": (ACCOUNT_CLOSED,),
+    "all": (ACCOUNT_OPEN, ACCOUNT_CLOSED),
+}
+
+
+def invoice_export_filter(params: Mapping[str, str]) -> InvoiceFilter:
+    """The invoices an export holds, from the invoice search's parameter names."""
+    q = load(s.InvoiceExportQuery, dict(params), "filters")
+    return invoice_filter(q, q.get("creditAccountId"))
+
+
+def account_export_filter(params: Mapping[str, str]) -> AccountFilter:
+    """The accounts an export holds: ``status`` Open (default), Closed or all."""
+    q = load(s.AccountExportQuery, dict(params), "filters")
+    document = normalize_document(q["document"]) if q.get("document") else None
+    return AccountFilter(
+        email=q.get("email") or None, document=document, statuses=_STATUSES[q["status"].lower()]
+    )
+
+
+def _csv_response(pieces: Iterator[str], filename: str) -> Response:
+    response = Response(stream_with_context(encoded(pieces)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@route(
+    "GET",
+    "/bulk/templates/<kind>",
+    summary="Download a CSV template",
+    tag=TAG,
+    permission=READ,
+    query=s.TemplateQuery,
+    csv=True,
+    description="kind is accounts or invoices; lang=es|pt gives localized headers with "
+    "semicolons. Only the header row: no example row to import by mistake.",
+)
+def template(kind: str) -> Response:
+    q = query_args(s.TemplateQuery)
+    if kind not in KINDS:
+        raise NotFound(f"no template {kind!r}", code="template_not_found")
+    delimiter = parse_delimiter(q["delimiter"]) if q.get("delimiter") else None
+    return _csv_response(template_text(kind, q["lang"], delimiter), f"{kind}-template.csv")
+
+
+def _form(schema: type[s.UploadForm]) -> dict[str, Any]:
+    """The multipart fields and the file, read strictly."""
+    data: dict[str, Any] = request.form.to_dict(flat=True)
+    if "file" in request.files:
+        data["file"] = request.files["file"]
+    return load(schema, data, "form")
+
+
+def _upload(kind: str, form: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+    """Check the uploaded file's header, store it and queue its import."""
+    mode = form["mode"]
+    check_request(kind, mode)
+    upload = form["file"]
+    if not getattr(upload, "filename", None):
+        raise ValidationError("no file uploaded", fields={"file": "a CSV file is required"})
+    stream = cast(BinaryIO, upload.stream)
+    head = stream.read(PART_BYTES)
+    try:
+        check_not_a_workbook(head[:8])
+    except FileProblem as problem:
+        raise ValidationError(
+            problem.message, code="invalid_file", fields={"file": problem.message}
+        ) from None
+    stream.seek(0)
+    with get_db().transaction() as session:
+        job = create_job(
+            session,
+            kind=kind,
+            mode=mode,
+            dry_run=form["dryRun"],
+            source="api",
+            requested_by=f"api:{g.principal.key}",
+            file_name=upload.filename,
+            facts=FileFacts("utf-8", 0, "", 0),
+            chunk_size=DEFAULT_CHUNK_ROWS,
+        )
+        facts = store_upload(session, job.id, stream)
+        try:
+            # The header is in the first part; check it now so a wrong file is a 400.
+            open_sheet(io.BytesIO(head), facts.encoding, columns_for(kind, mode))
+        except FileProblem as problem:
+            raise ValidationError(
+                problem.message, code="invalid_file", fields={"file": problem.message}
+            ) from None
+        job.file_size, job.file_sha256, job.encoding = facts.size, facts.sha256, facts.encoding
+        job.rows_total = max(facts.lines - 1, 0)
+        session.flush()
+        body = _job_body(job)
+    return jsonify(body), 202, {"Location": url_for("api.show_import", job_id=job.id)}
+
+
+def _job_body(job: Any) -> dict[str, Any]:
+    body = job_to_dict(job, utcnow())
+    body["links"] = {
+        "self": url_for("api.show_import", job_id=job.id),
+        "errors": url_for("api.import_errors", job_id=job.id),
+    }
+    return dict(s.ImportJobOut().dump(body))
+
+
+UPLOAD_HELP = (
+    "Answers 202 with the queued import and its Location; poll it for progress and counts."
+)
+
+
+@route(
+    "POST",
+    "/bulk/imports/accounts",
+    summary="Upload an account file (create or update)",
+    tag=TAG,
+    permission=WRITE_ACCOUNTS,
+    form=s.AccountsUploadForm,
+    response=s.ImportJobOut,
+    success=202,
+    description=UPLOAD_HELP,
+)
+def import_accounts() -> tuple[Response, int, dict[str, str]]:
+    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
+    return _upload("accounts", _form(s.AccountsUploadForm))
+
+
+@route(
+    "POST",
+    "/bulk/imports/invoices",
+    summary="Upload an invoice file (status, payment link, observation)",
+    tag=TAG,
+    permission=WRITE_INVOICES,
+    form=s.InvoicesUploadForm,
+    response=s.ImportJobOut,
+    success=202,
+    description=UPLOAD_HELP,
+)
+def import_invoices() -> tuple[Response, int, dict[str, str]]:
+    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
+    return _upload("invoices", _form(s.InvoicesUploadForm))
+
+
+@route(
+    "GET",
+    "/bulk/imports",
+    summary="The import history",
+    tag=TAG,
+    permission=READ,
+    query=s.ImportListQuery,
+    response=s.ImportPage,
+)
+def list_imports() -> Response:
+    q = query_args(s.ImportListQuery)
+    page, per_page = q["page"], q["perPage"]
+    with get_db().snapshot() as session:  # polling never waits for a chunk's write lock
+        jobs = list_jobs(session, kind=q.get("kind"), offset=(page - 1) * per_page, limit=per_page)
+        total = count_jobs(session, kind=q.get("kind"))
+        data = [_job_body(job) for job in jobs]
+    return jsonify({"data": data, "paging": {"page": page, "perPage": per_page, "total": total}})
+
+
+@route(
+    "GET",
+    "/bulk/imports/<job_id>",
+    summary="An import's status, progress and counts",
+    tag=TAG,
+    permission=READ,
+    response=s.ImportJobOut,
+)
+def show_import(job_id: str) -> Response:
+    with get_db().snapshot() as session:
+        return jsonify(_job_body(get_job(session, job_id)))
+
+
+@route(
+    "GET",
+    "/bulk/imports/<job_id>/errors",
+    summary="An import's error report (Row, Column, Value, Code, Reason)",
+    tag=TAG,
+    permission=READ,
+    query=s.ReportQuery,
+    csv=True,
+)
+def import_errors(job_id: str) -> Response:
+    db = get_db()
+    delimiter = parse_delimiter(query_args(s.ReportQuery).get("delimiter"))
+    with db.snapshot() as session:
+        get_job(session, job_id)  # a 404 before the stream starts
+
+    def pieces() -> Iterator[str]:
+        with db.snapshot() as session:
+            yield from report_text(iter_errors(session, job_id), delimiter=delimiter)
+
+    return _csv_response(pieces(), f"import-{job_id}-errors.csv")
+
+
+@route(
+    "GET",
+    "/bulk/exports/accounts",
+    summary="Export accounts as CSV, streamed",
+    tag=TAG,
+    permission=READ,
+    query=s.AccountExportQuery,
+    csv=True,
+    description="The first five columns are the accounts template's, so the file "
+    "re-imports in update mode.",
+)
+def export_accounts() -> Response:
+    params = request.args.to_dict(flat=True)
+    delimiter = parse_delimiter(params.pop("delimiter", None))
+    f = account_export_filter(params)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return _csv_response(
+        export_text(get_db(), "accounts", f, delimiter=delimiter), f"accounts-{stamp}.csv"
+    )
+
+
+@route(
+    "GET",
+    "/bulk/exports/invoices",
+    summary="Export (filtered) invoices as CSV, streamed",
+    tag=TAG,
+    permission=READ,
+    query=s.InvoiceExportQuery,
+    csv=True,
+    description="The invoice search's filters (from/to are ignored: every matching row "
+    "is exported). Edit Status, Payment link or Observation and upload it back.",
+)
+def export_invoices() -> Response:
+    params = request.args.to_dict(flat=True)
+    delimiter = parse_delimiter(params.pop("delimiter", None))
+    f = invoice_export_filter(params)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return _csv_response(
+        export_text(get_db(), "invoices", f, delimiter=delimiter), f"invoices-{stamp}.csv"
+    )

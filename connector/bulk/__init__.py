@@ -1,0 +1,1 @@
+"""Bulk CSV: templates, account and invoice imports, exports, and the import history."""

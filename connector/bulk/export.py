@@ -1,0 +1,201 @@
+"""Exports of accounts and of (filtered) invoices as CSV, streamed with constant memory.
+
+The rows come from ``connector.credit.queries`` (the filters the API and the admin use),
+read in a read-only snapshot (``Database.snapshot``) in batches (``yield_per``; on
+PostgreSQL a server-side cursor), and written out a piece at a time. Text cells are
+escaped against formulas; amounts are plain numbers (``-12.34``, or ``-12,34`` in a
+semicolon file), dates ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from connector.bulk.csvio import Cell, csv_text
+from connector.bulk.templates import ACCOUNT_EXPORT, INVOICE_EXPORT
+from connector.credit import rules
+from connector.credit.models import Account, Invoice
+from connector.credit.queries import (
+    AccountFilter,
+    InvoiceFilter,
+    account_select,
+    invoice_select,
+)
+from connector.db import Database
+from connector.errors import ValidationError
+from connector.ids import utcnow
+from connector.money import bps_to_decimal, cents_to_decimal
+
+YIELD_ROWS = 2000
+DELIMITER_NAMES = {"comma": ",", ",": ",", "semicolon": ";", ";": ";", "tab": "\t"}
+
+
+def parse_delimiter(value: str | None) -> str:
+    if not value:
+        return ","
+    if value.strip().lower() not in DELIMITER_NAMES:
+        raise ValidationError("unknown delimiter", fields={"delimiter": "comma, semicolon or tab"})
+    return DELIMITER_NAMES[value.strip().lower()]
+
+
+# --- Rows ---------------------------------------------------------------------------
+
+
+def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...]]:
+    query = account_select(f).with_only_columns(
+        Account.email,
+        Account.document,
+        Account.document_type,
+        Account.credit_limit_cents,
+        Account.tolerance_bps,
+        Account.id,
+        Account.status,
+        Account.balance_cents,
+        Account.reserved_cents,
+        Account.created_at,
+        Account.updated_at,
+    )
+    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}):
+        (
+            email,
+            document,
+            kind,
+            limit,
+            tolerance,
+            account_id,
+            status,
+            balance,
+            reserved,
+            created,
+            updated,
+        ) = row
+        yield (
+            email,
+            document,
+            kind,
+            cents_to_decimal(limit),
+            bps_to_decimal(tolerance),
+            account_id,
+            status,
+            cents_to_decimal(balance),
+            cents_to_decimal(reserved),
+            cents_to_decimal(rules.available_credit(limit, balance, reserved)),
+            created,
+            updated,
+        )
+
+
+def invoice_rows(session: Session, f: InvoiceFilter, now: datetime) -> Iterator[tuple[Cell, ...]]:
+    query = (
+        invoice_select(f, now)
+        .join(Account, Account.id == Invoice.account_id)
+        .with_only_columns(
+            Invoice.id,
+            Invoice.friendly_id,
+            Invoice.account_id,
+            Account.email,
+            Invoice.order_id,
+            Invoice.reservation_id,
+            Invoice.installment,
+            Invoice.number_of_installments,
+            Invoice.value_cents,
+            Invoice.status,
+            Invoice.created_at,
+            Invoice.original_due_date,
+            Invoice.due_date,
+            Invoice.resolved_at,
+            Invoice.payment_link,
+            Invoice.observation,
+        )
+    )
+    for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}):
+        (
+            invoice_id,
+            friendly_id,
+            account_id,
+            email,
+            order_id,
+            transaction_id,
+            installment,
+            installments,
+            value,
+            status,
+            created,
+            original_due,
+            due,
+            resolved,
+            link,
+            observation,
+        ) = row
+        yield (
+            invoice_id,
+            friendly_id,
+            account_id,
+            email,
+            order_id,
+            transaction_id,
+            installment,
+            installments,
+            cents_to_decimal(value),
+            status,
+            rules.is_overdue(status, due, now),
+            created,
+            original_due,
+            due,
+            resolved,
+            link,
+            observation,
+        )
+
+
+ExportKind = Literal["accounts", "invoices"]
+
+
+def export_rows(
+    session: Session, kind: ExportKind, f: AccountFilter | InvoiceFilter, now: datetime
+) -> tuple[tuple[str, ...], Iterator[tuple[Cell, ...]]]:
+    """The header and the rows of an export."""
+    if kind == "accounts":
+        assert isinstance(f, AccountFilter)
+        return ACCOUNT_EXPORT, account_rows(session, f)
+    assert isinstance(f, InvoiceFilter)
+    return INVOICE_EXPORT, invoice_rows(session, f, now)
+
+
+def export_text(
+    db: Database,
+    kind: ExportKind,
+    f: AccountFilter | InvoiceFilter,
+    *,
+    delimiter: str = ",",
+    now: datetime | None = None,
+    on_row: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """The export as pieces of CSV text, read from one snapshot while it is consumed."""
+    now = now or utcnow()
+    with db.snapshot() as session:
+        header, rows = export_rows(session, kind, f, now)
+        if on_row is not None:
+            rows = _counted(rows, on_row)
+        yield from csv_text(header, rows, delimiter=delimiter)
+
+
+def _counted(
+    rows: Iterator[tuple[Cell, ...]], on_row: Callable[[], None]
+) -> Iterator[tuple[Cell, ...]]:
+    for row in rows:
+        on_row()
+        yield row
+
+
+def encoded(pieces: Iterator[str], *, bom: bool = True) -> Iterator[bytes]:
+    """UTF-8 bytes; the BOM makes spreadsheets read accents right."""
+    if bom:
+        yield b"\xef\xbb\xbf"
+    for piece in pieces:
+        if piece:
+            yield piece.encode("utf-8")

@@ -1,0 +1,559 @@
+"""The import history: one row per import, its row errors, and the uploaded file's bytes.
+
+An import is claimed by one worker at a time. The claim is a random token written by a
+compare-and-set ``UPDATE``; every chunk's progress is recorded with an ``UPDATE`` that
+names that token, in the same transaction as the chunk's writes, so a worker that lost
+its claim (it was presumed dead and another took over) can never commit a chunk.
+
+Statuses: ``queued`` (uploaded, waiting for the scheduler), ``running``, ``interrupted``
+(stopped before the end; resumable), ``completed`` (every row handled; some may have
+failed) and ``failed`` (the file itself could not be imported). A ``running`` import
+whose worker is gone (its process no longer exists on this host, or its heartbeat is
+older than ``LEASE_SECONDS``) is shown as ``interrupted`` and may be resumed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    CursorResult,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from connector.bulk.csvio import FactsCollector, FileFacts, check_not_a_workbook
+from connector.db import Base, Database
+from connector.errors import NotFound
+from connector.ids import new_id, utcnow
+
+QUEUED = "queued"
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+COMPLETED = "completed"
+FAILED = "failed"
+FINAL = (COMPLETED, FAILED)
+
+LEASE_SECONDS = 300  # a worker that has not recorded a chunk for this long is presumed dead
+PART_BYTES = 1 << 20
+MAX_VALUE_CHARS = 500  # a cell quoted in the report is cut to this length
+
+
+class ImportJob(Base):
+    """One import: who, when, which file, how far it got and what came of its rows."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))
+    requested_by: Mapped[str] = mapped_column(String(254))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(16))
+    delimiter: Mapped[str | None] = mapped_column(String(4))
+    ignored_columns: Mapped[list[str]] = mapped_column(JSON)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunks_done: Mapped[int] = mapped_column(Integer)
+    rows_total: Mapped[int] = mapped_column(Integer)  # an estimate until the import ends
+    rows_done: Mapped[int] = mapped_column(Integer)
+    created_count: Mapped[int] = mapped_column(Integer)
+    updated_count: Mapped[int] = mapped_column(Integer)
+    unchanged_count: Mapped[int] = mapped_column(Integer)
+    failed_count: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(255))  # host:pid of the claimant
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('accounts', 'invoices')", name="kind"),
+        CheckConstraint("mode IN ('create', 'update')", name="mode"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'interrupted', 'completed', 'failed')",
+            name="status",
+        ),
+        CheckConstraint("source IN ('cli', 'api')", name="source"),
+        CheckConstraint("chunk_size > 0", name="chunk_size"),
+        Index("ix_import_jobs_created_at", "created_at", "id"),
+        Index("ix_import_jobs_status", "status", "created_at"),
+        Index("ix_import_jobs_file_sha256", "file_sha256"),
+    )
+
+
+class ImportRowError(Base):
+    """One reason a row was refused: row number, column, the cell's value, the reason."""
+
+    __tablename__ = "import_row_errors"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("import_jobs.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    column_name: Mapped[str | None] = mapped_column("column", String(255))
+    value: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ImportFilePart(Base):
+    """A mebibyte of an uploaded file, kept in the database so any worker can run the import;
+    deleted when the import ends."""
+
+    __tablename__ = "import_file_parts"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("import_jobs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why a row (or the file, as row 0 or the header's row) was refused."""
+
+    row: int
+    column: str | None
+    value: str | None
+    code: str
+    reason: str
+
+
+@dataclass
+class ChunkCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+
+class LostClaim(Exception):
+    """Another worker took this import over; this one must stop without committing."""
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _worker_is_gone(worker: str | None) -> bool:
+    """Whether the worker was a process on this host that no longer exists."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid_text = worker.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def effective_status(job: ImportJob, now: datetime) -> str:
+    """The stored status, except that a running import whose worker is gone is interrupted."""
+    if job.status == RUNNING and is_abandoned(job, now):
+        return INTERRUPTED
+    return job.status
+
+
+def is_abandoned(job: ImportJob, now: datetime) -> bool:
+    heartbeat = job.heartbeat_at or job.started_at or job.created_at
+    return heartbeat < now - timedelta(seconds=LEASE_SECONDS) or _worker_is_gone(job.worker)
+
+
+def create_job(
+    session: Session,
+    *,
+    kind: str,
+    mode: str,
+    dry_run: bool,
+    source: str,
+    requested_by: str,
+    file_name: str,
+    facts: FileFacts,
+    chunk_size: int,
+    status: str = QUEUED,
+    now: datetime | None = None,
+) -> ImportJob:
+    """Record a new import; ``rows_total`` starts as the file's line count less the header."""
+    now = now or utcnow()
+    job = ImportJob(
+        id=new_id(),
+        kind=kind,
+        mode=mode,
+        dry_run=dry_run,
+        status=status,
+        source=source,
+        requested_by=requested_by[:254],
+        file_name=(os.path.basename(file_name) or "upload.csv")[:255],
+        file_size=facts.size,
+        file_sha256=facts.sha256,
+        encoding=facts.encoding,
+        delimiter=None,
+        ignored_columns=[],
+        chunk_size=chunk_size,
+        chunks_done=0,
+        rows_total=max(facts.lines - 1, 0),
+        rows_done=0,
+        created_count=0,
+        updated_count=0,
+        unchanged_count=0,
+        failed_count=0,
+        message=None,
+        worker=None,
+        claim_token=None,
+        created_at=now,
+        started_at=None,
+        heartbeat_at=None,
+        finished_at=None,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def store_upload(session: Session, job_id: str, stream: BinaryIO) -> FileFacts:
+    """Copy an uploaded file into the database in parts, learning its facts on the way."""
+    collector = FactsCollector()
+    seq = 0
+    while block := stream.read(PART_BYTES):
+        if seq == 0:
+            check_not_a_workbook(block[:8])
+        collector.feed(block)
+        session.execute(insert(ImportFilePart).values(job_id=job_id, seq=seq, data=block))
+        seq += 1
+    return collector.facts()
+
+
+class _StoredFile(io.RawIOBase):
+    """An uploaded file read back from its parts, each in its own short read transaction,
+    so a long import never holds a snapshot open and one part at a time is in memory."""
+
+    def __init__(self, db: Database, job_id: str) -> None:
+        self._db = db
+        self._job_id = job_id
+        self._seq = 0
+        self._part = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        if self._offset >= len(self._part):
+            with self._db.snapshot() as session:
+                data = session.scalar(
+                    select(ImportFilePart.data).where(
+                        ImportFilePart.job_id == self._job_id, ImportFilePart.seq == self._seq
+                    )
+                )
+            if data is None:
+                return 0
+            self._seq += 1
+            self._part, self._offset = bytes(data), 0
+        piece = self._part[self._offset : self._offset + len(target)]
+        self._offset += len(piece)
+        target[: len(piece)] = piece
+        return len(piece)
+
+
+def open_upload(db: Database, job_id: str) -> BinaryIO:
+    """The uploaded file of an import as a binary stream."""
+    return cast(BinaryIO, io.BufferedReader(_StoredFile(db, job_id), PART_BYTES))
+
+
+def delete_upload(session: Session, job_id: str) -> None:
+    session.execute(delete(ImportFilePart).where(ImportFilePart.job_id == job_id))
+
+
+def has_upload(session: Session, job_id: str) -> bool:
+    found = session.scalar(
+        select(ImportFilePart.seq).where(ImportFilePart.job_id == job_id).limit(1)
+    )
+    return found is not None
+
+
+def get_job(session: Session, job_id: str) -> ImportJob:
+    job = session.get(ImportJob, job_id, populate_existing=True)
+    if job is None:
+        raise NotFound(f"import {job_id!r} not found", code="import_not_found")
+    return job
+
+
+def claim_job(
+    session: Session, job: ImportJob, *, worker: str | None = None, now: datetime | None = None
+) -> str | None:
+    """Take ``job`` for this worker if it is still as read (queued, or abandoned); the
+    token to record its chunks with, or None when another worker got there first.
+
+    ``job`` may come from another session; read it again (``get_job``) to see the claim.
+    """
+    now = now or utcnow()
+    if job.status in FINAL or (job.status == RUNNING and not is_abandoned(job, now)):
+        return None
+    token = secrets.token_hex(16)
+    same_claim = (
+        ImportJob.claim_token.is_(None)
+        if job.claim_token is None
+        else ImportJob.claim_token == job.claim_token
+    )
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.status == job.status, same_claim)
+            .values(
+                status=RUNNING,
+                claim_token=token,
+                worker=worker or this_worker(),
+                heartbeat_at=now,
+                started_at=job.started_at or now,
+                message=None,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        return None
+    return token
+
+
+def next_queued_jobs(session: Session, limit: int = 20) -> list[ImportJob]:
+    """Uploaded imports waiting to run, or left running by a worker that is gone."""
+    return list(
+        session.scalars(
+            select(ImportJob)
+            .where(
+                ImportJob.source == "api",
+                ImportJob.status.in_((QUEUED, RUNNING, INTERRUPTED)),
+            )
+            .order_by(ImportJob.created_at, ImportJob.id)
+            .limit(limit)
+        )
+    )
+
+
+def find_resumable(
+    session: Session, *, kind: str, mode: str, dry_run: bool, sha256: str, now: datetime
+) -> ImportJob | None:
+    """The latest unfinished import of the same file, kind and mode that nobody is running."""
+    candidates = session.scalars(
+        select(ImportJob)
+        .where(
+            ImportJob.file_sha256 == sha256,
+            ImportJob.kind == kind,
+            ImportJob.mode == mode,
+            ImportJob.dry_run.is_(dry_run),
+            ImportJob.status.in_((RUNNING, INTERRUPTED)),
+        )
+        .order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+    )
+    for job in candidates:
+        if job.status == INTERRUPTED or is_abandoned(job, now):
+            return job
+    return None
+
+
+def _guarded(job_id: str, token: str) -> Any:
+    return (
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.claim_token == token)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _apply(session: Session, statement: Any) -> None:
+    result = cast(CursorResult[Any], session.execute(statement))
+    if result.rowcount != 1:
+        raise LostClaim("another worker has taken this import over")
+
+
+def set_layout(
+    session: Session, job_id: str, token: str, *, delimiter: str, ignored: Sequence[str]
+) -> None:
+    _apply(
+        session, _guarded(job_id, token).values(delimiter=delimiter, ignored_columns=list(ignored))
+    )
+
+
+def record_chunk(
+    session: Session,
+    job_id: str,
+    token: str,
+    *,
+    index: int,
+    counts: ChunkCounts,
+    errors: Sequence[RowError] = (),
+    now: datetime | None = None,
+) -> None:
+    """Record chunk ``index`` (0-based) as done, with its counts and row errors.
+
+    Called in the transaction that wrote the chunk, so the chunk and its record commit
+    together; the condition on ``chunks_done`` makes recording a chunk twice impossible.
+    """
+    now = now or utcnow()
+    _apply(
+        session,
+        _guarded(job_id, token)
+        .where(ImportJob.chunks_done == index)
+        .values(
+            chunks_done=index + 1,
+            rows_done=ImportJob.rows_done + counts.rows,
+            created_count=ImportJob.created_count + counts.created,
+            updated_count=ImportJob.updated_count + counts.updated,
+            unchanged_count=ImportJob.unchanged_count + counts.unchanged,
+            failed_count=ImportJob.failed_count + counts.failed,
+            heartbeat_at=now,
+        ),
+    )
+    _insert_errors(session, job_id, errors)
+
+
+def _insert_errors(session: Session, job_id: str, errors: Sequence[RowError]) -> None:
+    if not errors:
+        return
+    positions: dict[int, int] = {}
+    rows = []
+    for error in errors:
+        position = positions.get(error.row, 0)
+        positions[error.row] = position + 1
+        rows.append(
+            {
+                "job_id": job_id,
+                "row_number": error.row,
+                "position": position,
+                "column_name": error.column,
+                "value": None if error.value is None else error.value[:MAX_VALUE_CHARS],
+                "code": error.code,
+                "reason": error.reason,
+            }
+        )
+    session.execute(insert(ImportRowError), rows)
+
+
+def finish_job(
+    session: Session,
+    job_id: str,
+    token: str,
+    *,
+    status: str,
+    message: str | None = None,
+    errors: Sequence[RowError] = (),
+    now: datetime | None = None,
+) -> None:
+    """End an import: completed or failed (final, its upload deleted) or interrupted."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"status": status, "message": message, "heartbeat_at": now}
+    if status in FINAL:
+        values.update(finished_at=now, claim_token=None, rows_total=ImportJob.rows_done)
+    else:
+        values.update(claim_token=None)
+    _apply(session, _guarded(job_id, token).values(**values))
+    _insert_errors(session, job_id, errors)
+    if status in FINAL:
+        delete_upload(session, job_id)
+
+
+def list_jobs(
+    session: Session, *, kind: str | None = None, offset: int = 0, limit: int = 50
+) -> list[ImportJob]:
+    """The history, newest first."""
+    query = select(ImportJob).order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+    if kind is not None:
+        query = query.where(ImportJob.kind == kind)
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_jobs(session: Session, *, kind: str | None = None) -> int:
+    query = select(func.count()).select_from(ImportJob)
+    if kind is not None:
+        query = query.where(ImportJob.kind == kind)
+    return int(session.scalar(query) or 0)
+
+
+def iter_errors(session: Session, job_id: str) -> Iterator[ImportRowError]:
+    """Every row error of an import, in row order, streamed."""
+    query = (
+        select(ImportRowError)
+        .where(ImportRowError.job_id == job_id)
+        .order_by(ImportRowError.row_number, ImportRowError.position)
+        .execution_options(yield_per=1000)
+    )
+    yield from session.scalars(query)
+
+
+def job_to_dict(job: ImportJob, now: datetime | None = None) -> dict[str, Any]:
+    """An import as the API shows it."""
+    now = now or utcnow()
+    status = effective_status(job, now)
+    total = job.rows_done if status in FINAL else max(job.rows_total, job.rows_done)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "mode": job.mode,
+        "dryRun": job.dry_run,
+        "status": status,
+        "source": job.source,
+        "requestedBy": job.requested_by,
+        "fileName": job.file_name,
+        "fileSize": job.file_size,
+        "fileSha256": job.file_sha256,
+        "encoding": job.encoding,
+        "delimiter": job.delimiter,
+        "ignoredColumns": list(job.ignored_columns or []),
+        "progress": {
+            "rowsDone": job.rows_done,
+            "rowsTotal": total,
+            "percent": 100 if status == COMPLETED else _percent(job.rows_done, total),
+        },
+        "counts": {
+            "created": job.created_count,
+            "updated": job.updated_count,
+            "unchanged": job.unchanged_count,
+            "failed": job.failed_count,
+        },
+        "message": job.message,
+        "createdAt": job.created_at,
+        "startedAt": job.started_at,
+        "finishedAt": job.finished_at,
+    }
+
+
+def _percent(done: int, total: int) -> int:
+    return min(99, done * 100 // total) if total else 0

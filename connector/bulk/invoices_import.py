@@ -1,0 +1,195 @@
+"""Invoice import: the invoice export, edited and uploaded again, through ``update_invoice``.
+
+Rows are keyed by the invoice ``Id``. ``Status`` (``Paid`` or ``Cancelled``; ``Opened``
+leaves an open invoice as it is), ``Payment link`` and ``Observation`` are read; every
+other column is read-only and ignored. A column missing from the file leaves its field
+alone; an empty cell in a column that is present clears the link or observation, since
+the file says what the invoice should look like. Paying from a file calls the same
+service as the API, so the credit comes back exactly as it would there.
+
+The rows of a chunk are compared with their invoices in one read and applied by one
+``update_invoices`` call, which refuses a row (a cancelled invoice cannot be paid)
+without touching it or the others.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connector.bulk.batches import apply_batch, waves
+from connector.bulk.csvio import Column, SheetRow
+from connector.bulk.history import RowError
+from connector.bulk.report import Outcome, failed, refusal
+from connector.bulk.templates import INVOICE_COLUMNS
+from connector.credit.invoices import InvoiceChange, update_invoices
+from connector.credit.models import INVOICE_CANCELLED, INVOICE_OPENED, INVOICE_PAID, Invoice
+from connector.credit.queries import invoices_by_id
+from connector.errors import ConnectorError, NotFound
+
+# Status words a merchant may write, in the three languages (accents and case ignored).
+# The admin shows an open invoice past its due date as overdue: it is still open.
+STATUS_WORDS = {
+    INVOICE_OPENED: ("opened", "open", "overdue", "abierto", "aberto", "em aberto", "vencido"),
+    INVOICE_PAID: ("paid", "pagado", "pago", "liquidado", "quitado"),
+    INVOICE_CANCELLED: ("cancelled", "canceled", "cancelado", "anulado"),
+}
+_STATUS_OF = {
+    "".join(word.split()): status for status, words in STATUS_WORDS.items() for word in words
+}
+_FIELD_OF = {"status": "status", "paymentLink": "payment_link", "observation": "observation"}
+_DEFAULT_FIELD = {
+    "invoice_not_found": "id",
+    "invoice_cancelled": "status",
+    "invoice_paid": "status",
+    "invoice_not_open": "status",
+}
+
+
+def parse_status(text: str) -> str | None:
+    """``Opened``, ``Paid`` or ``Cancelled`` from any of their words; None if none fits."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    key = "".join(c for c in decomposed.casefold() if c.isalnum())
+    return _STATUS_OF.get(key)
+
+
+_KEEP: Any = object()  # the file has no such column
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    sheet: SheetRow
+    invoice_id: str
+    status: str | None  # None: no change asked
+    payment_link: Any  # str | None, or _KEEP
+    observation: Any
+
+    @property
+    def number(self) -> int:
+        return self.sheet.number
+
+
+def columns_for(_mode: str = "update") -> Sequence[Column]:
+    return INVOICE_COLUMNS
+
+
+class InvoicesImport:
+    """Parses and applies invoice rows for one file."""
+
+    mode = "update"
+
+    def __init__(self, title: Callable[[str], str], present: Sequence[str]) -> None:
+        self.title = title
+        self.present = set(present)
+
+    def parse(self, row: SheetRow) -> InvoiceRow | Outcome:
+        cells = row.cells
+        errors: list[RowError] = []
+        if row.extra:
+            errors.append(
+                RowError(
+                    row.number,
+                    None,
+                    row.extra[0],
+                    "too_many_cells",
+                    f"the row has {len(row.extra)} more cell(s) than the header has columns; "
+                    "is a value containing the delimiter missing its quotes?",
+                )
+            )
+        invoice_id = cells.get("id", "")
+        if not invoice_id:
+            errors.append(
+                RowError(
+                    row.number, self.title("id"), None, "required", "the invoice Id is required"
+                )
+            )
+        status = None
+        if cells.get("status"):
+            status = parse_status(cells["status"])
+            if status is None:
+                errors.append(
+                    RowError(
+                        row.number,
+                        self.title("status"),
+                        cells["status"],
+                        "invalid_status",
+                        "the status must be Paid, Cancelled or Opened",
+                    )
+                )
+        if errors:
+            return failed(errors)
+        return InvoiceRow(
+            row,
+            invoice_id,
+            status,
+            (cells.get("payment_link") or None) if "payment_link" in self.present else _KEEP,
+            (cells.get("observation") or None) if "observation" in self.present else _KEEP,
+        )
+
+    def apply(
+        self, session: Session, rows: Sequence[InvoiceRow], *, done_by: str, now: datetime
+    ) -> list[Outcome]:
+        """Apply rows in file order; rows naming an invoice already named run in a later
+        wave, so each sees what the rows before it did."""
+        outcomes: dict[int, Outcome] = {}
+        for wave in waves(rows, lambda row: row.invoice_id):
+            outcomes.update(self._apply_wave(session, wave, done_by, now))
+        return [outcomes[row.number] for row in rows]
+
+    def _apply_wave(
+        self, session: Session, rows: Sequence[InvoiceRow], done_by: str, now: datetime
+    ) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        invoices = invoices_by_id(session, [r.invoice_id for r in rows])
+        changed_rows: list[InvoiceRow] = []
+        changes: list[InvoiceChange] = []
+        for row in rows:
+            invoice = invoices.get(row.invoice_id)
+            if invoice is None:
+                error = NotFound(f"invoice {row.invoice_id!r} not found", code="invoice_not_found")
+                outcomes[row.number] = self._refused(row, error)
+                continue
+            asked = self._changes(row, invoice)
+            if not asked:
+                outcomes[row.number] = Outcome(row.number, "unchanged")
+                continue
+            changed_rows.append(row)
+            changes.append(InvoiceChange(row.invoice_id, **asked))
+        results = apply_batch(
+            session,
+            changes,
+            lambda part: update_invoices(session, part, done_by=done_by, now=now),
+        )
+        for row, result in zip(changed_rows, results, strict=True):
+            outcomes[row.number] = (
+                self._refused(row, result)
+                if isinstance(result, ConnectorError)
+                else Outcome(row.number, "updated")
+            )
+        return outcomes
+
+    def _changes(self, row: InvoiceRow, invoice: Invoice) -> dict[str, Any]:
+        """What the row asks that the invoice does not already have."""
+        changes: dict[str, Any] = {}
+        if row.status is not None and row.status != invoice.status:
+            changes["status"] = row.status
+        if row.payment_link is not _KEEP and row.payment_link != invoice.payment_link:
+            changes["payment_link"] = row.payment_link
+        if row.observation is not _KEEP and row.observation != invoice.observation:
+            changes["observation"] = row.observation
+        return changes
+
+    def _refused(self, row: InvoiceRow, error: ConnectorError) -> Outcome:
+        return refusal(
+            row.number,
+            error,
+            field_of=_FIELD_OF,
+            default_field=_DEFAULT_FIELD.get(error.code),
+            title=self.title,
+            cells=row.sheet.cells,
+        )
