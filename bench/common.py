@@ -128,7 +128,9 @@ def seed_accounts(url: str, count: int, limit_cents: int, prefix: str = "bench")
 
 
 @contextmanager
-def served(url: str, *, workers: int | None = None, log: Path | None = None) -> Iterator[str]:
+def served(
+    url: str, *, workers: int | None = None, log: Path | None = None, **extra_env: str
+) -> Iterator[str]:
     """Run ``connector serve`` on ``url``; yield its base URL."""
     port = 18_000 + os.getpid() % 1000
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
@@ -142,6 +144,7 @@ def served(url: str, *, workers: int | None = None, log: Path | None = None) -> 
     )
     if workers:
         env["CONNECTOR_WORKERS"] = str(workers)
+    env.update(extra_env)
     out = (log or ROOT / "bench" / "results" / "serve.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],

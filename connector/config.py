@@ -33,6 +33,8 @@ class Settings:
     callback_app_token: str | None = field(default=None, repr=False)
     allow_testsuite_without_credentials: bool = False
     workers: int = 0  # 0: pick from the number of cores
+    threads: int = 1  # per worker; above 1, gunicorn's threaded workers (HTTP keep-alive)
+    access_log: bool = True
     scheduler_enabled: bool = True
     log_level: str = "INFO"
     # The admin and My Credits pages (connector.web).
@@ -157,6 +159,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "CONNECTOR_ALLOW_TESTSUITE_WITHOUT_CREDENTIALS", False
         ),
         workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
+        threads=_int(env, "CONNECTOR_THREADS", 1, 1, 64),
+        access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),

@@ -29,17 +29,19 @@ from connector.ids import new_id
 IN_BATCH = 900
 
 
-def _locks(session: Session) -> set[str]:
+def _locks(session: Session) -> dict[str, Account]:
     """The accounts locked in the current (innermost) transaction of a session.
 
     A rolled-back savepoint releases the row locks taken inside it, so the record is
-    kept per innermost transaction and starts empty in a new one.
+    kept per innermost transaction and starts empty in a new one. It holds the accounts
+    themselves: the session's identity map keeps only weak references, and a locked
+    account nobody holds would otherwise be loaded again.
     """
     current = session.get_nested_transaction() or session.get_transaction()
     if session.info.get("locks_of") is not current:
         session.info["locks_of"] = current
-        session.info["locked_accounts"] = set()
-    locked: set[str] = session.info["locked_accounts"]
+        session.info["locked_accounts"] = {}
+    locked: dict[str, Account] = session.info["locked_accounts"]
     return locked
 
 
@@ -54,16 +56,15 @@ def lock_accounts_where(session: Session, query: Select[Account]) -> Account | N
         query.with_for_update(of=Account).execution_options(populate_existing=True)
     ).first()
     if account is not None:
-        _locks(session).add(account.id)
+        _locks(session)[account.id] = account
     return account
 
 
 def lock_account(session: Session, account_id: str) -> Account:
     """Load an account holding its row lock; free when this transaction already holds it."""
-    if account_id in _locks(session):
-        held = session.get(Account, account_id)
-        if held is not None:
-            return held
+    held = _locks(session).get(account_id)
+    if held is not None:
+        return held
     account = lock_accounts_where(session, select(Account).where(Account.id == account_id))
     if account is None:
         raise NotFound(f"account {account_id!r} not found", code="account_not_found")
