@@ -169,23 +169,33 @@ def authorize_payment(
         callback_url=request.callback_url,
         test_suite=request.test_suite,
         payment_method=request.payment_method,
-        delay_to_auto_settle_seconds=_auto_settle_delay(_store_window(settings, now), now),
+        delay_to_auto_settle_seconds=0,  # the reservation's, or the store's window, below
         cancelled_at=None,
         created_at=now,
         updated_at=now,
     )
     if request.test_suite:
-        _decide_by_test_card(session, payment, request, now)
+        _decide_by_test_card(session, payment, request, settings, now)
     else:
         _decide_by_credit(session, payment, request, settings, now)
     session.flush()
     return payment
 
 
+def _use_store_window(payment: Payment, settings: StoreSettings, now: datetime) -> None:
+    """Without a reservation, the auto-settle delay is the store's window from now."""
+    payment.delay_to_auto_settle_seconds = _auto_settle_delay(_store_window(settings, now), now)
+
+
 def _decide_by_test_card(
-    session: Session, payment: Payment, request: PaymentRequest, now: datetime
+    session: Session,
+    payment: Payment,
+    request: PaymentRequest,
+    settings: StoreSettings,
+    now: datetime,
 ) -> None:
     """Homologation traffic: the card number decides, and no credit is touched."""
+    _use_store_window(payment, settings, now)
     card = test_card(request.card_number)
     payment.status, payment.code, payment.message = card.status, card.code, card.message
     if card.status == APPROVED:
@@ -270,6 +280,7 @@ def _decide_by_credit(
             now=now,
         )
     except CreditDenied as denial:
+        _use_store_window(payment, settings, now)
         session.add(payment)
         if (
             denial.code == INSUFFICIENT_CREDIT

@@ -97,6 +97,7 @@ def test_denials_carry_stable_codes(
     assert answer is not None
     assert answer["status"] == "denied" and answer["code"] == code
     assert answer["message"] and answer["authorizationId"] is None
+    assert 0 < answer["delayToAutoSettle"] <= 604_800  # never zero, even when denied
     assert reservations(db) == []
     assert post("/payments", payment_body("p1", **body_changes)).json == answer
 
