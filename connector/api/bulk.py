@@ -23,7 +23,7 @@ from connector.bulk.export import encoded, export_text, parse_delimiter
 from connector.bulk.history import count_jobs, get_job, iter_errors, job_to_dict, list_jobs
 from connector.bulk.report import report_text
 from connector.bulk.templates import KINDS, template_text
-from connector.bulk.uploads import queue_import
+from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.credit.accounts import normalize_document
 from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN
 from connector.credit.queries import AccountFilter, InvoiceFilter
@@ -31,7 +31,6 @@ from connector.errors import NotFound
 from connector.ids import utcnow
 
 TAG = "Bulk"
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
 _STATUSES = {
     "open": (ACCOUNT_OPEN,),
     "closed": (ACCOUNT_CLOSED,),

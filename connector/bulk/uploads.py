@@ -18,6 +18,7 @@ from connector.bulk.history import PART_BYTES, ImportJob, create_job, store_uplo
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
 from connector.errors import ValidationError
 
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
 NO_FILE = "a CSV file is required"
 
 
