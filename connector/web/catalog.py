@@ -437,17 +437,17 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("Invoices template", "Plantilla de títulos", "Modelo de títulos"),
     ("Exports", "Exportaciones", "Exportações"),
     (
-        "To settle invoices in bulk, export them from the Invoices list, filtered as you need, "
-        "change Status to Paid and upload the file.",
-        "Para liquidar títulos de forma masiva, expórtelos desde la lista de Títulos, filtrada "
-        "como necesite, cambie Status a Paid y suba el archivo.",
-        "Para liquidar títulos em massa, exporte-os da lista de Títulos, filtrada como "
-        "precisar, altere Status para Paid e envie o arquivo.",
+        "The Invoices and Accounts lists export the rows their filters select (Export CSV). "
+        "To settle invoices in bulk, export them, change Status to Paid and upload the file.",
+        "Las listas de Títulos y Cuentas exportan las filas que eligen sus filtros (Exportar "
+        "CSV). Para liquidar títulos de forma masiva, expórtelos, cambie Status a Paid y suba "
+        "el archivo.",
+        "As listas de Títulos e Contas exportam as linhas que seus filtros selecionam "
+        "(Exportar CSV). Para liquidar títulos em massa, exporte-os, altere Status para Paid "
+        "e envie o arquivo.",
     ),
     ("Import history", "Historial de importaciones", "Histórico de importações"),
-    ("When", "Cuándo", "Quando"),
     ("File", "Archivo", "Arquivo"),
-    ("What", "Qué", "O quê"),
     ("Rows", "Filas", "Linhas"),
     # Counts of rows (filas / linhas: feminine)
     ("created", "creadas", "criadas"),
@@ -466,6 +466,11 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("Dry run", "Simulación", "Simulação"),
     ("by {who}, {when}", "por {who}, {when}", "por {who}, {when}"),
     ("Dry run: nothing was saved.", "Simulación: no se guardó nada.", "Simulação: nada foi salvo."),
+    (
+        "Dry run: nothing will be saved.",
+        "Simulación: no se guardará nada.",
+        "Simulação: nada será salvo.",
+    ),
     (
         "The counts say what importing this file would do.",
         "Los números dicen lo que haría importar este archivo.",
