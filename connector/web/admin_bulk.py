@@ -3,8 +3,8 @@ accounts and invoices lists as filtered.
 
 Every rule lives in ``connector.bulk``: an upload is checked, stored and queued by
 ``queue_import`` (as the API's is), the scheduler runs it, and its page refreshes itself
-(a meta refresh: the pages run no script) until it ends. Polling pages read a snapshot,
-so they never wait for an import chunk's write lock.
+(a meta refresh: the pages run no script) until it ends. The import tables are read from
+a snapshot, as the API's polling reads them.
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ def run(work: Callable[[Session], T]) -> T:
 
 
 def read(work: Callable[[Session], T]) -> T:
-    """Read from a snapshot: a page that polls an import never waits for a chunk's write
-    lock (SQLite's write transactions take it at BEGIN)."""
+    """Read from one snapshot, without a write transaction (which SQLite begins by taking
+    the write lock): a page that polls an import does not queue behind its chunks."""
     with get_db().snapshot() as db_session:
         return work(db_session)
 
