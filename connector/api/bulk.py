@@ -9,9 +9,8 @@ report. Exports take the invoice search's own filters, parsed by the same schema
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 
@@ -20,29 +19,18 @@ from connector.api.invoices import invoice_filter
 from connector.api.routes import load, query_args, route
 from connector.app import get_db
 from connector.auth import READ, WRITE_ACCOUNTS, WRITE_INVOICES
-from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
 from connector.bulk.export import encoded, export_text, parse_delimiter
-from connector.bulk.history import (
-    PART_BYTES,
-    count_jobs,
-    create_job,
-    get_job,
-    iter_errors,
-    job_to_dict,
-    list_jobs,
-    store_upload,
-)
+from connector.bulk.history import count_jobs, get_job, iter_errors, job_to_dict, list_jobs
 from connector.bulk.report import report_text
-from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
 from connector.bulk.templates import KINDS, template_text
+from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.credit.accounts import normalize_document
 from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN
 from connector.credit.queries import AccountFilter, InvoiceFilter
-from connector.errors import NotFound, ValidationError
+from connector.errors import NotFound
 from connector.ids import utcnow
 
 TAG = "Bulk"
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
 _STATUSES = {
     "open": (ACCOUNT_OPEN,),
     "closed": (ACCOUNT_CLOSED,),
@@ -100,44 +88,19 @@ def _form(schema: type[s.UploadForm]) -> dict[str, Any]:
 
 
 def _upload(kind: str, form: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
-    """Check the uploaded file's header, store it and queue its import."""
-    mode = form["mode"]
-    check_request(kind, mode)
+    """Queue the uploaded file's import (checked and stored by ``queue_import``)."""
     upload = form["file"]
-    if not getattr(upload, "filename", None):
-        raise ValidationError("no file uploaded", fields={"file": "a CSV file is required"})
-    stream = cast(BinaryIO, upload.stream)
-    head = stream.read(PART_BYTES)
-    try:
-        check_not_a_workbook(head[:8])
-    except FileProblem as problem:
-        raise ValidationError(
-            problem.message, code="invalid_file", fields={"file": problem.message}
-        ) from None
-    stream.seek(0)
     with get_db().transaction() as session:
-        job = create_job(
+        job = queue_import(
             session,
             kind=kind,
-            mode=mode,
+            mode=form["mode"],
             dry_run=form["dryRun"],
-            source="api",
+            stream=getattr(upload, "stream", None),
+            file_name=getattr(upload, "filename", None),
             requested_by=f"api:{g.principal.key}",
-            file_name=upload.filename,
-            facts=FileFacts("utf-8", 0, "", 0),
-            chunk_size=DEFAULT_CHUNK_ROWS,
+            source="api",
         )
-        facts = store_upload(session, job.id, stream)
-        try:
-            # The header is in the first part; check it now so a wrong file is a 400.
-            open_sheet(io.BytesIO(head), facts.encoding, columns_for(kind, mode))
-        except FileProblem as problem:
-            raise ValidationError(
-                problem.message, code="invalid_file", fields={"file": problem.message}
-            ) from None
-        job.file_size, job.file_sha256, job.encoding = facts.size, facts.sha256, facts.encoding
-        job.rows_total = max(facts.lines - 1, 0)
-        session.flush()
         body = _job_body(job)
     return jsonify(body), 202, {"Location": url_for("api.show_import", job_id=job.id)}
 

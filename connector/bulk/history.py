@@ -71,6 +71,8 @@ class ImportJob(Base):
     mode: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16))
+    # Where it runs: "cli" in the command's process; "api" uploaded over HTTP (the API or
+    # the admin's Bulk page; ``requested_by`` tells which) and run by the scheduler.
     source: Mapped[str] = mapped_column(String(8))
     requested_by: Mapped[str] = mapped_column(String(254))
     file_name: Mapped[str] = mapped_column(String(255))
@@ -507,12 +509,15 @@ def count_jobs(session: Session, *, kind: str | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def iter_errors(session: Session, job_id: str) -> Iterator[ImportRowError]:
-    """Every row error of an import, in row order, streamed."""
+def iter_errors(
+    session: Session, job_id: str, *, limit: int | None = None
+) -> Iterator[ImportRowError]:
+    """Every row error of an import (or the first ``limit``), in row order, streamed."""
     query = (
         select(ImportRowError)
         .where(ImportRowError.job_id == job_id)
         .order_by(ImportRowError.row_number, ImportRowError.position)
+        .limit(limit)
         .execution_options(yield_per=1000)
     )
     yield from session.scalars(query)

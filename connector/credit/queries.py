@@ -161,6 +161,9 @@ class AccountFilter:
     statuses: tuple[str, ...] = (ACCOUNT_OPEN,)  # closed accounts are hidden unless asked
     ids: tuple[str, ...] = ()
     op: Literal["and", "or"] = "and"
+    # The admin list's filters, always combined with AND (see account_search_condition).
+    search: str | None = None
+    overdue_at: datetime | None = None  # only accounts with an invoice overdue at this moment
 
 
 def account_select(f: AccountFilter, *, direction: Direction = "desc") -> Select[Account]:
@@ -176,12 +179,17 @@ def account_select(f: AccountFilter, *, direction: Direction = "desc") -> Select
     else:
         matched = or_(*conditions) if f.op == "or" else and_(*conditions)
     status = Account.status.in_(f.statuses) if f.statuses else true()
+    narrowed = [status, matched]
+    if f.search and f.search.strip():
+        narrowed.append(account_search_condition(f.search))
+    if f.overdue_at is not None:
+        narrowed.append(has_overdue_condition(f.overdue_at))
     order = (
         (Account.created_at.desc(), Account.id.desc())
         if direction == "desc"
         else (Account.created_at.asc(), Account.id.asc())
     )
-    return select(Account).where(and_(status, matched)).order_by(*order)
+    return select(Account).where(and_(*narrowed)).order_by(*order)
 
 
 def count_rows(session: Session, query: Select[Any]) -> int:

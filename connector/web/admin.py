@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector.bulk.uploads import MAX_UPLOAD_BYTES
 from connector.credit.queries import (
     AgingBucket,
     StoreTotals,
@@ -45,6 +46,10 @@ _PUBLIC = {"admin.login"}
 
 @bp.before_request
 def _guard() -> WerkzeugResponse | None:
+    if request.endpoint == "admin.bulk_upload" and current_staff() is not None:
+        # A spreadsheet may exceed the app's request limit; raised before the CSRF check
+        # reads the body, and only for signed-in staff.
+        request.max_content_length = MAX_UPLOAD_BYTES
     check_csrf()
     if request.endpoint in _PUBLIC:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from flask import flash, redirect, request, url_for
@@ -33,6 +35,7 @@ from connector.web.common import (
     run,
     statement_or_none,
     store_settings,
+    with_filters,
 )
 
 _SORTS = ("created", "email", "limit", "available", "id")
@@ -44,19 +47,41 @@ def _done_by() -> str | None:
     return user.email if user is not None else None
 
 
+@dataclass(frozen=True)
+class AccountListArgs:
+    """The accounts list's filters as the query string gives them (bad values ignored)."""
+
+    search: str
+    status: str
+    overdue: bool
+
+    @classmethod
+    def from_request(cls) -> AccountListArgs:
+        args = request.args
+        status = str(args.get("status")) if args.get("status") in _STATUSES else "open"
+        return cls((args.get("q") or "").strip(), status, args.get("overdue") == "1")
+
+    def account_filter(self, now: datetime) -> AccountFilter:
+        return AccountFilter(
+            statuses=_STATUSES[self.status],
+            search=self.search or None,
+            overdue_at=now if self.overdue else None,
+        )
+
+
+def account_filter_from_request(now: datetime) -> AccountFilter:
+    """The accounts the list shows (and its export holds), from the query string."""
+    return AccountListArgs.from_request().account_filter(now)
+
+
 @bp.get("/accounts")
 def accounts() -> tuple[str, int]:
     args = request.args
-    search = (args.get("q") or "").strip()
-    status = str(args.get("status")) if args.get("status") in _STATUSES else "open"
-    overdue = args.get("overdue") == "1"
+    listed = AccountListArgs.from_request()
     sort = args.get("sort") if args.get("sort") in _SORTS else "created"
     direction: Literal["asc", "desc"] = "asc" if args.get("dir") == "asc" else "desc"
     query = admin_account_select(
-        AccountFilter(statuses=_STATUSES[status]),
-        search=search or None,
-        has_overdue=overdue,
-        now=utcnow(),
+        listed.account_filter(utcnow()),
         sort=sort,  # type: ignore[arg-type]
         direction=direction,
     )
@@ -74,10 +99,11 @@ def accounts() -> tuple[str, int]:
         rows=rows,
         figures=figures,
         page=page,
-        search=search,
-        status=status,
-        overdue=overdue,
+        search=listed.search,
+        status=listed.status,
+        overdue=listed.overdue,
         sort=sort,
+        export_url=with_filters("admin.export_accounts"),
         direction=direction,
     )
 

@@ -38,6 +38,7 @@ from connector.web.common import (
     render,
     run,
     store_settings,
+    with_filters,
 )
 
 STATUSES = (INVOICE_OPENED, OVERDUE, INVOICE_PAID, INVOICE_CANCELLED)
@@ -86,6 +87,7 @@ def invoices() -> tuple[str, int]:
         sort=sort,
         direction=direction,
         args=request.args,
+        export_url=with_filters("admin.export_invoices"),
         **run(load),
     )
 

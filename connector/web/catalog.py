@@ -348,7 +348,7 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
         "Compra rechazada; se está avisando al gateway.",
         "Compra negada; o gateway está sendo avisado.",
     ),
-    # Bulk
+    # Bulk (the seeds: "Actualización masiva", "Atualização em massa", títulos)
     (
         "Bulk import and export",
         "Importación y exportación masiva",
@@ -359,21 +359,212 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
         "Cree o actualice cuentas y liquide títulos con un archivo CSV.",
         "Crie ou atualize contas e liquide títulos com um arquivo CSV.",
     ),
+    ("Bulk update", "Actualización masiva", "Atualização em massa"),
+    ("Bulk import", "Importación masiva", "Importação em massa"),
+    ("Export CSV", "Exportar CSV", "Exportar CSV"),
     (
-        "Bulk import and export are being installed. Until then, use the account and invoice pages, or the API.",
-        "La importación y exportación masiva se están instalando. Mientras tanto, use las páginas de cuentas y títulos, o la API.",
-        "A importação e exportação em massa estão sendo instaladas. Enquanto isso, use as páginas de contas e títulos, ou a API.",
+        "Every invoice that matches the filters, as CSV",
+        "Todos los títulos que cumplen los filtros, en CSV",
+        "Todos os títulos que atendem aos filtros, em CSV",
     ),
     (
-        "Columns: Email, Document, Document Type, Credit limit, Tolerance rate (5 % is 0.05).",
-        "Columnas: Email, Document, Document Type, Credit limit, Tolerance rate (5 % es 0.05).",
-        "Colunas: Email, Document, Document Type, Credit limit, Tolerance rate (5 % é 0.05).",
+        "Every account that matches the filters, as CSV",
+        "Todas las cuentas que cumplen los filtros, en CSV",
+        "Todas as contas que atendem aos filtros, em CSV",
     ),
     (
-        "Export the filtered list, change Status, Payment link or Observation, and import it again.",
-        "Exporte la lista filtrada, cambie Status, Payment link u Observation e impórtela de nuevo.",
-        "Exporte a lista filtrada, altere Status, Payment link ou Observation e importe-a de novo.",
+        "Export its invoices (CSV)",
+        "Exportar sus títulos (CSV)",
+        "Exportar seus títulos (CSV)",
     ),
+    ("Upload a file", "Subir un archivo", "Enviar um arquivo"),
+    (
+        "To import {file} for real, choose it again: a file is not kept once its dry run ends.",
+        "Para importar {file} de verdad, escójalo de nuevo: un archivo no se guarda después "
+        "de su simulación.",
+        "Para importar {file} de verdade, escolha-o de novo: um arquivo não é guardado depois "
+        "da sua simulação.",
+    ),
+    ("CSV file", "Archivo CSV", "Arquivo CSV"),
+    (
+        "Separated by commas, semicolons or tabs; UTF-8 or Windows-1252, as spreadsheets save CSV.",
+        "Separado por comas, punto y coma o tabulaciones; UTF-8 o Windows-1252, como las "
+        "hojas de cálculo guardan CSV.",
+        "Separado por vírgulas, ponto e vírgula ou tabulações; UTF-8 ou Windows-1252, como as "
+        "planilhas salvam CSV.",
+    ),
+    ("The file holds", "El archivo contiene", "O arquivo contém"),
+    ("Accounts: mode", "Cuentas: modo", "Contas: modo"),
+    ("Create new accounts", "Crear cuentas nuevas", "Criar contas novas"),
+    ("Update existing accounts", "Actualizar cuentas existentes", "Atualizar contas existentes"),
+    (
+        "An invoice file always updates: Status, Payment link and Observation.",
+        "Un archivo de títulos siempre actualiza: Status, Payment link y Observation.",
+        "Um arquivo de títulos sempre atualiza: Status, Payment link e Observation.",
+    ),
+    (
+        "Dry run: check without saving",
+        "Simulación: verificar sin guardar",
+        "Simulação: verificar sem salvar",
+    ),
+    (
+        "Every row goes through the same checks as a real import, then nothing is saved.",
+        "Cada fila pasa por las mismas verificaciones que en una importación real, y no se "
+        "guarda nada.",
+        "Cada linha passa pelas mesmas verificações de uma importação real, e nada é salvo.",
+    ),
+    ("Upload", "Subir", "Enviar"),
+    ("Templates", "Plantillas", "Modelos"),
+    (
+        "Fill a template without changing its first row, then upload it.",
+        "Complete una plantilla sin cambiar su primera fila y luego súbala.",
+        "Preencha um modelo sem alterar a primeira linha e depois envie-o.",
+    ),
+    (
+        "Language of the column names",
+        "Idioma de los nombres de las columnas",
+        "Idioma dos nomes das colunas",
+    ),
+    (
+        "Spanish and Portuguese templates are separated by semicolons, as spreadsheets there "
+        "expect.",
+        "Las plantillas en español y portugués se separan con punto y coma, como esperan las "
+        "hojas de cálculo en esos idiomas.",
+        "Os modelos em espanhol e português são separados por ponto e vírgula, como as "
+        "planilhas nesses idiomas esperam.",
+    ),
+    ("Accounts template", "Plantilla de cuentas", "Modelo de contas"),
+    ("Invoices template", "Plantilla de títulos", "Modelo de títulos"),
+    ("Exports", "Exportaciones", "Exportações"),
+    (
+        "The Invoices and Accounts lists export the rows their filters select (Export CSV). "
+        "To settle invoices in bulk, export them, change Status to Paid and upload the file.",
+        "Las listas de Títulos y Cuentas exportan las filas que eligen sus filtros (Exportar "
+        "CSV). Para liquidar títulos de forma masiva, expórtelos, cambie Status a Paid y suba "
+        "el archivo.",
+        "As listas de Títulos e Contas exportam as linhas que seus filtros selecionam "
+        "(Exportar CSV). Para liquidar títulos em massa, exporte-os, altere Status para Paid "
+        "e envie o arquivo.",
+    ),
+    ("Import history", "Historial de importaciones", "Histórico de importações"),
+    ("File", "Archivo", "Arquivo"),
+    ("Rows", "Filas", "Linhas"),
+    # Counts of rows (filas / linhas: feminine)
+    ("created", "creadas", "criadas"),
+    ("updated", "actualizadas", "atualizadas"),
+    ("unchanged", "sin cambios", "sem alteração"),
+    ("failed", "con error", "com erro"),
+    ("No import yet.", "Aún no hay importaciones.", "Ainda não há importações."),
+    # An import's status (la importación / a importação)
+    ("Queued", "En cola", "Na fila"),
+    ("Running", "En curso", "Em andamento"),
+    ("Interrupted", "Interrumpida", "Interrompida"),
+    ("Completed", "Completada", "Concluída"),
+    ("Failed", "Fallida", "Falhou"),
+    ("Create", "Crear", "Criar"),
+    ("Update", "Actualizar", "Atualizar"),
+    ("Dry run", "Simulación", "Simulação"),
+    ("by {who}, {when}", "por {who}, {when}", "por {who}, {when}"),
+    ("Dry run: nothing was saved.", "Simulación: no se guardó nada.", "Simulação: nada foi salvo."),
+    (
+        "Dry run: nothing will be saved.",
+        "Simulación: no se guardará nada.",
+        "Simulação: nada será salvo.",
+    ),
+    (
+        "The counts say what importing this file would do.",
+        "Los números dicen lo que haría importar este archivo.",
+        "Os números dizem o que a importação deste arquivo faria.",
+    ),
+    (
+        "Import this file for real",
+        "Importar este archivo de verdad",
+        "Importar este arquivo de verdade",
+    ),
+    ("Progress", "Progreso", "Progresso"),
+    (
+        "This page refreshes itself every {n} seconds until the import ends.",
+        "Esta página se actualiza cada {n} segundos hasta que termine la importación.",
+        "Esta página se atualiza a cada {n} segundos até a importação terminar.",
+    ),
+    (
+        "{done} of {total} rows ({percent} %)",
+        "{done} de {total} filas ({percent} %)",
+        "{done} de {total} linhas ({percent} %)",
+    ),
+    (
+        "Waiting for its turn: imports run one after another.",
+        "Esperando su turno: las importaciones se ejecutan una tras otra.",
+        "Aguardando a sua vez: as importações são executadas uma após a outra.",
+    ),
+    ("Errors", "Errores", "Erros"),
+    (
+        "Download the error report (CSV)",
+        "Descargar el informe de errores (CSV)",
+        "Baixar o relatório de erros (CSV)",
+    ),
+    (
+        "The first {n} errors; the report lists them all.",
+        "Los primeros {n} errores; el informe los lista todos.",
+        "Os primeiros {n} erros; o relatório lista todos.",
+    ),
+    ("Row", "Fila", "Linha"),
+    ("Column", "Columna", "Coluna"),
+    ("Reason", "Motivo", "Motivo"),
+    ("Name", "Nombre", "Nome"),
+    ("Size", "Tamaño", "Tamanho"),
+    ("{n} bytes", "{n} bytes", "{n} bytes"),
+    ("Encoding", "Codificación", "Codificação"),
+    ("Separator", "Separador", "Separador"),
+    ("tab", "tabulación", "tabulação"),
+    ("Ignored columns", "Columnas ignoradas", "Colunas ignoradas"),
+    ("None", "Ninguna", "Nenhuma"),
+    ("Run", "Ejecución", "Execução"),
+    ("Uploaded", "Subido", "Enviado"),
+    ("Started", "Iniciado", "Iniciado"),
+    ("Finished", "Terminado", "Concluído"),
+    (
+        "File uploaded: its check is queued. Nothing will be saved.",
+        "Archivo subido: su verificación está en cola. No se guardará nada.",
+        "Arquivo enviado: a verificação está na fila. Nada será salvo.",
+    ),
+    (
+        "File uploaded: its import is queued.",
+        "Archivo subido: su importación está en cola.",
+        "Arquivo enviado: a importação está na fila.",
+    ),
+    (
+        "This file is not the one the dry run checked: its rows were not checked before this "
+        "import.",
+        "Este archivo no es el que verificó la simulación: sus filas no se verificaron antes "
+        "de esta importación.",
+        "Este arquivo não é o que a simulação verificou: suas linhas não foram verificadas "
+        "antes desta importação.",
+    ),
+    (
+        "The file cannot be imported: see why by the file field.",
+        "El archivo no se puede importar: vea el motivo junto al campo del archivo.",
+        "O arquivo não pode ser importado: veja o motivo junto ao campo do arquivo.",
+    ),
+    # What the bulk services say about an upload
+    ("a CSV file is required", "se requiere un archivo CSV", "é necessário um arquivo CSV"),
+    (
+        "this is an Excel or OpenDocument workbook; save it as CSV and retry",
+        "es un libro de Excel u OpenDocument; guárdelo como CSV e intente de nuevo",
+        "é uma pasta de trabalho do Excel ou OpenDocument; salve-a como CSV e tente de novo",
+    ),
+    (
+        "this is an Excel 97-2003 workbook; save it as CSV and retry",
+        "es un libro de Excel 97-2003; guárdelo como CSV e intente de nuevo",
+        "é uma pasta de trabalho do Excel 97-2003; salve-a como CSV e tente de novo",
+    ),
+    (
+        "the file has no header row",
+        "el archivo no tiene fila de encabezado",
+        "o arquivo não tem linha de cabeçalho",
+    ),
+    ("accounts or invoices", "cuentas o títulos", "contas ou títulos"),
+    ("create or update", "crear o actualizar", "criar ou atualizar"),
     # Settings
     ("Store settings", "Configuración de la tienda", "Configurações da loja"),
     (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -17,6 +18,8 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
+    url_for,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.app import get_db
+from connector.bulk.export import encoded
 from connector.credit.queries import Statement, account_statement
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.errors import ConnectorError, ValidationError
@@ -101,8 +105,6 @@ def url_with(**changes: Any) -> str:
             args.pop(key, None)
         else:
             args[key] = [str(value)]
-    from urllib.parse import urlencode
-
     query = urlencode([(k, v) for k, values in args.items() for v in values])
     return request.path + ("?" + query if query else "")
 
@@ -111,6 +113,31 @@ def run(work: Callable[[Session], T]) -> T:
     """The edge owns the transaction: services flush, this commits, or rolls back on error."""
     with get_db().transaction() as db_session:
         return work(db_session)
+
+
+def read(work: Callable[[Session], T]) -> T:
+    """Read from one snapshot, without a write transaction (which SQLite begins by taking
+    the write lock): a page that polls an import does not queue behind its chunks."""
+    with get_db().snapshot() as db_session:
+        return work(db_session)
+
+
+# Query arguments that arrange a list rather than choose its rows.
+_ARRANGING = ("page", "sort", "dir")
+
+
+def with_filters(endpoint: str) -> str:
+    """``endpoint``'s URL carrying the current list's filters (not its page or sort)."""
+    args = [(k, v) for k, values in request.args.lists() if k not in _ARRANGING for v in values]
+    query = urlencode(args)
+    return url_for(endpoint) + ("?" + query if query else "")
+
+
+def csv_download(pieces: Iterator[str], filename: str) -> Response:
+    """A CSV file streamed as it is written (UTF-8 with a BOM, for spreadsheets)."""
+    response = Response(stream_with_context(encoded(pieces)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 STATEMENT_PAGE_ENTRIES = 500
@@ -223,6 +250,7 @@ _CODE_MESSAGES = {
     "invoice_paid": "The invoice is paid and cannot be cancelled.",
     "invoice_cancelled": "The invoice is cancelled and cannot be paid.",
     "invoice_not_open": "Only an open invoice can be changed this way.",
+    "invalid_file": "The file cannot be imported: see why by the file field.",
     "postponement_refused": "The postponement is not allowed: {detail}",
     "review_decided": "This purchase was already decided.",
     "review_not_found": "Review not found.",

@@ -20,6 +20,7 @@ from connector.credit.invoices import cancel_invoice, pay_invoice
 from connector.credit.models import ACCOUNT_OPEN
 from connector.credit.queries import (
     AccountFilter,
+    account_select,
     account_statement,
     admin_account_select,
     credit_use_series,
@@ -105,6 +106,11 @@ def test_account_search_by_dependent_email_and_sort_by_available(
     assert [x.id for x in ordered] == [b.id, a.id]
     with pytest.raises(ValueError):
         admin_account_select(AccountFilter(), has_overdue=True)
+    # The same filters carried by the filter itself (what the list's export uses).
+    carried = session.scalars(account_select(AccountFilter(search="helper_1"))).all()
+    assert [x.id for x in carried] == [a.id]
+    overdue = AccountFilter(search="x.example", overdue_at=utcnow())
+    assert session.scalars(account_select(overdue)).all() == []
 
 
 def test_users_are_stored_hashed_and_unique(session: Session) -> None:
