@@ -74,7 +74,8 @@ def issue_invoices(
         )
         session.add(invoice)
         invoices.append(invoice)
-    session.flush()  # entries reference the invoices
+    # No flush needed: the unit of work inserts invoices before the entries referencing
+    # them (it orders tables by their foreign keys).
     for invoice in invoices:
         post_entry(
             session,

@@ -32,16 +32,22 @@ IN_BATCH = 900
 def _locks(session: Session) -> dict[str, Account]:
     """The accounts locked in the current (innermost) transaction of a session.
 
-    A rolled-back savepoint releases the row locks taken inside it, so the record is
-    kept per innermost transaction and starts empty in a new one. It holds the accounts
-    themselves: the session's identity map keeps only weak references, and a locked
-    account nobody holds would otherwise be loaded again.
+    A savepoint starts with its parent's locks, which it keeps whatever happens to it;
+    the locks taken inside a savepoint that is rolled back are released with it, so they
+    are recorded for that savepoint only. It holds the accounts themselves: the session's
+    identity map keeps only weak references, and a locked account nobody holds would
+    otherwise be loaded again.
     """
-    current = session.get_nested_transaction() or session.get_transaction()
-    if session.info.get("locks_of") is not current:
-        session.info["locks_of"] = current
-        session.info["locked_accounts"] = {}
-    locked: dict[str, Account] = session.info["locked_accounts"]
+    root = session.get_transaction()
+    if session.info.get("locks_root") is not root:
+        session.info["locks_root"] = root
+        session.info["locks"] = {}
+    by_transaction: dict[Any, dict[str, Account]] = session.info["locks"]
+    current = session.get_nested_transaction() or root
+    locked = by_transaction.get(current)
+    if locked is None:
+        parent = getattr(current, "parent", None)
+        locked = by_transaction[current] = dict(by_transaction.get(parent, {}))
     return locked
 
 

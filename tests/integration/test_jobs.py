@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from connector.credit.accounts import open_account
@@ -9,6 +11,8 @@ from connector.credit.models import Account, Invoice, Reservation
 from connector.credit.reservations import reserve
 from connector.credit.settings import update_store_settings
 from connector.db import Database
+from connector.errors import CreditDenied
+from connector.jobs import settlement
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
 from tests.conftest import NOW
 
@@ -74,3 +78,20 @@ def test_batches_cover_every_due_reservation(db: Database) -> None:
     _account, ids = setup(db, *([100] * 7))
     assert settle_due_reservations(db, now=NOW + timedelta(days=8), batch_size=3) == 7
     assert set(statuses(db, ids)) == {"posted"}
+
+
+def test_a_refused_settlement_is_passed_over_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _account, ids = setup(db, *([100] * 5))
+    refused = ids[2]
+    real = settlement.settle_reservation
+
+    def refuse_one(session: Any, reservation_id: str, **kwargs: Any) -> Any:
+        if reservation_id == refused:
+            raise CreditDenied("refused for the test", code="test_refusal")
+        return real(session, reservation_id, **kwargs)
+
+    monkeypatch.setattr(settlement, "settle_reservation", refuse_one)
+    assert settle_due_reservations(db, now=NOW + timedelta(days=8), batch_size=2) == 4
+    assert statuses(db, ids) == ["posted", "posted", "pending", "posted", "posted"]

@@ -57,3 +57,14 @@ def test_a_rolled_back_savepoint_forgets_its_locks(
     with statements(session) as sent:
         lock_account(session, account.id)
     assert len(sent) == 1  # locked again: the savepoint's lock went with it
+
+
+def test_a_savepoint_keeps_the_locks_taken_before_it(
+    session: Session, new_account: OpenAccount
+) -> None:
+    account = new_account()
+    session.flush()
+    lock_account(session, account.id)
+    with session.begin_nested(), statements(session) as sent:
+        lock_account(session, account.id)
+    assert [s for s in sent if "accounts" in s and s.startswith("SELECT")] == []
