@@ -42,7 +42,13 @@ class LoadResult:
 
 
 def require(tool: str, package: str) -> str:
+    """The path of a tool, installed from Debian's packages first when missing (as root)."""
     path = shutil.which(tool)
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", package], check=False, capture_output=True
+        )
+        path = shutil.which(tool)
     if path is None:
         raise SystemExit(f"{tool} is missing: apt-get install -y {package}")
     return path
