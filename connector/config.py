@@ -43,10 +43,6 @@ class Settings:
     public_url: str | None = None  # the base of links sent by e-mail or minted by API
     smtp_url: str | None = field(default=None, repr=False)  # unset: mails stay in the outbox
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         return replace(self, **dict(overrides))
 

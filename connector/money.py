@@ -8,7 +8,7 @@ strings written the way people and gateways write them: ``"31.90"``, ``"29,90"``
 from __future__ import annotations
 
 import re
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 BASIS_POINT = Decimal("0.0001")
@@ -143,10 +143,6 @@ def bps_to_decimal(bps: int) -> Decimal:
     return value if value != 0 else Decimal(0)
 
 
-def scale_cents(cents: int, bps: int, rounding: str = ROUND_FLOOR) -> int:
-    """``cents * bps / 10000`` rounded to a cent (down by default: headroom never rounds up)."""
-    return int((Decimal(cents) * bps / 10_000).to_integral_value(rounding=rounding))
-
-
-def scale_cents_half_up(cents: int, bps: int) -> int:
-    return scale_cents(cents, bps, ROUND_HALF_UP)
+def scale_cents(cents: int, bps: int) -> int:
+    """``cents * bps / 10000`` rounded down to a cent: headroom never rounds up."""
+    return int((Decimal(cents) * bps / 10_000).to_integral_value(rounding=ROUND_FLOOR))

@@ -182,28 +182,40 @@ def pay_invoice(
     """Mark an open invoice paid, restoring its value to the account. Paying twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _pay(session, account, invoice, done_by=done_by, now=now)
+    _resolve(session, account, invoice, INVOICE_PAID, done_by=done_by, now=now)
     session.flush()
     return invoice
 
 
-def _pay(
-    session: Session, account: Account, invoice: Invoice, *, done_by: str | None, now: datetime
+def _resolve(
+    session: Session,
+    account: Account,
+    invoice: Invoice,
+    status: str,
+    *,
+    done_by: str | None,
+    now: datetime,
 ) -> None:
-    """Pay a locked account's invoice (a no-op when paid, refused when cancelled)."""
-    if invoice.status == INVOICE_PAID:
+    """Pay or cancel a locked account's open invoice: its value returns to the account.
+
+    Reaching the status it already has is a no-op; a paid invoice cannot be cancelled
+    and a cancelled one cannot be paid.
+    """
+    if invoice.status == status:
         return
-    if invoice.status == INVOICE_CANCELLED:
+    if invoice.status != INVOICE_OPENED:
+        verb = "paid" if status == INVOICE_PAID else "cancelled"
         raise Conflict(
-            f"invoice {invoice.id} is cancelled and cannot be paid", code="invoice_cancelled"
+            f"invoice {invoice.id} is {invoice.status.lower()} and cannot be {verb}",
+            code=f"invoice_{invoice.status.lower()}",
         )
-    invoice.status = INVOICE_PAID
+    invoice.status = status
     invoice.resolved_at = now
     invoice.updated_at = now
     post_entry(
         session,
         account,
-        ORIGIN_PAYMENT,
+        ORIGIN_PAYMENT if status == INVOICE_PAID else ORIGIN_CANCELLATION,
         invoice.value_cents,
         now=now,
         done_by=done_by,
@@ -224,33 +236,9 @@ def cancel_invoice(
     """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _cancel(session, account, invoice, done_by=done_by, now=now)
+    _resolve(session, account, invoice, INVOICE_CANCELLED, done_by=done_by, now=now)
     session.flush()
     return invoice
-
-
-def _cancel(
-    session: Session, account: Account, invoice: Invoice, *, done_by: str | None, now: datetime
-) -> None:
-    """Cancel a locked account's invoice (a no-op when cancelled, refused when paid)."""
-    if invoice.status == INVOICE_CANCELLED:
-        return
-    if invoice.status == INVOICE_PAID:
-        raise Conflict(f"invoice {invoice.id} is paid and cannot be cancelled", code="invoice_paid")
-    invoice.status = INVOICE_CANCELLED
-    invoice.resolved_at = now
-    invoice.updated_at = now
-    post_entry(
-        session,
-        account,
-        ORIGIN_CANCELLATION,
-        invoice.value_cents,
-        now=now,
-        done_by=done_by,
-        invoice_id=invoice.id,
-        transaction_id=invoice.reservation_id,
-        details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
-    )
 
 
 def postpone_invoice(
@@ -420,9 +408,9 @@ def _change(
         raise NotFound(f"invoice {change.invoice_id!r} not found", code="invoice_not_found")
     account, invoice = accounts[owner], invoices[change.invoice_id]
     if target == INVOICE_PAID:
-        _pay(session, account, invoice, done_by=done_by, now=now)
+        _resolve(session, account, invoice, INVOICE_PAID, done_by=done_by, now=now)
     elif target == INVOICE_CANCELLED:
-        _cancel(session, account, invoice, done_by=done_by, now=now)
+        _resolve(session, account, invoice, INVOICE_CANCELLED, done_by=done_by, now=now)
     elif target == INVOICE_OPENED and invoice.status != INVOICE_OPENED:
         raise Conflict(
             f"invoice {invoice.id} is {invoice.status} and cannot be reopened",

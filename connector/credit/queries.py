@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from connector.credit import rules
 from connector.credit.models import (
     ACCOUNT_OPEN,
     INVOICE_CANCELLED,
@@ -359,7 +360,9 @@ def admin_account_select(
         if now is None:
             raise ValueError("has_overdue needs now")
         query = query.where(has_overdue_condition(now))
-    available = Account.credit_limit_cents + Account.balance_cents - Account.reserved_cents
+    # The credit rule itself, applied to columns so that the database can sort by it.
+    figures: Any = (Account.credit_limit_cents, Account.balance_cents, Account.reserved_cents)
+    available = rules.available_credit(*figures)
     column: Any = {
         "created": Account.created_at,
         "email": Account.email,

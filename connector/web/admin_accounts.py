@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from flask import flash, redirect, request, url_for
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from connector.web.common import (
     with_filters,
 )
 
+T = TypeVar("T")
 _SORTS = ("created", "email", "limit", "available", "id")
 _STATUSES = {"open": (ACCOUNT_OPEN,), "closed": (ACCOUNT_CLOSED,), "all": ()}
 
@@ -202,34 +204,49 @@ def _back(account_id: str) -> WerkzeugResponse:
     return redirect(url_for("admin.account", account_id=account_id))
 
 
+def _submit(
+    account_id: str,
+    form_name: str,
+    work: Callable[[Session], T],
+    done: Callable[[T], str],
+    form: Form | None = None,
+    renames: Mapping[str, str] | None = None,
+) -> WerkzeugResponse | tuple[str, int]:
+    """Check the form, run one service in a transaction, and go back to the account page
+    with ``done(result)`` flashed; a refusal shows the page again, its errors next to
+    their fields and the values typed kept."""
+    try:
+        if form is not None:
+            form.check()
+        result = run(work)
+    except ConnectorError as error:
+        return _account_page(
+            account_id,
+            status=error.http_status,
+            form_name=form_name,
+            errors=error_fields(error, renames) if form is not None else None,
+            values=dict(form.data) if form is not None else None,
+            error=error_message(error),
+        )
+    flash(done(result), "success")
+    return _back(account_id)
+
+
 @bp.post("/accounts/<account_id>/credit")
 def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """Edit the credit limit and the tolerance (one transaction, one ``Credit`` entry)."""
     form = Form.from_request()
     limit = form.cents("creditLimit")
     tolerance = form.percent_bps("tolerance", required=True)
-    try:
-        form.check()
-        run(
-            lambda s: account_service.update_account(
-                s,
-                account_id,
-                credit_limit_cents=limit,
-                tolerance_bps=tolerance,
-                done_by=_done_by(),
-            )
-        )
-    except ConnectorError as error:
-        return _account_page(
-            account_id,
-            status=error.http_status,
-            form_name="credit",
-            errors=error_fields(error),
-            values=dict(form.data),
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Credit limit and tolerance saved."), "success")
-    return _back(account_id)
+    return _submit(
+        account_id,
+        "credit",
+        lambda s: account_service.update_account(
+            s, account_id, credit_limit_cents=limit, tolerance_bps=tolerance, done_by=_done_by()
+        ),
+        lambda _account: i18n.gettext("Credit limit and tolerance saved."),
+        form,
+    )
 
 
 @bp.post("/accounts/<account_id>/details")
@@ -239,29 +256,20 @@ def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     email = form.text("email", required=True, max_length=254)
     document = form.text("document", max_length=64) or None
     document_type = (form.text("documentType", max_length=16) or None) if document else None
-    try:
-        form.check()
-        run(
-            lambda s: account_service.update_account(
-                s,
-                account_id,
-                email=email,
-                document=document,
-                document_type=document_type,
-                done_by=_done_by(),
-            )
-        )
-    except ConnectorError as error:
-        return _account_page(
+    return _submit(
+        account_id,
+        "details",
+        lambda s: account_service.update_account(
+            s,
             account_id,
-            status=error.http_status,
-            form_name="details",
-            errors=error_fields(error),
-            values=dict(form.data),
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Account details saved."), "success")
-    return _back(account_id)
+            email=email,
+            document=document,
+            document_type=document_type,
+            done_by=_done_by(),
+        ),
+        lambda _account: i18n.gettext("Account details saved."),
+        form,
+    )
 
 
 @bp.post("/accounts/<account_id>/holders")
@@ -269,32 +277,24 @@ def add_holder(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """A new dependent, by e-mail (the seeds' "Nuevo", then "Confirmar")."""
     form = Form.from_request()
     email = form.text("email", required=True, max_length=254)
-    try:
-        form.check()
-        run(lambda s: account_service.add_holder(s, account_id, email))
-    except ConnectorError as error:
-        return _account_page(
-            account_id,
-            status=error.http_status,
-            form_name="holder",
-            errors=error_fields(error, {"claims.email": "email"}),
-            values=dict(form.data),
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Dependent {email} added.", email=email.lower()), "success")
-    return _back(account_id)
+    return _submit(
+        account_id,
+        "holder",
+        lambda s: account_service.add_holder(s, account_id, email),
+        lambda holder: i18n.gettext("Dependent {email} added.", email=holder.email),
+        form,
+        renames={"claims.email": "email"},
+    )
 
 
 @bp.post("/accounts/<account_id>/holders/<holder_id>/remove")
 def remove_holder(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str, int]:
-    try:
-        holder = run(lambda s: account_service.remove_holder(s, account_id, holder_id))
-    except ConnectorError as error:
-        return _account_page(
-            account_id, status=error.http_status, form_name="holders", error=error_message(error)
-        )
-    flash(i18n.gettext("Dependent {email} removed.", email=holder.email), "success")
-    return _back(account_id)
+    return _submit(
+        account_id,
+        "holders",
+        lambda s: account_service.remove_holder(s, account_id, holder_id),
+        lambda holder: i18n.gettext("Dependent {email} removed.", email=holder.email),
+    )
 
 
 @bp.post("/accounts/<account_id>/close")
@@ -308,14 +308,9 @@ def close_account(account_id: str) -> WerkzeugResponse | tuple[str, int]:
             errors={"confirm": i18n.gettext("Tick the box to confirm.")},
             error=i18n.gettext("Please correct the fields marked below."),
         )
-    try:
-        run(lambda s: account_service.close_account(s, account_id, force=force, done_by=_done_by()))
-    except ConnectorError as error:
-        return _account_page(
-            account_id,
-            status=error.http_status,
-            form_name="close",
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Account closed."), "success")
-    return _back(account_id)
+    return _submit(
+        account_id,
+        "close",
+        lambda s: account_service.close_account(s, account_id, force=force, done_by=_done_by()),
+        lambda _account: i18n.gettext("Account closed."),
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from flask import flash, redirect, request, url_for
 from sqlalchemy.orm import Session
@@ -133,17 +134,42 @@ def _back(invoice_id: str) -> WerkzeugResponse:
     return redirect(url_for("admin.invoice", invoice_id=invoice_id))
 
 
+def _submit(
+    invoice_id: str,
+    form_name: str,
+    work: Callable[[Session], object],
+    done: str,
+    form: Form | None = None,
+) -> WerkzeugResponse | tuple[str, int]:
+    """Check the form, run one service in a transaction, and go back to the invoice page
+    with ``done`` flashed; a refusal shows the page again, its errors next to their
+    fields and the values typed kept."""
+    try:
+        if form is not None:
+            form.check()
+        run(work)
+    except ConnectorError as error:
+        return _invoice_page(
+            invoice_id,
+            status=error.http_status,
+            form_name=form_name,
+            errors=error_fields(error) if form is not None else None,
+            values=dict(form.data) if form is not None else None,
+            error=error_message(error),
+        )
+    flash(done, "success")
+    return _back(invoice_id)
+
+
 @bp.post("/invoices/<invoice_id>/pay")
 def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     """The seeds' "Mark as paid": the invoice's value returns to the available credit."""
-    try:
-        run(lambda s: invoice_service.pay_invoice(s, invoice_id, done_by=_done_by()))
-    except ConnectorError as error:
-        return _invoice_page(
-            invoice_id, status=error.http_status, form_name="status", error=error_message(error)
-        )
-    flash(i18n.gettext("Invoice marked as paid."), "success")
-    return _back(invoice_id)
+    return _submit(
+        invoice_id,
+        "status",
+        lambda s: invoice_service.pay_invoice(s, invoice_id, done_by=_done_by()),
+        i18n.gettext("Invoice marked as paid."),
+    )
 
 
 @bp.post("/invoices/<invoice_id>/cancel")
@@ -156,14 +182,12 @@ def cancel(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
             errors={"confirm": i18n.gettext("Tick the box to confirm.")},
             error=i18n.gettext("Please correct the fields marked below."),
         )
-    try:
-        run(lambda s: invoice_service.cancel_invoice(s, invoice_id, done_by=_done_by()))
-    except ConnectorError as error:
-        return _invoice_page(
-            invoice_id, status=error.http_status, form_name="status", error=error_message(error)
-        )
-    flash(i18n.gettext("Invoice cancelled."), "success")
-    return _back(invoice_id)
+    return _submit(
+        invoice_id,
+        "status",
+        lambda s: invoice_service.cancel_invoice(s, invoice_id, done_by=_done_by()),
+        i18n.gettext("Invoice cancelled."),
+    )
 
 
 @bp.post("/invoices/<invoice_id>/details")
@@ -172,46 +196,30 @@ def update_details(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
     link = form.text("paymentLink", max_length=2048)
     observation = form.text("observation", max_length=4000)
-    try:
-        form.check()
-        run(
-            lambda s: invoice_service.update_invoice(
-                s,
-                invoice_id,
-                payment_link=link or None,
-                observation=observation or None,
-                done_by=_done_by(),
-            )
-        )
-    except ConnectorError as error:
-        return _invoice_page(
+    return _submit(
+        invoice_id,
+        "details",
+        lambda s: invoice_service.update_invoice(
+            s,
             invoice_id,
-            status=error.http_status,
-            form_name="details",
-            errors=error_fields(error),
-            values=dict(form.data),
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Payment link and observation saved."), "success")
-    return _back(invoice_id)
+            payment_link=link or None,
+            observation=observation or None,
+            done_by=_done_by(),
+        ),
+        i18n.gettext("Payment link and observation saved."),
+        form,
+    )
 
 
 @bp.post("/invoices/<invoice_id>/postpone")
 def postpone(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
     days = form.integer("dueDays", 1, 3650)
-    try:
-        form.check()
-        assert days is not None
-        run(lambda s: invoice_service.postpone_invoice(s, invoice_id, days))
-    except ConnectorError as error:
-        return _invoice_page(
-            invoice_id,
-            status=error.http_status,
-            form_name="postpone",
-            errors=error_fields(error),
-            values=dict(form.data),
-            error=error_message(error),
-        )
-    flash(i18n.gettext("Due date postponed by {days} days.", days=days), "success")
-    return _back(invoice_id)
+    return _submit(
+        invoice_id,
+        "postpone",
+        # form.check() has refused a missing or bad number before this runs
+        lambda s: invoice_service.postpone_invoice(s, invoice_id, cast(int, days)),
+        i18n.gettext("Due date postponed by {days} days.", days=days),
+        form,
+    )
