@@ -35,6 +35,7 @@ class Settings:
     workers: int = 0  # 0: pick from the number of cores
     threads: int = 1  # per worker; above 1, gunicorn's threaded workers (HTTP keep-alive)
     access_log: bool = True
+    express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
     scheduler_enabled: bool = True
     log_level: str = "INFO"
     # The admin and My Credits pages (connector.web).
@@ -157,6 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
         threads=_int(env, "CONNECTOR_THREADS", 1, 1, 64),
         access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
+        express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +114,7 @@ class Database:
         self.url = database_url
         self.engine = make_engine(database_url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._on_dispose: list[Callable[[], None]] = []
 
     @property
     def is_postgresql(self) -> bool:
@@ -146,5 +147,11 @@ class Database:
                 finally:
                     session.rollback()
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Close something holding connections of its own when the engine is disposed."""
+        self._on_dispose.append(close)
+
     def dispose(self) -> None:
+        for close in self._on_dispose:
+            close()
         self.engine.dispose()

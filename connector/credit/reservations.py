@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,6 +90,46 @@ def plan_for(settings: StoreSettings, installments: int) -> tuple[int, ...]:
     return plan
 
 
+def new_reservation(
+    account_id: str,
+    value_cents: int,
+    plan: tuple[int, ...],
+    *,
+    holder_email: str | None,
+    order_id: str | None,
+    reservation_id: str | None = None,
+    expires_at: datetime | None = None,
+    auto_settle: bool = True,
+    settings: StoreSettings,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new pending reservation (``reserve`` and the express path)."""
+    return {
+        "id": reservation_id or new_id(),
+        "account_id": account_id,
+        "holder_email": holder_email,
+        "order_id": order_id,
+        "status": PENDING,
+        "value_cents": value_cents,
+        "authorized_cents": value_cents,
+        "settled_cents": 0,
+        "refunded_cents": 0,
+        "installments": len(plan),
+        "term_days": list(plan),
+        "invoice_count": 0,
+        "auto_settle_at": rules.add_business_days(
+            now, settings.auto_settle_business_days, settings.is_holiday()
+        )
+        if auto_settle
+        else None,
+        "expires_at": expires_at,
+        "created_at": now,
+        "updated_at": now,
+        "settled_at": None,
+        "released_at": None,
+    }
+
+
 def reserve(
     session: Session,
     account_id: str,
@@ -124,28 +165,18 @@ def reserve(
     if not over_limit:
         _ensure_credit(account, value_cents, settings)
     reservation = Reservation(
-        id=reservation_id or new_id(),
-        account_id=account.id,
-        holder_email=holder_email,
-        order_id=order_id,
-        status=PENDING,
-        value_cents=value_cents,
-        authorized_cents=value_cents,
-        settled_cents=0,
-        refunded_cents=0,
-        installments=len(plan),
-        term_days=list(plan),
-        invoice_count=0,
-        auto_settle_at=rules.add_business_days(
-            now, settings.auto_settle_business_days, settings.is_holiday()
+        **new_reservation(
+            account.id,
+            value_cents,
+            plan,
+            holder_email=holder_email,
+            order_id=order_id,
+            reservation_id=reservation_id,
+            expires_at=expires_at,
+            auto_settle=auto_settle,
+            settings=settings,
+            now=now,
         )
-        if auto_settle
-        else None,
-        expires_at=expires_at,
-        created_at=now,
-        updated_at=now,
-        settled_at=None,
-        released_at=None,
     )
     session.add(reservation)
     account.reserved_cents += value_cents

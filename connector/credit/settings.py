@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 import holidays
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from connector.credit.models import StoreSettingsRow
@@ -297,8 +298,21 @@ CACHE_SECONDS = 1.0
 _cache: dict[str, tuple[float, StoreSettings]] = {}
 
 
+def settings_key(engine: Engine) -> str:
+    """Whose settings: one store per database."""
+    return engine.url.render_as_string(hide_password=True)
+
+
 def _cache_key(session: Session) -> str:
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
+    return settings_key(session.get_bind().engine)
+
+
+def cached_store_settings(key: str) -> StoreSettings | None:
+    """The settings this process read less than ``CACHE_SECONDS`` ago, if any."""
+    cached = _cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    return None
 
 
 def forget_cached_settings() -> None:
@@ -309,13 +323,12 @@ def forget_cached_settings() -> None:
 def load_store_settings(session: Session) -> StoreSettings:
     """The store's settings, or the defaults when none were saved."""
     key = _cache_key(session)
-    cached = _cache.get(key)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    settings = cached_store_settings(key)
+    if settings is not None:
+        return settings
     row = session.get(StoreSettingsRow, 1)
     settings = parse_settings(row.document) if row is not None else StoreSettings()
-    _cache[key] = (now, settings)
+    _cache[key] = (time.monotonic(), settings)
     return settings
 
 

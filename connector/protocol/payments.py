@@ -127,6 +127,51 @@ def _store_window(settings: StoreSettings, now: datetime) -> datetime:
     return rules.add_business_days(now, settings.auto_settle_business_days, settings.is_holiday())
 
 
+def new_payment(request: PaymentRequest, now: datetime) -> dict[str, Any]:
+    """The columns of a payment not yet decided: denied until a decision says otherwise."""
+    return {
+        "payment_id": request.payment_id,
+        "transaction_id": request.transaction_id,
+        "order_id": request.order_id,
+        "reference": request.reference,
+        "account_id": None,
+        "reservation_id": None,
+        "status": DENIED,
+        "code": None,
+        "message": None,
+        "value_cents": request.value_cents,
+        "currency": request.currency[:3],
+        "installments": request.installments,
+        "buyer_email": request.buyer_email,
+        "buyer_document": request.buyer_document,
+        "fingerprint": request.fingerprint(),
+        "authorization_id": None,
+        "tid": new_id(),
+        "nsu": nsu(),
+        "callback_url": request.callback_url,
+        "test_suite": request.test_suite,
+        "payment_method": request.payment_method,
+        "delay_to_auto_settle_seconds": 0,  # the reservation's, or the store's window
+        "cancelled_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def approval(reservation_id: str, auto_settle_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """The columns that make a payment approved on a reservation."""
+    approved: dict[str, Any] = {
+        "status": APPROVED,
+        "code": "approved",
+        "message": "Credit reserved",
+        "reservation_id": reservation_id,
+        "authorization_id": authorization_code(),
+    }
+    if auto_settle_at is not None:  # protocol reservations always auto-settle
+        approved["delay_to_auto_settle_seconds"] = _auto_settle_delay(auto_settle_at, now)
+    return approved
+
+
 def authorize_payment(
     session: Session, request: PaymentRequest, *, now: datetime, look_up: bool = True
 ) -> Payment:
@@ -147,33 +192,7 @@ def authorize_payment(
             )
         return existing
     settings = load_store_settings(session)
-    payment = Payment(
-        payment_id=request.payment_id,
-        transaction_id=request.transaction_id,
-        order_id=request.order_id,
-        reference=request.reference,
-        account_id=None,
-        reservation_id=None,
-        status=DENIED,
-        code=None,
-        message=None,
-        value_cents=request.value_cents,
-        currency=request.currency[:3],
-        installments=request.installments,
-        buyer_email=request.buyer_email,
-        buyer_document=request.buyer_document,
-        fingerprint=request.fingerprint(),
-        authorization_id=None,
-        tid=new_id(),
-        nsu=nsu(),
-        callback_url=request.callback_url,
-        test_suite=request.test_suite,
-        payment_method=request.payment_method,
-        delay_to_auto_settle_seconds=0,  # the reservation's, or the store's window, below
-        cancelled_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    payment = Payment(**new_payment(request, now))
     if request.test_suite:
         _decide_by_test_card(session, payment, request, settings, now)
     else:
@@ -298,11 +317,8 @@ def _decide_by_credit(
             return
         payment.status, payment.code, payment.message = DENIED, denial.code, denial.message
         return
-    payment.status, payment.code, payment.message = APPROVED, "approved", "Credit reserved"
-    payment.reservation_id = reservation.id
-    payment.authorization_id = authorization_code()
-    if reservation.auto_settle_at is not None:  # protocol reservations always auto-settle
-        payment.delay_to_auto_settle_seconds = _auto_settle_delay(reservation.auto_settle_at, now)
+    for name, value in approval(reservation.id, reservation.auto_settle_at, now).items():
+        setattr(payment, name, value)
     session.add(payment)
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -14,10 +14,13 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from connector import jsonio
 from connector.app import get_authenticator, get_db, get_settings
 from connector.auth import PAYMENTS, credentials_from
+from connector.config import Settings
+from connector.db import Database
 from connector.errors import ConnectorError, Forbidden, NotFound, Unauthorized, ValidationError
 from connector.ids import utcnow
 from connector.protocol import schemas
 from connector.protocol.answers import payment_response
+from connector.protocol.express import ExpressAuthorizer
 from connector.protocol.models import Payment
 from connector.protocol.payments import (
     Answer,
@@ -41,6 +44,12 @@ _CREATE, _OPERATION = schemas.CreatePaymentSchema(), schemas.OperationSchema()
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    db: Database = app.extensions["connector.db"]
+    settings: Settings = app.config["CONNECTOR_SETTINGS"]
+    if db.is_postgresql and settings.express_authorization:
+        express = ExpressAuthorizer(db.engine)
+        db.on_dispose(express.close)
+        app.extensions["connector.express"] = express
 
 
 def _error(code: str, message: str, status: int) -> tuple[Response, int]:
@@ -109,9 +118,17 @@ def create_payment() -> Response:
     data = schemas.load(_CREATE, _body())
     payment_request = PaymentRequest.from_body(data, test_suite=g.test_suite)
     now = utcnow()
+    express: ExpressAuthorizer | None = current_app.extensions.get("connector.express")
+    if express is not None:
+        answer = express.authorize(payment_request, now)
+        if answer is not None:
+            return jsonify(answer)
 
     def authorize(session: Session, retrying: bool) -> dict[str, Any]:
-        payment = authorize_payment(session, payment_request, now=now, look_up=retrying)
+        # After the express path declined, the payment may be a repeat it collided with,
+        # or one whose commit it could not confirm: look it up first.
+        look_up = retrying or express is not None
+        payment = authorize_payment(session, payment_request, now=now, look_up=look_up)
         return payment_response(payment)
 
     return jsonify(_transaction(authorize))
