@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from connector.protocol.models import Payment
@@ -21,18 +23,21 @@ def nsu() -> str:
     return f"{secrets.randbelow(10**12):012d}"
 
 
-def payment_response(payment: Payment) -> dict[str, Any]:
-    """The answer for a payment's current state: the same on every repeat."""
+def payment_response(payment: Payment | Mapping[str, Any]) -> dict[str, Any]:
+    """The answer for a payment's current state (a row, or its columns): the same on
+    every repeat."""
+    field = payment.get if isinstance(payment, Mapping) else partial(getattr, payment)
+    approved = field("status") == APPROVED
     return {
-        "paymentId": payment.payment_id,
-        "status": payment.status,
-        "authorizationId": payment.authorization_id if payment.status == APPROVED else None,
-        "tid": payment.tid,
-        "nsu": payment.nsu,
+        "paymentId": field("payment_id"),
+        "status": field("status"),
+        "authorizationId": field("authorization_id") if approved else None,
+        "tid": field("tid"),
+        "nsu": field("nsu"),
         "acquirer": ACQUIRER,
-        "code": payment.code,
-        "message": payment.message,
-        "delayToAutoSettle": payment.delay_to_auto_settle_seconds,
-        "delayToAutoSettleAfterAntifraud": payment.delay_to_auto_settle_seconds,
+        "code": field("code"),
+        "message": field("message"),
+        "delayToAutoSettle": field("delay_to_auto_settle_seconds"),
+        "delayToAutoSettleAfterAntifraud": field("delay_to_auto_settle_seconds"),
         "delayToCancel": DELAY_TO_CANCEL,
     }

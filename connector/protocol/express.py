@@ -3,8 +3,9 @@
 Almost every create is a live purchase by a buyer whose e-mail names an open account
 with enough credit. On PostgreSQL this module approves those without the ORM: one
 pipeline sends BEGIN and ``SELECT ... FOR UPDATE`` of the account; Python decides with
-the same rule as ``reserve`` (``rules.can_reserve``); a second pipeline sends the account
-UPDATE, the reservation and payment INSERTs, and COMMIT. The rows written are the ones
+the same rule as ``reserve`` (``rules.can_reserve``); a second pipeline sends one
+statement (the account UPDATE and the reservation INSERT as CTEs of the payment INSERT)
+and COMMIT. The rows written are the ones
 the general path writes, built by the same functions (``new_reservation``,
 ``new_payment``, ``approval``), and the statements are compiled once from the tables the
 models declare, so the SQL cannot drift from the schema.
@@ -33,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import Engine, Insert, bindparam, insert, update
 from sqlalchemy.sql import ClauseElement
 
 from connector import jsonio
@@ -63,8 +64,14 @@ class _Statement:
         return {**self.constants, **values} if self.constants else values
 
 
-def _insert(table: Any, engine: Engine) -> _Statement:
-    return _Statement(insert(table), engine, column_keys=[c.key for c in table.columns])
+_RESERVATION = "reservation_"
+
+
+def _insert(table: Any, prefix: str = "") -> Insert:
+    """An INSERT of every column of a table, each bound by name (with a prefix)."""
+    return insert(table).values(
+        {c.key: bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.columns}
+    )
 
 
 class ExpressAuthorizer:
@@ -82,14 +89,16 @@ class ExpressAuthorizer:
         lock = buyer_account_query(bindparam("email")).with_for_update(of=Account)
         self._lock = _Statement(lock, engine)
         self._columns = {c.key: i for i, c in enumerate(lock.selected_columns)}
-        self._reserve = _Statement(
+        # The account's new hold, the reservation and the payment: one statement, whose
+        # data-modifying CTEs run exactly once each (foreign keys are checked at its end).
+        reserve = (
             update(Account)
             .where(Account.id == bindparam("account"))
-            .values(reserved_cents=bindparam("reserved"), updated_at=bindparam("now")),
-            engine,
+            .values(reserved_cents=bindparam("reserved"), updated_at=bindparam("now"))
+            .cte("reserve")
         )
-        self._insert_reservation = _insert(Reservation.__table__, engine)
-        self._insert_payment = _insert(Payment.__table__, engine)
+        reservation = _insert(Reservation.__table__, prefix=_RESERVATION).cte("reservation")
+        self._write = _Statement(_insert(Payment.__table__).add_cte(reserve, reservation), engine)
 
     def _connection(self) -> psycopg.Connection[Any]:
         connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
@@ -173,18 +182,19 @@ class ExpressAuthorizer:
             payment = new_payment(request, now)
             payment.update(approval(reservation["id"], reservation["auto_settle_at"], now))
             payment["account_id"] = account_id
-            reserved = row[column["reserved_cents"]] + request.value_cents
+            reservation["term_days"] = jsonio.dumps(reservation["term_days"])
             cursor.execute(
-                self._reserve.sql,
-                self._reserve.params({"account": account_id, "reserved": reserved, "now": now}),
+                self._write.sql,
+                {
+                    **payment,
+                    **{_RESERVATION + name: value for name, value in reservation.items()},
+                    "account": account_id,
+                    "reserved": row[column["reserved_cents"]] + request.value_cents,
+                    "now": now,
+                },
             )
-            cursor.execute(
-                self._insert_reservation.sql,
-                {**reservation, "term_days": jsonio.dumps(reservation["term_days"])},
-            )
-            cursor.execute(self._insert_payment.sql, payment)
             connection.commit()
-        return payment_response(Payment(**payment))
+        return payment_response(payment)
 
     def _reset(self, connection: psycopg.Connection[Any]) -> None:
         """Leave the connection idle for the next request, or drop it when broken."""

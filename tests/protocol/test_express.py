@@ -1,0 +1,226 @@
+"""Express authorization (PostgreSQL): the rows it writes are the general path's, it
+declines everything else without writing, and it survives repeats, races and a dropped
+connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+
+from connector import create_app
+from connector.credit.accounts import add_holder, open_account
+from connector.credit.check import find_drift
+from connector.credit.models import Account, Reservation
+from connector.credit.settings import load_store_settings, update_store_settings
+from connector.db import Database
+from connector.protocol.express import ExpressAuthorizer
+from connector.protocol.models import Payment
+from connector.protocol.payments import PaymentRequest
+from tests.conftest import ADMIN_KEY, ADMIN_TOKEN, NOW
+from tests.protocol.conftest import payment_body
+
+HEADERS = {"X-VTEX-API-AppKey": ADMIN_KEY, "X-VTEX-API-AppToken": ADMIN_TOKEN}
+
+
+@pytest.fixture
+def pg(db: Database) -> Database:
+    if not db.is_postgresql:
+        pytest.skip("express authorization runs on PostgreSQL only")
+    return db
+
+
+@pytest.fixture
+def express(pg: Database) -> Iterator[ExpressAuthorizer]:
+    authorizer = ExpressAuthorizer(pg.engine)
+    with pg.transaction() as session:
+        load_store_settings(session)  # what a worker has read within the last second
+    yield authorizer
+    authorizer.close()
+
+
+def _account(db: Database, email: str = "buyer@example.com", limit: int = 100_000) -> str:
+    with db.transaction() as session:
+        return open_account(session, email=email, credit_limit_cents=limit, now=NOW).id
+
+
+def _request(payment_id: str, value_cents: int = 10_000, **fields: Any) -> PaymentRequest:
+    values: dict[str, Any] = {
+        "payment_id": payment_id,
+        "value_cents": value_cents,
+        "currency": "BRL",
+        "installments": 1,
+        "buyer_email": "buyer@example.com",
+        "transaction_id": f"tx-{payment_id}",
+        "order_id": f"order-{payment_id}",
+        "payment_method": "Promissories",
+        **fields,
+    }
+    return PaymentRequest(**values)
+
+
+def _rows(db: Database, payment_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None and payment.reservation_id is not None
+        reservation = session.get(Reservation, payment.reservation_id)
+        assert reservation is not None
+        return _columns(payment), _columns(reservation)
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def _reserved(db: Database, account_id: str) -> int:
+    with db.transaction() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        return account.reserved_cents
+
+
+def test_writes_the_rows_the_general_path_writes(
+    pg: Database, express: ExpressAuthorizer, tmp_path: Path
+) -> None:
+    account_id = _account(pg)
+    answer = express.authorize(_request("fast", installments=3), NOW)
+    assert answer is not None and answer["status"] == "approved"
+
+    general = create_app(
+        {
+            "database_url": pg.url,
+            "instance_path": tmp_path / "instance",
+            "secret_key": "test-secret-key-" + "x" * 32,
+            "scheduler_enabled": False,
+            "app_key": ADMIN_KEY,
+            "app_token": ADMIN_TOKEN,
+            "express_authorization": False,
+        }
+    )
+    try:
+        assert "connector.express" not in general.extensions
+        body = payment_body("slow", "100.00", installments=3, reference=None, callbackUrl=None)
+        body["miniCart"]["buyer"]["document"] = None
+        response = general.test_client().post("/payments", json=body, headers=HEADERS)
+        assert response.json is not None and response.json["status"] == "approved"
+    finally:
+        general.extensions["connector.db"].dispose()
+
+    fast_payment, fast_reservation = _rows(pg, "fast")
+    slow_payment, slow_reservation = _rows(pg, "slow")
+    differ = {"payment_id", "transaction_id", "order_id", "reservation_id", "fingerprint"}
+    differ |= {"authorization_id", "tid", "nsu", "created_at", "updated_at"}
+    differ |= {"delay_to_auto_settle_seconds"}  # counted from each one's clock
+    assert {k: v for k, v in fast_payment.items() if k not in differ} == {
+        k: v for k, v in slow_payment.items() if k not in differ
+    }
+    differ = {"id", "order_id", "created_at", "updated_at", "auto_settle_at"}
+    assert {k: v for k, v in fast_reservation.items() if k not in differ} == {
+        k: v for k, v in slow_reservation.items() if k not in differ
+    }
+    assert fast_reservation["term_days"] == [30, 60, 90]
+    assert fast_reservation["auto_settle_at"] is not None
+    assert answer["authorizationId"] == fast_payment["authorization_id"]
+    assert answer["tid"] == fast_payment["tid"]
+    assert _reserved(pg, account_id) == 20_000
+    with pg.transaction() as session:
+        assert find_drift(session) == []
+
+
+@pytest.mark.parametrize(
+    ("why", "request_fields"),
+    [
+        ("no account by that e-mail", {"buyer_email": "stranger@example.com"}),
+        ("more than the credit", {"value_cents": 100_001}),
+        ("test-suite traffic", {"test_suite": True, "card_number": "4444333322221111"}),
+        ("another currency", {"currency": "USD"}),
+        ("another payment method", {"payment_method": "Visa"}),
+        ("installments the store does not offer", {"installments": 7}),
+        ("no buyer e-mail", {"buyer_email": None, "buyer_document": "12345678909"}),
+    ],
+)
+def test_declines_without_writing(
+    pg: Database, express: ExpressAuthorizer, why: str, request_fields: dict[str, Any]
+) -> None:
+    account_id = _account(pg)
+    assert express.authorize(_request("p1", **request_fields), NOW) is None, why
+    with pg.transaction() as session:
+        assert session.scalars(select(Payment)).all() == []
+        assert session.scalars(select(Reservation)).all() == []
+    assert _reserved(pg, account_id) == 0
+
+
+def test_declines_until_a_worker_has_read_the_settings(pg: Database) -> None:
+    _account(pg)
+    with pg.transaction() as session:
+        update_store_settings(session, {"toleranceEnabled": True})  # forgets the cache
+    authorizer = ExpressAuthorizer(pg.engine)
+    try:
+        assert authorizer.authorize(_request("p1"), NOW) is None
+        with pg.transaction() as session:
+            load_store_settings(session)
+        assert authorizer.authorize(_request("p1"), NOW) is not None
+    finally:
+        authorizer.close()
+
+
+def test_a_dependent_spends_from_the_account(pg: Database, express: ExpressAuthorizer) -> None:
+    account_id = _account(pg)
+    with pg.transaction() as session:
+        add_holder(session, account_id, "Buyer.Two@Example.com")
+    answer = express.authorize(_request("p1", buyer_email="buyer.two@example.com"), NOW)
+    assert answer is not None and answer["status"] == "approved"
+    assert _reserved(pg, account_id) == 10_000
+
+
+def test_a_repeat_declines_and_the_route_replays_the_original(
+    app: Flask, pg: Database, express: ExpressAuthorizer
+) -> None:
+    account_id = _account(pg)
+    client = app.test_client()
+    first = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS).json
+    again = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS).json
+    assert first is not None and first["status"] == "approved"
+    assert again == first
+    assert express.authorize(_request("p1"), NOW) is None
+    assert _reserved(pg, account_id) == 10_000
+    with pg.transaction() as session:
+        assert len(session.scalars(select(Reservation)).all()) == 1
+
+
+def test_a_dropped_connection_is_replaced(pg: Database, express: ExpressAuthorizer) -> None:
+    account_id = _account(pg)
+    assert express.authorize(_request("p1"), NOW) is not None
+    with pg.engine.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+                " AND state = 'idle'"
+            )
+        )
+    # The broken connection declines (the route then takes the general path) ...
+    assert express.authorize(_request("p2"), NOW) is None
+    # ... and the next purchase runs on a new one.
+    assert express.authorize(_request("p3"), NOW) is not None
+    assert _reserved(pg, account_id) == 20_000
+
+
+def test_concurrent_purchases_never_overspend(pg: Database, express: ExpressAuthorizer) -> None:
+    account_id = _account(pg, limit=100_000)  # 1,000.00: room for ten purchases of 100.00
+
+    def buy(i: int) -> bool:
+        return express.authorize(_request(f"p{i}"), NOW) is not None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        approved = sum(pool.map(buy, range(40)))
+    assert approved == 10
+    assert _reserved(pg, account_id) == 100_000
+    with pg.transaction() as session:
+        assert len(session.scalars(select(Reservation)).all()) == 10
+        assert find_drift(session) == []
