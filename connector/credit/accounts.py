@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, func, insert, select
+from sqlalchemy import BindParameter, ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
@@ -702,12 +702,13 @@ def list_holders(session: Session, account_id: str) -> list[Holder]:
     )
 
 
-def buyer_account_query(email: str | BindParameter[str]) -> Select[Account]:
-    """The open account whose active holder has this (normalized) e-mail: at most one."""
+def buyer_account_conditions(email: str | BindParameter[str]) -> tuple[ColumnElement[bool], ...]:
+    """An open account whose active holder has this (normalized) e-mail: at most one."""
     return (
-        select(Account)
-        .join(Holder, Holder.account_id == Account.id)
-        .where(Holder.email == email, Holder.removed_at.is_(None), Account.status == ACCOUNT_OPEN)
+        Holder.account_id == Account.id,
+        Holder.email == email,
+        Holder.removed_at.is_(None),
+        Account.status == ACCOUNT_OPEN,
     )
 
 
@@ -725,7 +726,7 @@ def find_account_for_buyer(
     for a credit change in this transaction.
     """
     if email:
-        by_email = buyer_account_query(email.strip().lower())
+        by_email = select(Account).where(*buyer_account_conditions(email.strip().lower()))
         account = lock_accounts_where(session, by_email) if lock else session.scalar(by_email)
         if account is not None:
             return account

@@ -1,29 +1,41 @@
-"""Express authorization: the common purchase in two round trips to PostgreSQL.
+"""Express authorization: the common purchase in one statement, one round trip.
 
 Almost every create is a live purchase by a buyer whose e-mail names an open account
-with enough credit. On PostgreSQL this module approves those without the ORM: one
-pipeline sends BEGIN and ``SELECT ... FOR UPDATE`` of the account; Python decides with
-the same rule as ``reserve`` (``rules.can_reserve``); a second pipeline sends one
-statement (the account UPDATE and the reservation INSERT as CTEs of the payment INSERT)
-and COMMIT. The rows written are the ones
-the general path writes, built by the same functions (``new_reservation``,
-``new_payment``, ``approval``), and the statements are compiled once from the tables the
-models declare, so the SQL cannot drift from the schema.
+with enough credit. On PostgreSQL this module approves those without the ORM, in one
+statement run as its own transaction:
 
-Why it exists: the profile of ``connector serve`` under load showed an authorization
-costing ~3 ms of CPU in the ORM's unit of work, session and engine layers against ~0.5 ms
-in PostgreSQL, and six round trips (ping, BEGIN, four statements, COMMIT), each a
-context switch on a small machine. See the README's performance section.
+    WITH reserve AS (UPDATE accounts SET reserved_cents = reserved_cents + :value ...
+                     FROM holders WHERE <the buyer's open account> AND :value <= <power>
+                     RETURNING accounts.id),
+         reservation AS (INSERT INTO reservations SELECT ... FROM reserve)
+    INSERT INTO payments SELECT ... FROM reserve RETURNING payment_id
 
-Anything else declines before writing and the caller takes the general path
-(``authorize_payment``), which handles every case: test-suite cards, a buyer found only
-by document or not at all, a closed account, a denial or an over-limit review, a store
-setting not read in the last second, a repeat (its ``paymentId`` collides), and any
-database error. A failure while committing is ambiguous; the general path then looks the
-payment up first, so a committed one is replayed and never reserved twice.
+The UPDATE takes the account's row lock, and PostgreSQL re-evaluates its condition on the
+newest row version when it had to wait for that lock, so two purchases racing for the
+last credit cannot both pass: the credit check and the hold are one atomic step. Data-
+modifying CTEs run exactly once; foreign keys are checked at the end of the statement.
+The rows written are the ones the general path writes, built by the same functions
+(``new_reservation``, ``new_payment``, ``approval``), and the statement is compiled once
+from the tables the models declare, so the SQL cannot drift from the schema. The one
+rule restated in SQL is the spending power (``rules.spending_power``); a test holds the
+two to the same answers at the boundaries.
 
-Each thread keeps its own connection (prepared statements live per connection), outside
-the engine's pool; it is dropped and opened again when it breaks.
+Why it exists: under load, an authorization through the ORM cost ~3 ms of CPU in the
+unit of work, session and engine layers against ~0.5 ms in PostgreSQL, and seven round
+trips (ping, BEGIN, four statements, COMMIT), each a context switch on a small machine.
+See the README's performance section.
+
+When the statement writes nothing (no open account for that e-mail, or not enough
+credit), or the request is anything but the common case (test-suite cards, a buyer
+without e-mail, another currency or method, installments not offered, store settings
+not read in the last second), or the database refuses (a repeated ``paymentId``
+collides) or fails, nothing is written and the caller takes the general path
+(``authorize_payment``), which handles every case and words every denial. A failure
+while the statement commits is ambiguous; the general path then looks the payment up
+first, so a committed one is replayed and never reserved twice.
+
+Each thread keeps its own autocommit connection (prepared statements live per
+connection), outside the engine's pool; it is dropped and opened again when it breaks.
 """
 
 from __future__ import annotations
@@ -34,12 +46,11 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, Insert, bindparam, insert, update
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy import ColumnElement, Engine, Insert, bindparam, insert, literal, select, update
 
 from connector import jsonio
 from connector.credit import rules
-from connector.credit.accounts import buyer_account_query
+from connector.credit.accounts import buyer_account_conditions
 from connector.credit.models import Account, Reservation
 from connector.credit.reservations import new_reservation
 from connector.credit.settings import StoreSettings, cached_store_settings, settings_key
@@ -49,29 +60,52 @@ from connector.protocol.payments import PAYMENT_METHOD, PaymentRequest, approval
 
 log = logging.getLogger(__name__)
 
-
-class _Statement:
-    """A statement compiled once for the driver, with the constants it binds."""
-
-    def __init__(self, statement: ClauseElement, engine: Engine, **compile_kwargs: Any) -> None:
-        compiled = statement.compile(dialect=engine.dialect, **compile_kwargs)
-        self.sql = str(compiled)
-        self.constants = {
-            name: value for name, value in compiled.params.items() if value is not None
-        }
-
-    def params(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {**self.constants, **values} if self.constants else values
+_RESERVATION = "hold_"  # no column of payments starts so: the names cannot collide
 
 
-_RESERVATION = "reservation_"
+def spending_power_sql(tolerance_enabled: bool) -> ColumnElement[int]:
+    """``rules.spending_power`` over an account's columns, for the database to evaluate.
+
+    The headroom ``L * t`` rounds down; both factors are never negative, so integer
+    division rounds it the same way as ``money.scale_cents``.
+    """
+    columns: Any = (Account.credit_limit_cents, Account.balance_cents, Account.reserved_cents)
+    power: ColumnElement[int] = rules.available_credit(*columns)  # type: ignore[assignment]
+    if tolerance_enabled:
+        power = power + (Account.credit_limit_cents * Account.tolerance_bps) // 10_000
+    return power
 
 
-def _insert(table: Any, prefix: str = "") -> Insert:
-    """An INSERT of every column of a table, each bound by name (with a prefix)."""
-    return insert(table).values(
-        {c.key: bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.columns}
+def _rows_of(table: Any, prefix: str, account_id: Any) -> Insert:
+    """INSERT ... SELECT of every column bound by name, the account's id from the hold."""
+    values = [
+        account_id if c.key == "account_id" else bindparam(prefix + c.key, type_=c.type)
+        for c in table.columns
+    ]
+    return insert(table).from_select([c.key for c in table.columns], select(*values))
+
+
+def _statement(engine: Engine, tolerance_enabled: bool) -> tuple[str, dict[str, Any]]:
+    """The SQL for the driver, and the constants it binds (the open status, ...)."""
+    value = bindparam("value", type_=Account.reserved_cents.type)
+    reserve = (
+        update(Account)
+        .where(*buyer_account_conditions(bindparam("email")))
+        .where(literal(0) < value, value <= spending_power_sql(tolerance_enabled))
+        .values(reserved_cents=Account.reserved_cents + value, updated_at=bindparam("now"))
+        .returning(Account.id)
+        .cte("reserve")
     )
+    # Each INSERT selects FROM reserve: no hold, no row.
+    reservation = _rows_of(Reservation.__table__, _RESERVATION, reserve.c.id).cte("reservation")
+    payment = (
+        _rows_of(Payment.__table__, "", reserve.c.id)
+        .add_cte(reserve, reservation)
+        .returning(Payment.payment_id)
+    )
+    compiled = payment.compile(dialect=engine.dialect)
+    constants = {name: value for name, value in compiled.params.items() if value is not None}
+    return str(compiled), constants
 
 
 class ExpressAuthorizer:
@@ -81,24 +115,12 @@ class ExpressAuthorizer:
         if engine.dialect.name != "postgresql":
             raise ValueError("express authorization needs PostgreSQL")
         args, kwargs = engine.dialect.create_connect_args(engine.url)
-        self._connect_args = (list(args), {**kwargs, "autocommit": False, "prepare_threshold": 0})
+        self._connect_args = (list(args), {**kwargs, "autocommit": True, "prepare_threshold": 0})
         self._settings_key = settings_key(engine)
         self._local = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []
         self._opened_lock = threading.Lock()
-        lock = buyer_account_query(bindparam("email")).with_for_update(of=Account)
-        self._lock = _Statement(lock, engine)
-        self._columns = {c.key: i for i, c in enumerate(lock.selected_columns)}
-        # The account's new hold, the reservation and the payment: one statement, whose
-        # data-modifying CTEs run exactly once each (foreign keys are checked at its end).
-        reserve = (
-            update(Account)
-            .where(Account.id == bindparam("account"))
-            .values(reserved_cents=bindparam("reserved"), updated_at=bindparam("now"))
-            .cte("reserve")
-        )
-        reservation = _insert(Reservation.__table__, prefix=_RESERVATION).cte("reservation")
-        self._write = _Statement(_insert(Payment.__table__).add_cte(reserve, reservation), engine)
+        self._sql = {enabled: _statement(engine, enabled) for enabled in (False, True)}
 
     def _connection(self) -> psycopg.Connection[Any]:
         connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
@@ -133,17 +155,12 @@ class ExpressAuthorizer:
             return None
         try:
             connection = self._connection()
-        except psycopg.Error as error:
-            log.warning("express authorization cannot connect: %s", error)
-            return None
-        try:
             return self._approve(connection, request, settings, plan, now)
         except psycopg.Error as error:
             if isinstance(error, psycopg.errors.UniqueViolation):
                 log.debug("payment %s is a repeat; replaying it", request.payment_id)
             else:
                 log.warning("express authorization failed, taking the general path: %s", error)
-            self._reset(connection)
             return None
 
     def _approve(
@@ -154,52 +171,28 @@ class ExpressAuthorizer:
         plan: tuple[int, ...],
         now: datetime,
     ) -> dict[str, Any] | None:
-        email = (request.buyer_email or "").strip().lower()
-        with connection.pipeline(), connection.cursor() as cursor:
-            cursor.execute(self._lock.sql, self._lock.params({"email": email}))
-            row = cursor.fetchone()
-            column = self._columns
-            if row is None or not rules.can_reserve(
-                request.value_cents,
-                limit_cents=row[column["credit_limit_cents"]],
-                balance_cents=row[column["balance_cents"]],
-                reserved_cents=row[column["reserved_cents"]],
-                tolerance_bps=row[column["tolerance_bps"]],
-                tolerance_enabled=settings.tolerance_enabled,
-            ):
-                connection.rollback()
-                return None
-            account_id = row[column["id"]]
-            reservation = new_reservation(
-                account_id,
-                request.value_cents,
-                plan,
-                holder_email=request.buyer_email,
-                order_id=request.order_id or request.reference,
-                settings=settings,
-                now=now,
-            )
-            payment = new_payment(request, now)
-            payment.update(approval(reservation["id"], reservation["auto_settle_at"], now))
-            payment["account_id"] = account_id
-            reservation["term_days"] = jsonio.dumps(reservation["term_days"])
-            cursor.execute(
-                self._write.sql,
-                {
-                    **payment,
-                    **{_RESERVATION + name: value for name, value in reservation.items()},
-                    "account": account_id,
-                    "reserved": row[column["reserved_cents"]] + request.value_cents,
-                    "now": now,
-                },
-            )
-            connection.commit()
+        reservation = new_reservation(
+            "",  # the account's id comes from the hold, in the statement
+            request.value_cents,
+            plan,
+            holder_email=request.buyer_email,
+            order_id=request.order_id or request.reference,
+            settings=settings,
+            now=now,
+        )
+        payment = new_payment(request, now)
+        payment.update(approval(reservation["id"], reservation["auto_settle_at"], now))
+        params = {
+            **payment,
+            **{_RESERVATION + name: value for name, value in reservation.items()},
+            f"{_RESERVATION}term_days": jsonio.dumps(reservation["term_days"]),
+            "email": (request.buyer_email or "").strip().lower(),
+            "value": request.value_cents,
+            "now": now,
+        }
+        with connection.cursor() as cursor:
+            sql, constants = self._sql[settings.tolerance_enabled]
+            cursor.execute(sql, {**constants, **params})
+            if cursor.fetchone() is None:
+                return None  # no open account for this e-mail, or not enough credit
         return payment_response(payment)
-
-    def _reset(self, connection: psycopg.Connection[Any]) -> None:
-        """Leave the connection idle for the next request, or drop it when broken."""
-        try:
-            if not connection.closed:
-                connection.rollback()
-        except psycopg.Error:
-            connection.close()

@@ -14,12 +14,13 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from connector import create_app
+from connector.credit import rules
 from connector.credit.accounts import add_holder, open_account
 from connector.credit.check import find_drift
 from connector.credit.models import Account, Reservation
 from connector.credit.settings import load_store_settings, update_store_settings
 from connector.db import Database
-from connector.protocol.express import ExpressAuthorizer
+from connector.protocol.express import ExpressAuthorizer, spending_power_sql
 from connector.protocol.models import Payment
 from connector.protocol.payments import PaymentRequest
 from tests.conftest import ADMIN_KEY, ADMIN_TOKEN, NOW
@@ -224,3 +225,50 @@ def test_concurrent_purchases_never_overspend(pg: Database, express: ExpressAuth
     with pg.transaction() as session:
         assert len(session.scalars(select(Reservation)).all()) == 10
         assert find_drift(session) == []
+
+
+FIGURES = [
+    # limit, balance, reserved, tolerance (bps)
+    (100_000, 0, 0, 0),
+    (100_000, -30_000, 12_345, 1_000),
+    (333, 0, 0, 1),  # a headroom below one cent rounds down to nothing
+    (99_999, 0, 0, 3_333),  # 33,329.6667 cents of headroom: 33,329
+    (0, 5_000, 0, 10_000),  # credit from an overpayment, no limit
+    (10**13, -(10**12), 10**12, 9_999),
+    (50_000, -60_000, 0, 500),  # overdrawn: no power at all
+]
+
+
+@pytest.mark.parametrize("tolerance_enabled", [False, True])
+def test_the_spending_power_in_sql_is_the_rule(pg: Database, tolerance_enabled: bool) -> None:
+    ids = []
+    with pg.transaction() as session:
+        for n, (limit, balance, reserved, bps) in enumerate(FIGURES):
+            account = open_account(session, email=f"b{n}@example.com", credit_limit_cents=limit)
+            account.balance_cents, account.reserved_cents = balance, reserved
+            account.tolerance_bps = bps
+            ids.append(account.id)
+    with pg.transaction() as session:
+        rows = session.execute(
+            select(Account.id, spending_power_sql(tolerance_enabled)).where(Account.id.in_(ids))
+        )
+        in_sql = {account_id: power for account_id, power in rows}
+    for account_id, (limit, balance, reserved, bps) in zip(ids, FIGURES, strict=True):
+        expected = rules.spending_power(limit, balance, reserved, bps, tolerance_enabled)
+        assert in_sql[account_id] == expected, (limit, balance, reserved, bps)
+
+
+def test_approves_up_to_the_last_cent_of_the_tolerance(pg: Database) -> None:
+    with pg.transaction() as session:
+        update_store_settings(session, {"toleranceEnabled": True})
+        account = open_account(session, email="buyer@example.com", credit_limit_cents=99_999)
+        account.tolerance_bps = 3_333  # headroom 33,329 cents: power 133,328
+        load_store_settings(session)
+    authorizer = ExpressAuthorizer(pg.engine)
+    try:
+        assert authorizer.authorize(_request("over", 133_329), NOW) is None
+        assert authorizer.authorize(_request("exact", 133_328), NOW) is not None
+        assert authorizer.authorize(_request("one-more", 1), NOW) is None
+    finally:
+        authorizer.close()
+    assert _reserved(pg, account.id) == 133_328
