@@ -327,7 +327,12 @@ def load_store_settings(session: Session) -> StoreSettings:
     if settings is not None:
         return settings
     row = session.get(StoreSettingsRow, 1)
-    settings = parse_settings(row.document) if row is not None else StoreSettings()
+    return remember_store_settings(key, row.document if row is not None else None)
+
+
+def remember_store_settings(key: str, document: Mapping[str, Any] | None) -> StoreSettings:
+    """Parse the stored document (None: never saved, the defaults) and cache the result."""
+    settings = parse_settings(document) if document is not None else StoreSettings()
     _cache[key] = (time.monotonic(), settings)
     return settings
 

@@ -27,12 +27,13 @@ See the README's performance section.
 
 When the statement writes nothing (no open account for that e-mail, or not enough
 credit), or the request is anything but the common case (test-suite cards, a buyer
-without e-mail, another currency or method, installments not offered, store settings
-not read in the last second), or the database refuses (a repeated ``paymentId``
-collides) or fails, nothing is written and the caller takes the general path
-(``authorize_payment``), which handles every case and words every denial. A failure
-while the statement commits is ambiguous; the general path then looks the payment up
-first, so a committed one is replayed and never reserved twice.
+without e-mail, another currency or method, installments not offered), or the database
+refuses (a repeated ``paymentId`` collides) or fails, nothing is written and the caller
+takes the general path (``authorize_payment``), which handles every case and words every
+denial. A failure while the statement commits is ambiguous; the general path then looks
+the payment up first, so a committed one is replayed and never reserved twice. The store
+settings are the ones every worker caches for a second (``load_store_settings``); when
+they are older, this path reads them again on its own connection.
 
 Each thread keeps its own autocommit connection (prepared statements live per
 connection), outside the engine's pool; it is dropped and opened again when it breaks.
@@ -48,6 +49,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.types.json import set_json_loads
 from sqlalchemy import ColumnElement, Engine, Insert, bindparam, insert, literal, select, update
 from werkzeug.datastructures import EnvironHeaders
 
@@ -55,9 +57,14 @@ from connector import jsonio
 from connector.auth import PAYMENTS, Authenticator, credentials_from
 from connector.credit import rules
 from connector.credit.accounts import buyer_account_conditions
-from connector.credit.models import Account, Reservation
+from connector.credit.models import Account, Reservation, StoreSettingsRow
 from connector.credit.reservations import new_reservation
-from connector.credit.settings import StoreSettings, cached_store_settings, settings_key
+from connector.credit.settings import (
+    StoreSettings,
+    cached_store_settings,
+    remember_store_settings,
+    settings_key,
+)
 from connector.errors import ConnectorError
 from connector.ids import utcnow
 from connector.protocol import schemas
@@ -132,12 +139,15 @@ class ExpressAuthorizer:
         self._opened: list[psycopg.Connection[Any]] = []
         self._opened_lock = threading.Lock()
         self._sql = {enabled: _statement(engine, enabled) for enabled in (False, True)}
+        by_id = select(StoreSettingsRow.document).where(StoreSettingsRow.id == bindparam("id"))
+        self._settings_sql = str(by_id.compile(dialect=engine.dialect))
 
     def _connection(self) -> psycopg.Connection[Any]:
         connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
         if connection is None or connection.closed:
             args, kwargs = self._connect_args
             connection = self._local.connection = psycopg.connect(*args, **kwargs)
+            set_json_loads(jsonio.loads, connection)  # decimals stay exact, as in the ORM
             with self._opened_lock:
                 self._opened = [c for c in self._opened if not c.closed] + [connection]
         return connection
@@ -158,14 +168,14 @@ class ExpressAuthorizer:
             or request.value_cents <= 0
         ):
             return None
-        settings = cached_store_settings(self._settings_key)
-        if settings is None or request.currency != settings.currency:
-            return None
-        plan = settings.plan_for(request.installments)
-        if plan is None:
-            return None
         try:
             connection = self._connection()
+            settings = cached_store_settings(self._settings_key) or self._read_settings(connection)
+            if request.currency != settings.currency:
+                return None
+            plan = settings.plan_for(request.installments)
+            if plan is None:
+                return None
             return self._approve(connection, request, settings, plan, now)
         except psycopg.Error as error:
             if isinstance(error, psycopg.errors.UniqueViolation):
@@ -173,6 +183,12 @@ class ExpressAuthorizer:
             else:
                 log.warning("express authorization failed, taking the general path: %s", error)
             return None
+
+    def _read_settings(self, connection: psycopg.Connection[Any]) -> StoreSettings:
+        """Read the store's settings again: what ``load_store_settings`` reads, cached alike."""
+        with connection.cursor() as cursor:
+            row = cursor.execute(self._settings_sql, {"id": 1}).fetchone()
+        return remember_store_settings(self._settings_key, row[0] if row is not None else None)
 
     def _approve(
         self,

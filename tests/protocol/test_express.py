@@ -156,18 +156,18 @@ def test_declines_without_writing(
     assert _reserved(pg, account_id) == 0
 
 
-def test_declines_until_a_worker_has_read_the_settings(pg: Database) -> None:
-    _account(pg)
+def test_reads_settings_it_has_not_seen(pg: Database) -> None:
     with pg.transaction() as session:
+        account = open_account(session, email="buyer@example.com", credit_limit_cents=100_000)
+        account.tolerance_bps = 1_000
         update_store_settings(session, {"toleranceEnabled": True})  # forgets the cache
     authorizer = ExpressAuthorizer(pg.engine)
     try:
-        assert authorizer.authorize(_request("p1"), NOW) is None
-        with pg.transaction() as session:
-            load_store_settings(session)
-        assert authorizer.authorize(_request("p1"), NOW) is not None
+        # Above the limit, within the tolerance the store has just switched on.
+        assert authorizer.authorize(_request("p1", 105_000), NOW) is not None
     finally:
         authorizer.close()
+    assert _reserved(pg, account.id) == 105_000
 
 
 def test_a_dependent_spends_from_the_account(pg: Database, express: ExpressAuthorizer) -> None:
