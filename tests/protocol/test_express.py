@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import select, text
 
 from connector import create_app
@@ -272,3 +272,31 @@ def test_approves_up_to_the_last_cent_of_the_tolerance(pg: Database) -> None:
     finally:
         authorizer.close()
     assert _reserved(pg, account.id) == 133_328
+
+
+def test_the_entrance_answers_approvals_and_flask_the_rest(app: Flask, pg: Database) -> None:
+    reached_flask: list[str] = []
+    app.before_request(lambda: reached_flask.append(request.path) and None)
+    _account(pg, limit=100_000)
+    client = app.test_client()
+
+    approved = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS)
+    assert approved.status_code == 200 and approved.json is not None
+    assert approved.json["status"] == "approved"
+    assert approved.headers["Content-Type"] == "application/json"
+    assert reached_flask == []
+
+    denied = client.post("/payments", json=payment_body("p2", "5000.00"), headers=HEADERS)
+    assert denied.json is not None and denied.json["status"] == "denied"
+    wrong_token = {**HEADERS, "X-VTEX-API-AppToken": "not-the-token"}
+    refused = client.post("/payments", json=payment_body("p3", "1.00"), headers=wrong_token)
+    assert refused.status_code == 401 and refused.json is not None
+    assert refused.json["status"] == "error"
+    bad = client.post(
+        "/payments",
+        data=b"{not json",
+        headers={**HEADERS, "Content-Type": "application/json"},
+    )
+    assert bad.status_code == 400 and bad.json is not None
+    assert bad.json["code"] == "malformed_json"
+    assert reached_flask == ["/payments"] * 3
