@@ -43,9 +43,11 @@ def bench_authorize(
     common.reset_schema(url)
     common.seed_accounts(url, 1000, limit_cents=10**12)
     load.pgbench_init(pgbench_url, scale=64)
+    common.checkpoint(url)
     runs: dict[int, list[dict[str, Any]]] = {16: [], 64: []}
     with common.served(url, workers=workers) as base:
-        load.wrk_authorize(base, 16, 3, accounts=1000, prefix=f"warm{secrets.token_hex(3)}")
+        # Warm up: every worker connects, prepares its statements and fills its caches.
+        load.wrk_authorize(base, 16, 10, accounts=1000, prefix=f"warm{secrets.token_hex(3)}")
         for _round in range(rounds):
             for clients in runs:
                 prefix = f"c{clients}{secrets.token_hex(3)}"
@@ -80,6 +82,7 @@ def bench_hot_account(url: str, seconds: int, workers: int | None) -> dict[str, 
     common.reset_schema(url)
     limit_cents = 200_000  # 2,000.00: exhausted within the run, then every purchase is denied
     [account_id] = common.seed_accounts(url, 1, limit_cents=limit_cents)
+    common.checkpoint(url)
     with common.served(url, workers=workers) as base:
         result = load.wrk_authorize(base, 64, seconds, accounts=1, prefix="hot")
     db = Database(url)
@@ -105,6 +108,7 @@ def bench_hot_account(url: str, seconds: int, workers: int | None) -> dict[str, 
 def bench_lifecycle(url: str, seconds: int, workers: int | None) -> dict[str, Any]:
     common.reset_schema(url)
     common.seed_accounts(url, 1000, limit_cents=10**12)
+    common.checkpoint(url)
     with common.served(url, workers=workers) as base:
         result = load.lifecycle(base, 16, seconds, accounts=1000, prefix="life")
     return {**asdict(result), "payments_per_second": result.per_second}
