@@ -33,7 +33,7 @@ class Settings:
     callback_app_token: str | None = field(default=None, repr=False)
     allow_testsuite_without_credentials: bool = False
     workers: int = 0  # 0: pick from the number of cores
-    threads: int = 1  # per worker; above 1, gunicorn's threaded workers (HTTP keep-alive)
+    threads: int = 1  # application threads per worker process
     access_log: bool = True
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
     scheduler_enabled: bool = True
