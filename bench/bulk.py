@@ -40,6 +40,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
+from bench import common
+
 HEADER = ["Email", "Document", "Document Type", "Credit limit", "Tolerance rate"]
 BATCH = 10_000
 
@@ -341,10 +343,9 @@ def prepare_database(url: str, wipe: bool) -> None:
 
     db = Database(url)
     if wipe and db.is_postgresql:
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    upgrade(url)
+        common.reset_schema(url)
+    else:
+        upgrade(url)
     with db.engine.connect() as connection:
         existing = connection.scalar(select(func.count()).select_from(Account))
     if existing and not wipe:

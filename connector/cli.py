@@ -528,7 +528,7 @@ def import_history(kind: str | None, limit: int) -> None:
 
     db = Database(_settings().database_url)
     try:
-        with db.transaction() as session:
+        with db.snapshot() as session:  # a read: never queued behind an import's chunk
             now = utcnow()
             for job in list_jobs(session, kind=kind, limit=limit):
                 dry = " (dry run)" if job.dry_run else ""
@@ -554,9 +554,8 @@ def import_report(job_id: str, output: Path | None) -> None:
 
     db = Database(_settings().database_url)
     try:
-        with db.transaction() as session:
-            get_job(session, job_id)
         with db.snapshot() as session:
+            get_job(session, job_id)
             _write_csv(report_text(iter_errors(session, job_id)), output)
     finally:
         db.dispose()

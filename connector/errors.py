@@ -6,7 +6,10 @@ Services raise these; each edge renders them in its own shape (the protocol's
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ConnectorError(Exception):
@@ -36,6 +39,14 @@ class ConnectorError(Exception):
         if self.fields:
             body["fields"] = self.fields
         return body
+
+
+def only(results: Sequence[T | ConnectorError]) -> T:
+    """The result of a batch of one, raised when it is a refusal."""
+    [result] = results
+    if isinstance(result, ConnectorError):
+        raise result
+    return result
 
 
 class ValidationError(ConnectorError):

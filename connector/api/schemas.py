@@ -21,6 +21,8 @@ from marshmallow import (
 )
 
 from connector.api.fields import Cents, InvoiceStatus, Moment, Rate, WholeNumber
+from connector.bulk.export import DELIMITER_NAMES
+from connector.bulk.templates import KINDS
 from connector.credit.accounts import (
     Figures,
     normalize_document,
@@ -126,7 +128,7 @@ class GlobalInvoiceQuery(InvoiceQuery):
 # --- bulk: templates, imports, exports -------------------------------------------------
 
 DELIMITER = fields.String(
-    validate=validate.OneOf(["comma", "semicolon", "tab", ",", ";"]),
+    validate=validate.OneOf(list(DELIMITER_NAMES)),
     metadata={"description": "comma (default; decimal points) or semicolon (decimal commas)"},
 )
 
@@ -154,7 +156,7 @@ class TemplateQuery(Query):
 
 
 class ImportListQuery(Query):
-    kind = fields.String(validate=validate.OneOf(["accounts", "invoices"]))
+    kind = fields.String(validate=validate.OneOf(KINDS))
     page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=10**6))
     perPage = WholeNumber(load_default=50, validate=validate.Range(min=1, max=500))
 

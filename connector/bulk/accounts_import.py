@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from connector.bulk.batches import apply_batch, waves
 from connector.bulk.csvio import Column, SheetRow
 from connector.bulk.history import RowError
-from connector.bulk.report import Outcome, failed, refusal
+from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import ACCOUNT_COLUMNS, ACCOUNT_UPDATE_COLUMNS
 from connector.credit.accounts import (
     AccountChange,
@@ -132,17 +132,7 @@ class AccountsImport:
                 refuse(field, code, str(error))
                 return None
 
-        if row.extra:
-            errors.append(
-                RowError(
-                    row.number,
-                    None,
-                    row.extra[0],
-                    "too_many_cells",
-                    f"the row has {len(row.extra)} more cell(s) than the header has columns; "
-                    "is a value containing the delimiter missing its quotes?",
-                )
-            )
+        errors.extend(too_many_cells(row))
         email = normalized("email", normalize_email, "invalid_email")
         document = normalized("document", normalize_document, "invalid_document")
         type_text = cells.get("document_type", "")

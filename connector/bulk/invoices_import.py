@@ -14,7 +14,6 @@ without touching it or the others.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +22,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.bulk.batches import apply_batch, waves
-from connector.bulk.csvio import Column, SheetRow
+from connector.bulk.csvio import Column, SheetRow, header_key
 from connector.bulk.history import RowError
-from connector.bulk.report import Outcome, failed, refusal
+from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import INVOICE_COLUMNS
 from connector.credit.invoices import InvoiceChange, update_invoices
 from connector.credit.models import INVOICE_CANCELLED, INVOICE_OPENED, INVOICE_PAID, Invoice
@@ -39,9 +38,7 @@ STATUS_WORDS = {
     INVOICE_PAID: ("paid", "pagado", "pago", "liquidado", "quitado"),
     INVOICE_CANCELLED: ("cancelled", "canceled", "cancelado", "anulado"),
 }
-_STATUS_OF = {
-    "".join(word.split()): status for status, words in STATUS_WORDS.items() for word in words
-}
+_STATUS_OF = {header_key(word): status for status, words in STATUS_WORDS.items() for word in words}
 _FIELD_OF = {"status": "status", "paymentLink": "payment_link", "observation": "observation"}
 _DEFAULT_FIELD = {
     "invoice_not_found": "id",
@@ -53,9 +50,7 @@ _DEFAULT_FIELD = {
 
 def parse_status(text: str) -> str | None:
     """``Opened``, ``Paid`` or ``Cancelled`` from any of their words; None if none fits."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    key = "".join(c for c in decomposed.casefold() if c.isalnum())
-    return _STATUS_OF.get(key)
+    return _STATUS_OF.get(header_key(text))
 
 
 _KEEP: Any = object()  # the file has no such column
@@ -90,17 +85,7 @@ class InvoicesImport:
     def parse(self, row: SheetRow) -> InvoiceRow | Outcome:
         cells = row.cells
         errors: list[RowError] = []
-        if row.extra:
-            errors.append(
-                RowError(
-                    row.number,
-                    None,
-                    row.extra[0],
-                    "too_many_cells",
-                    f"the row has {len(row.extra)} more cell(s) than the header has columns; "
-                    "is a value containing the delimiter missing its quotes?",
-                )
-            )
+        errors.extend(too_many_cells(row))
         invoice_id = cells.get("id", "")
         if not invoice_id:
             errors.append(

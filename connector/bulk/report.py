@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from connector.bulk.csvio import csv_text
+from connector.bulk.csvio import SheetRow, csv_text
 from connector.bulk.history import ImportRowError, RowError
 from connector.errors import ConnectorError
 
@@ -19,6 +19,22 @@ class Outcome:
     row: int
     result: Result
     errors: tuple[RowError, ...] = ()
+
+
+def too_many_cells(row: SheetRow) -> list[RowError]:
+    """The error of a row longer than its header (none when it is not)."""
+    if not row.extra:
+        return []
+    return [
+        RowError(
+            row.number,
+            None,
+            row.extra[0],
+            "too_many_cells",
+            f"the row has {len(row.extra)} more cell(s) than the header has columns; "
+            "is a value containing the delimiter missing its quotes?",
+        )
+    ]
 
 
 def failed(errors: Iterable[RowError]) -> Outcome:

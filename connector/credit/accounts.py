@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from connector.credit import rules
 from connector.credit.ledger import (
-    IN_BATCH,
     ensure_open,
+    in_slices,
     lock_account,
     lock_accounts,
     lock_accounts_where,
@@ -37,7 +37,7 @@ from connector.credit.models import (
 )
 from connector.credit.reservations import void_pending
 from connector.credit.settings import StoreSettings
-from connector.errors import Conflict, ConnectorError, NotFound, ValidationError
+from connector.errors import Conflict, ConnectorError, NotFound, ValidationError, only
 from connector.ids import new_id, utcnow
 
 DOCUMENT_TYPES = {"cpf": "CPF", "cnpj": "CNPJ", "other": "Other"}
@@ -110,12 +110,11 @@ def _ensure_email_free(session: Session, email: str, *, field: str = "email") ->
 
 def held_emails(session: Session, emails: Iterable[str]) -> dict[str, str]:
     """Which of these (normalized) e-mails are active holders, and of which account."""
-    wanted = sorted(set(emails))
     held: dict[str, str] = {}
-    for start in range(0, len(wanted), IN_BATCH):
+    for part in in_slices(emails):
         rows = session.execute(
             select(Holder.email, Holder.account_id).where(
-                Holder.email.in_(wanted[start : start + IN_BATCH]), Holder.removed_at.is_(None)
+                Holder.email.in_(part), Holder.removed_at.is_(None)
             )
         )
         held.update({email: account_id for email, account_id in rows})
@@ -124,12 +123,11 @@ def held_emails(session: Session, emails: Iterable[str]) -> dict[str, str]:
 
 def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str, str | None], str]:
     """The open accounts that have one of these (normalized) documents, by (document, type)."""
-    wanted = sorted(set(documents))
     found: dict[tuple[str, str | None], str] = {}
-    for start in range(0, len(wanted), IN_BATCH):
+    for part in in_slices(documents):
         rows = session.execute(
             select(Account.document, Account.document_type, Account.id).where(
-                Account.document.in_(wanted[start : start + IN_BATCH]),
+                Account.document.in_(part),
                 Account.status == ACCOUNT_OPEN,
             )
         )
@@ -140,14 +138,9 @@ def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str
 
 
 def _account_statuses(session: Session, account_ids: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(account_ids))
     statuses: dict[str, str] = {}
-    for start in range(0, len(wanted), IN_BATCH):
-        rows = session.execute(
-            select(Account.id, Account.status).where(
-                Account.id.in_(wanted[start : start + IN_BATCH])
-            )
-        )
+    for part in in_slices(account_ids):
+        rows = session.execute(select(Account.id, Account.status).where(Account.id.in_(part)))
         statuses.update({account_id: status for account_id, status in rows})
     return statuses
 
@@ -214,10 +207,8 @@ def open_account(
         document_type=document_type,
         account_id=account_id,
     )
-    [result] = open_accounts(session, [request], done_by=done_by, now=now)
-    if isinstance(result, ConnectorError):
-        raise result
-    account = session.get(Account, result)
+    account_id = only(open_accounts(session, [request], done_by=done_by, now=now))
+    account = session.get(Account, account_id)
     assert account is not None  # just written in this transaction
     return account
 
@@ -457,10 +448,7 @@ def update_account(
         credit_limit_cents=credit_limit_cents,
         tolerance_bps=tolerance_bps,
     )
-    [result] = update_accounts(session, [change], done_by=done_by, now=now)
-    if isinstance(result, ConnectorError):
-        raise result
-    return result
+    return only(update_accounts(session, [change], done_by=done_by, now=now))
 
 
 def update_accounts(
@@ -519,13 +507,12 @@ def _quiet(normalize: Any, value: object) -> Any:
 
 
 def _owners(session: Session, account_ids: Sequence[str]) -> list[Holder]:
-    wanted = sorted(set(account_ids))
     owners: list[Holder] = []
-    for start in range(0, len(wanted), IN_BATCH):
+    for part in in_slices(account_ids):
         owners.extend(
             session.scalars(
                 select(Holder).where(
-                    Holder.account_id.in_(wanted[start : start + IN_BATCH]),
+                    Holder.account_id.in_(part),
                     Holder.level == OWNER_LEVEL,
                     Holder.removed_at.is_(None),
                 )

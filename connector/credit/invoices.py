@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
-from connector.credit.ledger import IN_BATCH, lock_accounts, lock_invoice, post_entry
+from connector.credit.ledger import in_slices, lock_accounts, lock_invoice, post_entry
 from connector.credit.models import (
     INVOICE_CANCELLED,
     INVOICE_OPENED,
@@ -24,7 +24,7 @@ from connector.credit.models import (
     Reservation,
 )
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import Conflict, ConnectorError, NotFound, ValidationError
+from connector.errors import Conflict, ConnectorError, NotFound, ValidationError, only
 from connector.ids import utcnow
 
 INVOICE_STATUSES = {"opened": INVOICE_OPENED, "open": INVOICE_OPENED, "paid": INVOICE_PAID}
@@ -308,10 +308,7 @@ def update_invoice(
 ) -> Invoice:
     """Change an invoice's status (to Paid or Cancelled), observation or payment link."""
     change = InvoiceChange(invoice_id, account_id, status, observation, payment_link)
-    [result] = update_invoices(session, [change], done_by=done_by, now=now)
-    if isinstance(result, ConnectorError):
-        raise result
-    return result
+    return only(update_invoices(session, [change], done_by=done_by, now=now))
 
 
 def update_invoices(
@@ -344,14 +341,9 @@ def update_invoices(
 
 def _owners(session: Session, invoice_ids: Sequence[str]) -> dict[str, str]:
     """The account of each invoice that exists."""
-    wanted = sorted(set(invoice_ids))
     owners: dict[str, str] = {}
-    for start in range(0, len(wanted), IN_BATCH):
-        rows = session.execute(
-            select(Invoice.id, Invoice.account_id).where(
-                Invoice.id.in_(wanted[start : start + IN_BATCH])
-            )
-        )
+    for part in in_slices(invoice_ids):
+        rows = session.execute(select(Invoice.id, Invoice.account_id).where(Invoice.id.in_(part)))
         owners.update({invoice_id: account_id for invoice_id, account_id in rows})
     return owners
 
@@ -359,13 +351,13 @@ def _owners(session: Session, invoice_ids: Sequence[str]) -> dict[str, str]:
 def _fresh_invoices(session: Session, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
     """The invoices, read again now that their accounts are locked."""
     found: dict[str, Invoice] = {}
-    for start in range(0, len(invoice_ids), IN_BATCH):
+    for part in in_slices(invoice_ids):
         found.update(
             {
                 invoice.id: invoice
                 for invoice in session.scalars(
                     select(Invoice)
-                    .where(Invoice.id.in_(invoice_ids[start : start + IN_BATCH]))
+                    .where(Invoice.id.in_(part))
                     .execution_options(populate_existing=True)
                 )
             }

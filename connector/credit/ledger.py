@@ -7,7 +7,7 @@ same transaction, under the same lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,13 @@ from connector.ids import new_id
 
 # Values per IN (...) list: far below SQLite's 32766 bound parameters, small enough for a plan.
 IN_BATCH = 900
+
+
+def in_slices(values: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct values in sorted slices of ``IN_BATCH``: one ``IN (...)`` query each."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), IN_BATCH):
+        yield wanted[start : start + IN_BATCH]
 
 
 def _locks(session: Session) -> dict[str, Account]:
@@ -80,14 +87,16 @@ def lock_account(session: Session, account_id: str) -> Account:
 def lock_accounts(session: Session, account_ids: Iterable[str]) -> dict[str, Account]:
     """Lock several accounts at once, in id order so two batches never deadlock.
 
-    Ids with no account are simply absent from the result.
+    Ids with no account are simply absent from the result; accounts this transaction
+    already holds are not asked for again (as in ``lock_account``).
     """
-    wanted = sorted(set(account_ids))
-    locked: dict[str, Account] = {}
-    for start in range(0, len(wanted), IN_BATCH):
+    held = _locks(session)
+    wanted = set(account_ids)
+    locked = {account_id: held[account_id] for account_id in wanted if account_id in held}
+    for part in in_slices(wanted - locked.keys()):
         for account in session.scalars(
             select(Account)
-            .where(Account.id.in_(wanted[start : start + IN_BATCH]))
+            .where(Account.id.in_(part))
             .order_by(Account.id)
             .with_for_update()
             .execution_options(populate_existing=True)

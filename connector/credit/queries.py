@@ -7,7 +7,7 @@ cover, so pages are stable even while rows are added.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tru
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
+from connector.credit.ledger import in_slices
 from connector.credit.models import (
     ACCOUNT_OPEN,
     INVOICE_CANCELLED,
@@ -523,19 +524,11 @@ def owner_emails(session: Session, account_ids: Sequence[str] | set[str]) -> dic
 
 # Batched lookups by key, for bulk imports: one query per slice of keys, not one per row.
 
-_SLICE = 900  # far below SQLite's bound-parameter limit
-
-
-def _slices(values: Iterable[str]) -> Iterator[list[str]]:
-    wanted = sorted(set(values))
-    for start in range(0, len(wanted), _SLICE):
-        yield wanted[start : start + _SLICE]
-
 
 def accounts_by_id(session: Session, ids: Iterable[str]) -> dict[str, Account]:
     """Accounts (open or closed) by id; missing ids are absent."""
     found: dict[str, Account] = {}
-    for part in _slices(ids):
+    for part in in_slices(ids):
         found.update(
             {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(part)))}
         )
@@ -547,7 +540,7 @@ def open_accounts_by_document(
 ) -> dict[str, list[Account]]:
     """Open accounts by (normalized) document; one document may have several types."""
     found: dict[str, list[Account]] = {}
-    for part in _slices(documents):
+    for part in in_slices(documents):
         query = select(Account).where(Account.document.in_(part), Account.status == ACCOUNT_OPEN)
         for account in session.scalars(query.order_by(Account.id)):
             found.setdefault(account.document or "", []).append(account)
@@ -557,7 +550,7 @@ def open_accounts_by_document(
 def open_accounts_by_email(session: Session, emails: Iterable[str]) -> dict[str, Account]:
     """Open accounts by their owner's (normalized) e-mail, which is unique among open ones."""
     found: dict[str, Account] = {}
-    for part in _slices(emails):
+    for part in in_slices(emails):
         query = select(Account).where(Account.email.in_(part), Account.status == ACCOUNT_OPEN)
         found.update({a.email: a for a in session.scalars(query)})
     return found
@@ -565,7 +558,7 @@ def open_accounts_by_email(session: Session, emails: Iterable[str]) -> dict[str,
 
 def invoices_by_id(session: Session, ids: Iterable[str]) -> dict[str, Invoice]:
     found: dict[str, Invoice] = {}
-    for part in _slices(ids):
+    for part in in_slices(ids):
         found.update(
             {i.id: i for i in session.scalars(select(Invoice).where(Invoice.id.in_(part)))}
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -72,16 +73,15 @@ def _settle_group(
         with db.transaction() as session:
             lock_accounts(session, {row.account_id for row in group})
             for row in group:
-                if not one_by_one:
-                    result = settle_reservation(session, row.id, settings=settings, now=now)
-                    settled += bool(result.invoices)  # settled meanwhile by the gateway or a twin
-                    continue
                 try:
-                    with session.begin_nested():
+                    with session.begin_nested() if one_by_one else nullcontext():
                         result = settle_reservation(session, row.id, settings=settings, now=now)
-                    settled += bool(result.invoices)
-                except ConnectorError as exc:  # refused by a rule: leave it for the staff
+                except ConnectorError as exc:
+                    if not one_by_one:
+                        raise
                     log.warning("auto-settle of %s refused: %s", row.id, exc.message)
+                    continue  # refused by a rule: leave it for the staff
+                settled += bool(result.invoices)  # settled meanwhile by the gateway or a twin
     except ConnectorError:
         if one_by_one:
             raise
@@ -112,7 +112,7 @@ def settle_due_reservations(
             if not rows:
                 return settled
             after = (rows[-1].auto_settle_at, rows[-1].id)
-            with db.transaction() as session:
+            with db.snapshot() as session:
                 settings = load_store_settings(session)
             rows.sort(key=lambda row: row.account_id)  # one account's reservations together
             groups = [rows[i : i + group_size] for i in range(0, len(rows), group_size)]
