@@ -20,8 +20,8 @@ from connector.api.routes import load, query_args, route
 from connector.app import get_db
 from connector.auth import READ, WRITE_ACCOUNTS, WRITE_INVOICES
 from connector.bulk.export import encoded, export_text, parse_delimiter
-from connector.bulk.history import count_jobs, get_job, iter_errors, job_to_dict, list_jobs
-from connector.bulk.report import report_text
+from connector.bulk.history import count_jobs, get_job, job_to_dict, list_jobs
+from connector.bulk.report import job_report
 from connector.bulk.templates import KINDS, template_text
 from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.credit.accounts import normalize_document
@@ -193,16 +193,9 @@ def show_import(job_id: str) -> Response:
     csv=True,
 )
 def import_errors(job_id: str) -> Response:
-    db = get_db()
     delimiter = parse_delimiter(query_args(s.ReportQuery).get("delimiter"))
-    with db.snapshot() as session:
-        get_job(session, job_id)  # a 404 before the stream starts
-
-    def pieces() -> Iterator[str]:
-        with db.snapshot() as session:
-            yield from report_text(iter_errors(session, job_id), delimiter=delimiter)
-
-    return _csv_response(pieces(), f"import-{job_id}-errors.csv")
+    report = job_report(get_db(), job_id, delimiter=delimiter)  # a 404 before the stream
+    return _csv_response(report, f"import-{job_id}-errors.csv")
 
 
 @route(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from connector.bulk.csvio import SheetRow, csv_text
-from connector.bulk.history import ImportRowError, RowError
+from connector.bulk.history import ImportRowError, RowError, get_job, iter_errors
+from connector.db import Database
 from connector.errors import ConnectorError
 
 Result = Literal["created", "updated", "unchanged", "failed"]
@@ -63,6 +64,23 @@ def refusal(
     value = cells.get(field) or None if field else None
     column = title(field) if field else None
     return failed([RowError(row, column, value, error.code, reason_of(error))])
+
+
+def job_report(db: Database, job_id: str, *, delimiter: str | None = None) -> Iterator[str]:
+    """An import's error report, streamed from one snapshot.
+
+    The job is looked up now, so an unknown one raises ``NotFound`` before anything is
+    sent; without ``delimiter``, the report uses the uploaded file's own.
+    """
+    with db.snapshot() as session:
+        uploaded = get_job(session, job_id).delimiter
+    chosen = delimiter or uploaded or ","
+
+    def pieces() -> Iterator[str]:
+        with db.snapshot() as session:
+            yield from report_text(iter_errors(session, job_id), delimiter=chosen)
+
+    return pieces()
 
 
 def report_text(errors: Iterable[ImportRowError], *, delimiter: str = ",") -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from flask import flash, redirect, request, url_for
@@ -36,6 +37,7 @@ from connector.web.common import (
     run,
     statement_or_none,
     store_settings,
+    submit,
     with_filters,
 )
 
@@ -212,24 +214,9 @@ def _submit(
     form: Form | None = None,
     renames: Mapping[str, str] | None = None,
 ) -> WerkzeugResponse | tuple[str, int]:
-    """Check the form, run one service in a transaction, and go back to the account page
-    with ``done(result)`` flashed; a refusal shows the page again, its errors next to
-    their fields and the values typed kept."""
-    try:
-        if form is not None:
-            form.check()
-        result = run(work)
-    except ConnectorError as error:
-        return _account_page(
-            account_id,
-            status=error.http_status,
-            form_name=form_name,
-            errors=error_fields(error, renames) if form is not None else None,
-            values=dict(form.data) if form is not None else None,
-            error=error_message(error),
-        )
-    flash(done(result), "success")
-    return _back(account_id)
+    """``submit`` on the account page."""
+    page = partial(_account_page, account_id)
+    return submit(page, lambda: _back(account_id), form_name, work, done, form, renames)
 
 
 @bp.post("/accounts/<account_id>/credit")

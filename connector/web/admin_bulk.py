@@ -28,7 +28,7 @@ from connector.bulk.history import (
     job_to_dict,
     list_jobs,
 )
-from connector.bulk.report import report_text
+from connector.bulk.report import job_report
 from connector.bulk.templates import KINDS, LANGS, Kind, Lang, default_delimiter, template_text
 from connector.bulk.uploads import queue_import
 from connector.credit.queries import AccountFilter, InvoiceFilter
@@ -212,14 +212,8 @@ def bulk_import(job_id: str) -> tuple[str, int]:
 def bulk_import_errors(job_id: str) -> WerkzeugResponse:
     """The error report, written with the uploaded file's own delimiter, so it opens in the
     spreadsheet that saved the file."""
-    db = get_db()
-    delimiter = read(lambda s: get_job(s, job_id).delimiter) or ","  # a 404 before streaming
-
-    def pieces() -> Any:
-        with db.snapshot() as session:
-            yield from report_text(iter_errors(session, job_id), delimiter=delimiter)
-
-    return csv_download(pieces(), f"import-{job_id}-errors.csv")
+    report = job_report(get_db(), job_id)  # a 404 before streaming
+    return csv_download(report, f"import-{job_id}-errors.csv")
 
 
 def _export(kind: ExportKind, f: AccountFilter | InvoiceFilter, now: datetime) -> WerkzeugResponse:

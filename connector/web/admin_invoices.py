@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal, cast
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -25,20 +26,19 @@ from connector.credit.queries import (
     owner_emails,
     sorted_invoice_select,
 )
-from connector.errors import ConnectorError, NotFound
+from connector.errors import NotFound
 from connector.ids import utcnow
 from connector.web import i18n
 from connector.web.admin import bp
 from connector.web.admin_accounts import _done_by
 from connector.web.common import (
     Form,
-    error_fields,
-    error_message,
     page_from_request,
     parse_day,
     render,
     run,
     store_settings,
+    submit,
     with_filters,
 )
 
@@ -141,24 +141,9 @@ def _submit(
     done: str,
     form: Form | None = None,
 ) -> WerkzeugResponse | tuple[str, int]:
-    """Check the form, run one service in a transaction, and go back to the invoice page
-    with ``done`` flashed; a refusal shows the page again, its errors next to their
-    fields and the values typed kept."""
-    try:
-        if form is not None:
-            form.check()
-        run(work)
-    except ConnectorError as error:
-        return _invoice_page(
-            invoice_id,
-            status=error.http_status,
-            form_name=form_name,
-            errors=error_fields(error) if form is not None else None,
-            values=dict(form.data) if form is not None else None,
-            error=error_message(error),
-        )
-    flash(done, "success")
-    return _back(invoice_id)
+    """``submit`` on the invoice page, flashing ``done``."""
+    page = partial(_invoice_page, invoice_id)
+    return submit(page, lambda: _back(invoice_id), form_name, work, lambda _: done, form)
 
 
 @bp.post("/invoices/<invoice_id>/pay")

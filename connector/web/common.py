@@ -13,6 +13,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    flash,
     g,
     redirect,
     render_template,
@@ -342,3 +343,31 @@ def register_error_pages(blueprint: Blueprint) -> None:
 
 def not_found() -> None:
     abort(404)
+
+
+def submit(
+    page: Callable[..., tuple[str, int]],
+    back: Callable[[], WerkzeugResponse],
+    form_name: str,
+    work: Callable[[Session], T],
+    done: Callable[[T], str],
+    form: Form | None = None,
+    renames: Mapping[str, str] | None = None,
+) -> WerkzeugResponse | tuple[str, int]:
+    """Check the form, run one service in a transaction, and go ``back`` with
+    ``done(result)`` flashed; a refusal shows the ``page`` again, its errors next to their
+    fields and the values typed kept."""
+    try:
+        if form is not None:
+            form.check()
+        result = run(work)
+    except ConnectorError as error:
+        return page(
+            status=error.http_status,
+            form_name=form_name,
+            errors=error_fields(error, renames) if form is not None else None,
+            values=dict(form.data) if form is not None else None,
+            error=error_message(error),
+        )
+    flash(done(result), "success")
+    return back()
