@@ -9,7 +9,7 @@ report. Exports take the invoice search's own filters, parsed by the same schema
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
@@ -19,23 +19,17 @@ from connector.api.invoices import invoice_filter
 from connector.api.routes import load, query_args, route
 from connector.app import get_db
 from connector.auth import READ, WRITE_ACCOUNTS, WRITE_INVOICES
-from connector.bulk.export import encoded, export_text, parse_delimiter
+from connector.bulk.export import ExportKind, encoded, export_text, parse_delimiter
 from connector.bulk.history import count_jobs, get_job, job_to_dict, list_jobs
 from connector.bulk.report import job_report
 from connector.bulk.templates import KINDS, template_text
 from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.credit.accounts import normalize_document
-from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN
-from connector.credit.queries import AccountFilter, InvoiceFilter
+from connector.credit.queries import ACCOUNT_STATUS_CHOICES, AccountFilter, InvoiceFilter
 from connector.errors import NotFound
 from connector.ids import utcnow
 
 TAG = "Bulk"
-_STATUSES = {
-    "open": (ACCOUNT_OPEN,),
-    "closed": (ACCOUNT_CLOSED,),
-    "all": (ACCOUNT_OPEN, ACCOUNT_CLOSED),
-}
 
 
 def invoice_export_filter(params: Mapping[str, str]) -> InvoiceFilter:
@@ -49,7 +43,9 @@ def account_export_filter(params: Mapping[str, str]) -> AccountFilter:
     q = load(s.AccountExportQuery, dict(params), "filters")
     document = normalize_document(q["document"]) if q.get("document") else None
     return AccountFilter(
-        email=q.get("email") or None, document=document, statuses=_STATUSES[q["status"].lower()]
+        email=q.get("email") or None,
+        document=document,
+        statuses=ACCOUNT_STATUS_CHOICES[q["status"].lower()],
     )
 
 
@@ -81,6 +77,7 @@ def template(kind: str) -> Response:
 
 def _form(schema: type[s.UploadForm]) -> dict[str, Any]:
     """The multipart fields and the file, read strictly."""
+    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
     data: dict[str, Any] = request.form.to_dict(flat=True)
     if "file" in request.files:
         data["file"] = request.files["file"]
@@ -131,7 +128,6 @@ UPLOAD_HELP = (
     description=UPLOAD_HELP,
 )
 def import_accounts() -> tuple[Response, int, dict[str, str]]:
-    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
     return _upload("accounts", _form(s.AccountsUploadForm))
 
 
@@ -147,7 +143,6 @@ def import_accounts() -> tuple[Response, int, dict[str, str]]:
     description=UPLOAD_HELP,
 )
 def import_invoices() -> tuple[Response, int, dict[str, str]]:
-    request.max_content_length = MAX_UPLOAD_BYTES  # before anything reads the body
     return _upload("invoices", _form(s.InvoicesUploadForm))
 
 
@@ -210,13 +205,7 @@ def import_errors(job_id: str) -> Response:
     "re-imports in update mode.",
 )
 def export_accounts() -> Response:
-    params = request.args.to_dict(flat=True)
-    delimiter = parse_delimiter(params.pop("delimiter", None))
-    f = account_export_filter(params)
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return _csv_response(
-        export_text(get_db(), "accounts", f, delimiter=delimiter), f"accounts-{stamp}.csv"
-    )
+    return _export("accounts", account_export_filter)
 
 
 @route(
@@ -231,10 +220,15 @@ def export_accounts() -> Response:
     "is exported). Edit Status, Payment link or Observation and upload it back.",
 )
 def export_invoices() -> Response:
+    return _export("invoices", invoice_export_filter)
+
+
+def _export(
+    kind: ExportKind, read_filter: Callable[[Mapping[str, str]], AccountFilter | InvoiceFilter]
+) -> Response:
+    """Stream an export filtered by the query string, separated by its ``delimiter``."""
     params = request.args.to_dict(flat=True)
     delimiter = parse_delimiter(params.pop("delimiter", None))
-    f = invoice_export_filter(params)
+    f = read_filter(params)
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return _csv_response(
-        export_text(get_db(), "invoices", f, delimiter=delimiter), f"invoices-{stamp}.csv"
-    )
+    return _csv_response(export_text(get_db(), kind, f, delimiter=delimiter), f"{kind}-{stamp}.csv")

@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from connector.bulk.csvio import FactsCollector, FileFacts, check_not_a_workbook
+from connector.bulk.csvio import FactsCollector, FileFacts
 from connector.db import Base, Database
 from connector.errors import NotFound
 from connector.ids import new_id, utcnow
@@ -224,14 +224,10 @@ def create_job(
         source=source,
         requested_by=requested_by[:254],
         file_name=(os.path.basename(file_name) or "upload.csv")[:255],
-        file_size=facts.size,
-        file_sha256=facts.sha256,
-        encoding=facts.encoding,
         delimiter=None,
         ignored_columns=[],
         chunk_size=chunk_size,
         chunks_done=0,
-        rows_total=max(facts.lines - 1, 0),
         rows_done=0,
         created_count=0,
         updated_count=0,
@@ -245,18 +241,26 @@ def create_job(
         heartbeat_at=None,
         finished_at=None,
     )
+    record_facts(job, facts)
     session.add(job)
     session.flush()
     return job
 
 
+def record_facts(job: ImportJob, facts: FileFacts) -> None:
+    """What the stored file is: size, digest, encoding and data rows (header excluded)."""
+    job.file_size, job.file_sha256, job.encoding = facts.size, facts.sha256, facts.encoding
+    job.rows_total = max(facts.lines - 1, 0)
+
+
 def store_upload(session: Session, job_id: str, stream: BinaryIO) -> FileFacts:
-    """Copy an uploaded file into the database in parts, learning its facts on the way."""
+    """Copy an uploaded file into the database in parts, learning its facts on the way.
+
+    The caller has refused a workbook already (``uploads.queue_import``).
+    """
     collector = FactsCollector()
     seq = 0
     while block := stream.read(PART_BYTES):
-        if seq == 0:
-            check_not_a_workbook(block[:8])
         collector.feed(block)
         session.execute(insert(ImportFilePart).values(job_id=job_id, seq=seq, data=block))
         seq += 1

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
-from connector.bulk.history import PART_BYTES, ImportJob, create_job, store_upload
+from connector.bulk.history import PART_BYTES, ImportJob, create_job, record_facts, store_upload
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
 from connector.errors import ValidationError
 
@@ -75,7 +75,6 @@ def queue_import(
         open_sheet(io.BytesIO(head), facts.encoding, columns_for(kind, mode))
     except FileProblem as problem:
         raise InvalidFile(problem) from None
-    job.file_size, job.file_sha256, job.encoding = facts.size, facts.sha256, facts.encoding
-    job.rows_total = max(facts.lines - 1, 0)
+    record_facts(job, facts)
     session.flush()
     return job

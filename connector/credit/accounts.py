@@ -158,13 +158,8 @@ class NewAccount:
 
 
 @dataclass(frozen=True)
-class _CheckedNew:
-    email: str
-    credit_limit_cents: int
-    tolerance_bps: int
-    document: str | None
-    document_type: str | None
-    account_id: str | None
+class _CheckedNew(NewAccount):
+    """A request normalized and validated by ``_check_new``."""
 
 
 def _check_new(request: NewAccount) -> _CheckedNew:
@@ -177,12 +172,12 @@ def _check_new(request: NewAccount) -> _CheckedNew:
     if request.account_id is not None and not _ACCOUNT_ID.match(request.account_id):
         raise ValidationError("invalid account id", fields={"id": "1-120 of A-Z a-z 0-9 _.@+-"})
     return _CheckedNew(
-        email,
-        request.credit_limit_cents,
-        request.tolerance_bps,
-        document,
-        document_type,
-        request.account_id,
+        email=email,
+        credit_limit_cents=request.credit_limit_cents,
+        tolerance_bps=request.tolerance_bps,
+        document=document,
+        document_type=document_type,
+        account_id=request.account_id,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from connector.credit import rules
 from connector.credit.ledger import in_slices
 from connector.credit.models import (
+    ACCOUNT_CLOSED,
     ACCOUNT_OPEN,
     INVOICE_CANCELLED,
     INVOICE_OPENED,
@@ -154,6 +155,14 @@ def search_invoices(
     return list(
         session.scalars(invoice_select(f, now, direction=direction).offset(offset).limit(limit))
     )
+
+
+# The account lists' status choices (no status: every account).
+ACCOUNT_STATUS_CHOICES: dict[str, tuple[str, ...]] = {
+    "open": (ACCOUNT_OPEN,),
+    "closed": (ACCOUNT_CLOSED,),
+    "all": (),
+}
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.credit import accounts as account_service
-from connector.credit.models import ACCOUNT_CLOSED, ACCOUNT_OPEN, Account
+from connector.credit.models import Account
 from connector.credit.queries import (
+    ACCOUNT_STATUS_CHOICES,
     AccountFilter,
     InvoiceFilter,
     admin_account_select,
@@ -43,7 +44,6 @@ from connector.web.common import (
 
 T = TypeVar("T")
 _SORTS = ("created", "email", "limit", "available", "id")
-_STATUSES = {"open": (ACCOUNT_OPEN,), "closed": (ACCOUNT_CLOSED,), "all": ()}
 
 
 def _done_by() -> str | None:
@@ -62,12 +62,12 @@ class AccountListArgs:
     @classmethod
     def from_request(cls) -> AccountListArgs:
         args = request.args
-        status = str(args.get("status")) if args.get("status") in _STATUSES else "open"
+        status = str(args.get("status")) if args.get("status") in ACCOUNT_STATUS_CHOICES else "open"
         return cls((args.get("q") or "").strip(), status, args.get("overdue") == "1")
 
     def account_filter(self, now: datetime) -> AccountFilter:
         return AccountFilter(
-            statuses=_STATUSES[self.status],
+            statuses=ACCOUNT_STATUS_CHOICES[self.status],
             search=self.search or None,
             overdue_at=now if self.overdue else None,
         )
