@@ -115,20 +115,18 @@ def phase_plain(url: str, path: Path) -> dict[str, Any]:
 
 def phase_import(url: str, path: Path, chunk_size: int) -> dict[str, Any]:
     """The real import, as ``connector import accounts FILE --mode create`` runs it."""
+    return _timed_import(url, path, "accounts", "create", chunk_size=chunk_size)
+
+
+def _timed_import(url: str, path: Path, kind: str, mode: str, **options: Any) -> dict[str, Any]:
+    """Import a file as the CLI does, timed, with the job's counts."""
     from connector.bulk.runner import run_import, start_file_import
     from connector.db import Database
 
     db = Database(url)
     started = time.perf_counter()
     begun = start_file_import(
-        db,
-        path,
-        kind="accounts",
-        mode="create",
-        dry_run=False,
-        chunk_size=chunk_size,
-        resume=False,
-        requested_by="bench",
+        db, path, kind=kind, mode=mode, dry_run=False, resume=False, requested_by="bench", **options
     )
     with path.open("rb") as stream:
         job = run_import(db, begun.job.id, begun.token, stream)
@@ -234,9 +232,6 @@ def phase_invoices(url: str, count: int) -> dict[str, Any]:
 
 def phase_settle(url: str, exported: Path, count: int, target: Path) -> dict[str, Any]:
     """Pay ``count`` open invoices from an edited export, as ``connector import invoices``."""
-    from connector.bulk.runner import run_import, start_file_import
-    from connector.db import Database
-
     with exported.open(newline="", encoding="utf-8-sig") as source:
         rows = csv.DictReader(source)
         with target.open("w", newline="", encoding="utf-8") as out:
@@ -249,27 +244,7 @@ def phase_settle(url: str, exported: Path, count: int, target: Path) -> dict[str
                     written += 1
                     if written == count:
                         break
-    db = Database(url)
-    started = time.perf_counter()
-    begun = start_file_import(
-        db,
-        target,
-        kind="invoices",
-        mode="update",
-        dry_run=False,
-        resume=False,
-        requested_by="bench",
-    )
-    with target.open("rb") as stream:
-        job = run_import(db, begun.job.id, begun.token, stream)
-    seconds = time.perf_counter() - started
-    db.dispose()
-    return {
-        "rows": job.rows_done,
-        "seconds": seconds,
-        "counts": [job.created_count, job.updated_count, job.unchanged_count, job.failed_count],
-        "rss_mb": peak_rss_mb(),
-    }
+    return _timed_import(url, target, "invoices", "update")
 
 
 def phase_export(url: str, kind: str, target: Path) -> dict[str, Any]:
