@@ -250,7 +250,8 @@ def phase_settle(url: str, exported: Path, count: int, target: Path) -> dict[str
 def phase_export(url: str, kind: str, target: Path) -> dict[str, Any]:
     """Stream an export to a file, as ``connector export`` does."""
     from connector.bulk.export import export_text
-    from connector.credit.queries import AccountFilter, InvoiceFilter
+    from connector.credit.account_search import AccountFilter
+    from connector.credit.invoice_search import InvoiceFilter
     from connector.db import Database
 
     db = Database(url)

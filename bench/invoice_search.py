@@ -20,10 +20,10 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
+from connector.clock import utcnow
 from connector.config import normalize_database_url
-from connector.credit.queries import InvoiceFilter, invoice_summary, search_invoices
+from connector.credit.invoice_search import InvoiceFilter, invoice_summary, search_invoices
 from connector.db import Database
-from connector.ids import utcnow
 from connector.migrate import upgrade
 
 ACCOUNTS = 1_000

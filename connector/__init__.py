@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from connector.clock import Clock
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application: the one place where settings, database and routes meet."""
-    from connector.app import build_app
+def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the application (``connector.app``, the composition root).
 
-    return build_app(overrides)
+    Imported on call, so that importing any part of the package never loads the edges.
+    """
+    from connector.app import create_app as build
+
+    return build(overrides, clock=clock)

@@ -1,25 +1,26 @@
-"""The composition root: settings, database, JSON, errors and routes wired into one app."""
+"""The composition root: settings, database, clock, JSON and the edges wired into one app.
+
+This is the one module that imports the edges; nothing imports it but the package's
+``create_app``. Each edge registers its own routes from its ``init_app``.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask
 from flask.json.provider import JSONProvider
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from connector import jsonio
-from connector.auth import Authenticator
-from connector.config import Settings, load_settings
+from connector import api, jsonio, ops, protocol, web
+from connector.access.principals import Authenticator
+from connector.clock import Clock, utcnow
+from connector.config import load_settings
+from connector.context import AppContext, install
 from connector.db import Database
-from connector.errors import ConnectorError
 from connector.resources import manifest_path
 from connector.secrets_store import resolve_secret_key
-
-log = logging.getLogger(__name__)
 
 
 class DecimalJSONProvider(JSONProvider):
@@ -32,80 +33,29 @@ class DecimalJSONProvider(JSONProvider):
         return jsonio.loads(s, **kwargs)
 
 
-def build_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the application. ``overrides`` replace settings (tests); ``clock`` pins the
+    time the edges pass to the services (tests; the system clock otherwise)."""
     settings = load_settings().with_overrides(overrides or {})
     app = Flask("connector", instance_path=str(settings.instance_path))
     app.json = DecimalJSONProvider(app)
-    app.config["CONNECTOR_SETTINGS"] = settings
-    app.secret_key = resolve_secret_key(settings.secret_key, settings.instance_path)
-    app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-    )
+    secret_key = resolve_secret_key(settings.secret_key, settings.instance_path)
+    app.secret_key = secret_key
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024 * 1024)
     db = Database(settings.database_url)
-    app.extensions["connector.db"] = db
-    app.extensions["connector.auth"] = Authenticator(settings, db)
-    app.extensions["connector.manifest"] = json.loads(manifest_path().read_text())
-    _register_errors(app)
-    _register_meta(app)
-    _register_edges(app)
-    return app
-
-
-def _register_edges(app: Flask) -> None:
-    # Imported here: the edges import this module's accessors (get_db, ...).
-    from connector import api, web
-    from connector.protocol import routes as protocol
-
-    protocol.init_app(app)
+    install(
+        app,
+        AppContext(
+            settings=settings,
+            secret_key=secret_key,
+            db=db,
+            authenticator=Authenticator(settings, db),
+            clock=clock or utcnow,
+            manifest=json.loads(manifest_path().read_text()),
+        ),
+    )
     api.init_app(app)
+    protocol.init_app(app)
     web.init_app(app)
-
-
-def get_db() -> Database:
-    return cast(Database, current_app.extensions["connector.db"])
-
-
-def get_authenticator() -> Authenticator:
-    return cast(Authenticator, current_app.extensions["connector.auth"])
-
-
-def get_settings() -> Settings:
-    return cast(Settings, current_app.config["CONNECTOR_SETTINGS"])
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(ConnectorError)
-    def _connector_error(error: ConnectorError) -> tuple[Response, int]:
-        return jsonify({"error": error.to_dict()}), error.http_status
-
-    @app.errorhandler(IntegrityError)
-    def _integrity_error(error: IntegrityError) -> tuple[Response, int]:
-        # A unique constraint lost a race that the service's own checks could not see.
-        log.info("integrity conflict: %s", error.orig)
-        body = {"code": "conflict", "message": "the request conflicts with a concurrent change"}
-        return jsonify({"error": body}), 409
-
-    @app.errorhandler(OperationalError)
-    def _operational_error(error: OperationalError) -> tuple[Response, int]:
-        log.exception("database unavailable")
-        body = {"code": "database_unavailable", "message": "the database is unavailable"}
-        return jsonify({"error": body}), 503
-
-
-def _register_meta(app: Flask) -> None:
-    @app.get("/manifest")
-    def manifest() -> Response:
-        return jsonify(current_app.extensions["connector.manifest"])
-
-    @app.get("/payment-methods")
-    def payment_methods() -> Response:
-        methods = current_app.extensions["connector.manifest"]["paymentMethods"]
-        return jsonify({"paymentMethods": [m["name"] for m in methods]})
-
-    @app.get("/health")
-    def health() -> Response:
-        with get_db().transaction() as session:
-            session.connection().exec_driver_sql("SELECT 1")
-        return jsonify({"status": "ok"})
+    ops.init_app(app)
+    return app

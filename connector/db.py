@@ -1,7 +1,10 @@
-"""Declarative base, engines and transactions.
+"""Declarative base, engines and the one unit of work.
 
-The edge (a route, a job, a command) owns the transaction: it opens one with
-``Database.transaction()`` and hands the session to services, which only add and flush.
+The edge (a route, a page, a job, a command) owns the transaction: it runs its work with
+``Database.run(work)`` (or opens ``Database.transaction()`` around a few steps) and hands
+the session to services, which only add and flush. ``read_only`` reads one snapshot
+without taking a write lock; ``retries`` runs the work again after a unique-key collision
+(a repeat racing its original), so the work can replay what the original stored.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from connector import jsonio
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -121,19 +127,39 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """Open a session in a transaction; commit on success, roll back on error."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        ``read_only`` reads one consistent snapshot instead, rolled back at the end: it
+        never takes SQLite's write lock (a deferred BEGIN on the WAL) and on PostgreSQL
+        runs REPEATABLE READ, READ ONLY, so a page that polls, or a stream of a million
+        rows, sees one moment and blocks no writer.
+        """
+        if read_only:
+            with self._snapshot() as session:
+                yield session
+            return
         with self.sessionmaker.begin() as session:
             yield session
 
-    @contextmanager
-    def snapshot(self) -> Iterator[Session]:
-        """A read-only session over one consistent snapshot, for long reads (exports).
+    def run(self, work: Callable[[Session], T], *, read_only: bool = False, retries: int = 0) -> T:
+        """``work(session)`` in one transaction; its result once committed.
 
-        It never takes SQLite's write lock (a deferred BEGIN on the WAL) and on PostgreSQL
-        runs REPEATABLE READ, READ ONLY, so a stream of a million rows sees one moment
-        and blocks no writer. The transaction is rolled back at the end.
+        With ``retries``, a unique-key collision rolls everything back and runs the work
+        again, up to that many more times; the work then finds what the other side
+        stored (a repeated payment replays its answer).
         """
+        for attempt in range(retries + 1):
+            try:
+                with self.transaction(read_only=read_only) as session:
+                    return work(session)
+            except IntegrityError:
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Session]:
         with self.engine.connect() as connection:
             if self.is_postgresql:
                 connection.execution_options(

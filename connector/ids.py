@@ -1,11 +1,10 @@
-"""Identifiers and the clock."""
+"""Identifiers: time-ordered, unique, readable in a URL."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
 
 _lock = threading.Lock()
 _last = 0
@@ -25,7 +24,3 @@ def new_id() -> str:
             candidate = _last + secrets.randbelow(2**16) + 1
         _last = candidate
     return f"{candidate:032x}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -1,5 +1,8 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from connector.access.customer_links import CustomerSignInToken
+from connector.access.keys import ApiKey
+from connector.access.users import StaffUser
 from connector.bulk.history import ImportFilePart, ImportJob, ImportRowError
 from connector.credit.models import (
     Account,
@@ -10,14 +13,13 @@ from connector.credit.models import (
     StoreSettingsRow,
 )
 from connector.db import Base
-from connector.keys import ApiKey
-from connector.protocol.models import (
+from connector.notify.outbox import OutboxMail
+from connector.payments.models import (
     Payment,
     PaymentCallback,
     PaymentOperation,
     PaymentReview,
 )
-from connector.web.models import CustomerSignInToken, OutboxMail, StaffUser
 
 __all__ = [
     "Account",

@@ -18,10 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connector import create_app
+from connector.access.keys import create_key
 from connector.config import normalize_database_url
+from connector.context import of
 from connector.credit.settings import forget_cached_settings
 from connector.db import Database, make_engine
-from connector.keys import create_key
 from connector.migrate import upgrade
 from connector.models import Base
 
@@ -108,7 +109,7 @@ def app(db: Database, tmp_path: Path) -> Iterator[Flask]:
     )
     app.config["TESTING"] = True
     yield app
-    app.extensions["connector.db"].dispose()
+    of(app).db.dispose()
 
 
 @pytest.fixture

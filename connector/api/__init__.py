@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from connector.api import accounts, bulk, invoices, openapi, storeconfig, transactions
+from connector.api.routes import bp
+from connector.errors import Code, ConnectorError
 
-def load_routes() -> None:
-    """Import the route modules, which declare the operations on the blueprint.
+log = logging.getLogger(__name__)
 
-    Imported here rather than at the top: they use connector.app, which imports this
-    package.
-    """
-    from connector.api import accounts, bulk, invoices, storeconfig, transactions
-
-    del accounts, bulk, invoices, storeconfig, transactions
+# The route modules declare their operations on ``bp`` when imported.
+ROUTES = (accounts, bulk, invoices, storeconfig, transactions)
 
 
 def init_app(app: Flask) -> None:
-    """Register the API's routes, its OpenAPI document and its error shape for HTTP errors."""
-    from connector.api import openapi
-    from connector.api.routes import bp
+    """Register the API's routes, its OpenAPI document and its error shape.
 
-    load_routes()
+    The error handlers are the app's defaults: the protocol and the pages register their
+    own shapes on their blueprints.
+    """
     app.register_blueprint(bp)
     openapi.init_app(app)
+
+    @app.errorhandler(ConnectorError)
+    def _connector_error(error: ConnectorError) -> tuple[Response, int]:
+        return jsonify({"error": error.to_dict()}), error.http_status
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(error: IntegrityError) -> tuple[Response, int]:
+        # A unique constraint lost a race that the service's own checks could not see.
+        log.info("integrity conflict: %s", error.orig)
+        body = {"code": Code.CONFLICT, "message": "the request conflicts with a concurrent change"}
+        return jsonify({"error": body}), 409
+
+    @app.errorhandler(OperationalError)
+    def _operational_error(error: OperationalError) -> tuple[Response, int]:
+        log.exception("database unavailable")
+        body = {"code": Code.DATABASE_UNAVAILABLE, "message": "the database is unavailable"}
+        return jsonify({"error": body}), 503
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> HTTPException | tuple[Response, int]:

@@ -5,33 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response
+from flask import Response, url_for
 from sqlalchemy.orm import Session
 
+from connector.access.customer_links import mint_token
+from connector.access.principals import READ, WRITE_ACCOUNTS
 from connector.api import schemas as s
-from connector.api.fields import decimal_text
 from connector.api.routes import done_by, dump, json_body, query_args, route
-from connector.app import get_db
-from connector.auth import READ, WRITE_ACCOUNTS
-from connector.credit import accounts as service
-from connector.credit.models import ACCOUNT_OPEN, Account
-from connector.credit.queries import (
-    AccountFilter,
-    account_select,
-    account_statement,
-    count_rows,
-    get_account,
-)
+from connector.context import current, now, public_base_url
+from connector.credit import account_changes, accounts, holders
+from connector.credit.account_search import AccountFilter, account_select, count_rows, get_account
+from connector.credit.identity import normalize_document
+from connector.credit.models import Account, AccountStatus
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.credit.statements import adjust_balance
-from connector.mycredits_links import mint_link
+from connector.credit.statements import account_statement, adjust_balance
+from connector.wire import decimal_text
 
 TAG = "Accounts"
 ACCOUNT = "/accounts/<account_id>"
 
 
 def _view(account: Account, settings: StoreSettings) -> s.AccountView:
-    return s.AccountView(account, service.figures(account, settings))
+    return s.AccountView(account, accounts.figures(account, settings))
 
 
 def _dump_account(session: Session, account: Account) -> Response:
@@ -48,22 +43,21 @@ def _dump_account(session: Session, account: Account) -> Response:
     response=s.AccountPage,
     description="Open accounts by default (status=Closed lists closed ones), oldest first.",
 )
-def search_accounts() -> Response:
+def search_accounts(session: Session) -> Response:
     q = query_args(s.AccountQuery)
     f = AccountFilter(
         email=q.get("email"),
-        document=service.normalize_document(q["document"]) if q.get("document") else None,
-        statuses=((q.get("status") or ACCOUNT_OPEN).capitalize(),),
+        document=normalize_document(q["document"]) if q.get("document") else None,
+        statuses=((q.get("status") or AccountStatus.OPEN).capitalize(),),
         op=q["op"].lower(),
     )
     page = s.page_of(q)
-    with get_db().transaction() as session:
-        query = account_select(f, direction="asc")
-        rows = list(session.scalars(query.offset(page.offset).limit(page.limit)))
-        count = count_rows(session, query)
-        settings = load_store_settings(session)
-        body = {"data": [_view(a, settings) for a in rows], "summary": {"count": count}}
-        return dump(s.AccountPage, body)
+    query = account_select(f, direction="asc")
+    rows = list(session.scalars(query.offset(page.offset).limit(page.limit)))
+    count = count_rows(session, query)
+    settings = load_store_settings(session)
+    body = {"data": [_view(a, settings) for a in rows], "summary": {"count": count}}
+    return dump(s.AccountPage, body)
 
 
 @route(
@@ -78,20 +72,20 @@ def search_accounts() -> Response:
     description="Without an id, the account's id is {document}_{documentType}. "
     "An account (or an e-mail holder) that already exists is a 409.",
 )
-def open_account() -> Response:
+def open_account(session: Session) -> Response:
     b = json_body(s.OpenAccountBody)
-    with get_db().transaction() as session:
-        account = service.open_account(
-            session,
-            email=b["email"],
-            credit_limit_cents=b["creditLimit"],
-            tolerance_bps=b["tolerance"],
-            document=b.get("document"),
-            document_type=b.get("documentType"),
-            account_id=b.get("id"),
-            done_by=done_by(),
-        )
-        return _dump_account(session, account)
+    account = accounts.open_account(
+        session,
+        email=b["email"],
+        credit_limit_cents=b["creditLimit"],
+        tolerance_bps=b["tolerance"],
+        document=b.get("document"),
+        document_type=b.get("documentType"),
+        account_id=b.get("id"),
+        done_by=done_by(),
+        now=now(),
+    )
+    return _dump_account(session, account)
 
 
 @route(
@@ -102,9 +96,8 @@ def open_account() -> Response:
     permission=READ,
     response=s.AccountOut,
 )
-def get_account_view(account_id: str) -> Response:
-    with get_db().transaction() as session:
-        return _dump_account(session, get_account(session, account_id))
+def get_account_view(session: Session, account_id: str) -> Response:
+    return _dump_account(session, get_account(session, account_id))
 
 
 @route(
@@ -118,24 +111,24 @@ def get_account_view(account_id: str) -> Response:
     errors=(409,),
     description="Only the fields sent change. A closed account cannot change (409).",
 )
-def update_account(account_id: str) -> Response:
+def update_account(session: Session, account_id: str) -> Response:
     b = json_body(s.UpdateAccountBody)
     changes: dict[str, Any] = {}  # document fields change only when sent
     if "document" in b:
         changes["document"] = b["document"]
     if "documentType" in b:
         changes["document_type"] = b["documentType"]
-    with get_db().transaction() as session:
-        account = service.update_account(
-            session,
-            account_id,
-            email=b.get("email"),
-            credit_limit_cents=b.get("creditLimit"),
-            tolerance_bps=b.get("tolerance"),
-            done_by=done_by(),
-            **changes,
-        )
-        return _dump_account(session, account)
+    account = account_changes.update_account(
+        session,
+        account_id,
+        email=b.get("email"),
+        credit_limit_cents=b.get("creditLimit"),
+        tolerance_bps=b.get("tolerance"),
+        done_by=done_by(),
+        now=now(),
+        **changes,
+    )
+    return _dump_account(session, account)
 
 
 @route(
@@ -151,12 +144,13 @@ def update_account(account_id: str) -> Response:
     description="Refused (409) while the account has open invoices or reservations, "
     "unless force=true. Its invoices and statements are kept.",
 )
-def close_account(account_id: str) -> Response:
+def close_account(session: Session, account_id: str) -> Response:
     q = query_args(s.CloseQuery)
     json_body(s.CloseAccountBody)  # checked for unknown fields, otherwise not used
-    with get_db().transaction() as session:
-        account = service.close_account(session, account_id, force=q["force"], done_by=done_by())
-        return _dump_account(session, account)
+    account = accounts.close_account(
+        session, account_id, force=q["force"], done_by=done_by(), now=now()
+    )
+    return _dump_account(session, account)
 
 
 @route(
@@ -169,11 +163,12 @@ def close_account(account_id: str) -> Response:
     response=s.AccountOut,
     errors=(409,),
 )
-def change_credit_limit(account_id: str) -> Response:
+def change_credit_limit(session: Session, account_id: str) -> Response:
     b = json_body(s.ValueBody)
-    with get_db().transaction() as session:
-        account = service.change_credit_limit(session, account_id, b["value"], done_by=done_by())
-        return _dump_account(session, account)
+    account = account_changes.change_credit_limit(
+        session, account_id, b["value"], done_by=done_by(), now=now()
+    )
+    return _dump_account(session, account)
 
 
 @route(
@@ -186,11 +181,12 @@ def change_credit_limit(account_id: str) -> Response:
     response=s.AccountOut,
     errors=(409,),
 )
-def change_tolerance(account_id: str) -> Response:
+def change_tolerance(session: Session, account_id: str) -> Response:
     b = json_body(s.ToleranceBody)
-    with get_db().transaction() as session:
-        account = service.change_tolerance(session, account_id, b["value"], done_by=done_by())
-        return _dump_account(session, account)
+    account = account_changes.change_tolerance(
+        session, account_id, b["value"], done_by=done_by(), now=now()
+    )
+    return _dump_account(session, account)
 
 
 @route(
@@ -207,11 +203,10 @@ def change_tolerance(account_id: str) -> Response:
     "currentBalance the balance now; balances leave out Credit entries, which move the "
     "limit. A period with more than 10,000 entries is refused (400), never cut short.",
 )
-def statements(account_id: str) -> Response:
+def statements(session: Session, account_id: str) -> Response:
     q = query_args(s.StatementQuery)
-    with get_db().transaction() as session:
-        result = account_statement(session, account_id, q.get("dateFrom"), q.get("dateTo"))
-        return dump(s.StatementOut, result)
+    result = account_statement(session, account_id, q.get("dateFrom"), q.get("dateTo"))
+    return dump(s.StatementOut, result)
 
 
 @route(
@@ -226,18 +221,18 @@ def statements(account_id: str) -> Response:
     description="The statement id is the idempotency key: repeating the same adjustment "
     "changes nothing; the same id with another value is a 409.",
 )
-def adjust(account_id: str, statement_id: str) -> Response:
+def adjust(session: Session, account_id: str, statement_id: str) -> Response:
     b = json_body(s.AdjustmentBody)
-    with get_db().transaction() as session:
-        entry = adjust_balance(
-            session,
-            account_id,
-            b["value"],
-            entry_id=statement_id,
-            description=b.get("description"),
-            done_by=done_by(),
-        )
-        return dump(s.AdjustmentOut, {"id": entry.id, "value": decimal_text(entry.value_cents)})
+    entry = adjust_balance(
+        session,
+        account_id,
+        b["value"],
+        entry_id=statement_id,
+        description=b.get("description"),
+        done_by=done_by(),
+        now=now(),
+    )
+    return dump(s.AdjustmentOut, {"id": entry.id, "value": decimal_text(entry.value_cents)})
 
 
 @route(
@@ -249,10 +244,9 @@ def adjust(account_id: str, statement_id: str) -> Response:
     response=s.HolderPage,
     description="The owner (level 1) and the dependents (level 2) who spend from the account.",
 )
-def list_holders(account_id: str) -> Response:
-    with get_db().transaction() as session:
-        holders = service.list_holders(session, account_id)
-        return dump(s.HolderPage, {"data": holders, "summary": {"count": len(holders)}})
+def list_holders(session: Session, account_id: str) -> Response:
+    listed = holders.list_holders(session, account_id)
+    return dump(s.HolderPage, {"data": listed, "summary": {"count": len(listed)}})
 
 
 @route(
@@ -266,11 +260,10 @@ def list_holders(account_id: str) -> Response:
     errors=(409,),
     description="An e-mail holds at most one open account (409 otherwise).",
 )
-def add_holder(account_id: str) -> Response:
+def add_holder(session: Session, account_id: str) -> Response:
     b = json_body(s.HolderBody)
-    with get_db().transaction() as session:
-        holder = service.add_holder(session, account_id, b["claims"]["email"])
-        return dump(s.HolderOut, holder)
+    holder = holders.add_holder(session, account_id, b["claims"]["email"], now=now())
+    return dump(s.HolderOut, holder)
 
 
 @route(
@@ -283,10 +276,9 @@ def add_holder(account_id: str) -> Response:
     errors=(409,),
     description="The owner cannot be removed (409).",
 )
-def remove_holder(account_id: str, holder_id: str) -> Response:
-    with get_db().transaction() as session:
-        holder = service.remove_holder(session, account_id, holder_id)
-        return dump(s.IdOut, holder)
+def remove_holder(session: Session, account_id: str, holder_id: str) -> Response:
+    holder = holders.remove_holder(session, account_id, holder_id, now=now())
+    return dump(s.IdOut, holder)
 
 
 @route(
@@ -302,8 +294,14 @@ def remove_holder(account_id: str, holder_id: str) -> Response:
     "seconds (default 24 hours, at most 30 days). Refused (409 my_credits_disabled) when "
     "the store has My Credits off, and (409) for a closed account.",
 )
-def mycredits_link(account_id: str) -> Response:
+def mycredits_link(session: Session, account_id: str) -> Response:
     b = json_body(s.MyCreditsLinkBody)
-    with get_db().transaction() as session:
-        link = mint_link(session, account_id, ttl=timedelta(seconds=b["expiresIn"]))
-        return dump(s.MyCreditsLinkOut, link.to_public())
+    token, expires_at = mint_token(
+        session,
+        account_id,
+        secret=current().secret_key,
+        ttl=timedelta(seconds=b["expiresIn"]),
+        now=now(),
+    )
+    url = public_base_url() + url_for("mycredits.open_link", token=token)
+    return dump(s.MyCreditsLinkOut, {"url": url, "expiresAt": expires_at})

@@ -13,40 +13,29 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
+from sqlalchemy.orm import Session
 
+from connector.access.principals import READ, WRITE_ACCOUNTS, WRITE_INVOICES
 from connector.api import schemas as s
-from connector.api.invoices import invoice_filter
-from connector.api.routes import load, query_args, route
-from connector.app import get_db
-from connector.auth import READ, WRITE_ACCOUNTS, WRITE_INVOICES
+from connector.api.routes import query_args, route
 from connector.bulk.export import ExportKind, encoded, export_text, parse_delimiter
+from connector.bulk.filters import (
+    AccountExportQuery,
+    InvoiceExportQuery,
+    account_export_filter,
+    invoice_export_filter,
+)
 from connector.bulk.history import count_jobs, get_job, job_to_dict, list_jobs
 from connector.bulk.report import job_report
 from connector.bulk.templates import KINDS, template_text
 from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
-from connector.credit.accounts import normalize_document
-from connector.credit.queries import ACCOUNT_STATUS_CHOICES, AccountFilter, InvoiceFilter
-from connector.errors import NotFound
-from connector.ids import utcnow
+from connector.context import get_db, now
+from connector.credit.account_search import AccountFilter
+from connector.credit.invoice_search import InvoiceFilter
+from connector.errors import Code, NotFound
+from connector.wire import load
 
 TAG = "Bulk"
-
-
-def invoice_export_filter(params: Mapping[str, str]) -> InvoiceFilter:
-    """The invoices an export holds, from the invoice search's parameter names."""
-    q = load(s.InvoiceExportQuery, dict(params), "filters")
-    return invoice_filter(q, q.get("creditAccountId"))
-
-
-def account_export_filter(params: Mapping[str, str]) -> AccountFilter:
-    """The accounts an export holds: ``status`` Open (default), Closed or all."""
-    q = load(s.AccountExportQuery, dict(params), "filters")
-    document = normalize_document(q["document"]) if q.get("document") else None
-    return AccountFilter(
-        email=q.get("email") or None,
-        document=document,
-        statuses=ACCOUNT_STATUS_CHOICES[q["status"].lower()],
-    )
 
 
 def _csv_response(pieces: Iterator[str], filename: str) -> Response:
@@ -64,13 +53,14 @@ def _csv_response(pieces: Iterator[str], filename: str) -> Response:
     permission=READ,
     query=s.TemplateQuery,
     csv=True,
+    transaction=None,
     description="kind is accounts or invoices; lang=es|pt gives localized headers with "
     "semicolons. Only the header row: no example row to import by mistake.",
 )
 def template(kind: str) -> Response:
     q = query_args(s.TemplateQuery)
     if kind not in KINDS:
-        raise NotFound(f"no template {kind!r}", code="template_not_found")
+        raise NotFound("no template {kind}", code=Code.TEMPLATE_NOT_FOUND, kind=repr(kind))
     delimiter = parse_delimiter(q["delimiter"]) if q.get("delimiter") else None
     return _csv_response(template_text(kind, q["lang"], delimiter), f"{kind}-template.csv")
 
@@ -84,26 +74,28 @@ def _form(schema: type[s.UploadForm]) -> dict[str, Any]:
     return load(schema, data, "form")
 
 
-def _upload(kind: str, form: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+def _upload(
+    session: Session, kind: str, form: dict[str, Any]
+) -> tuple[Response, int, dict[str, str]]:
     """Queue the uploaded file's import (checked and stored by ``queue_import``)."""
     upload = form["file"]
-    with get_db().transaction() as session:
-        job = queue_import(
-            session,
-            kind=kind,
-            mode=form["mode"],
-            dry_run=form["dryRun"],
-            stream=getattr(upload, "stream", None),
-            file_name=getattr(upload, "filename", None),
-            requested_by=f"api:{g.principal.key}",
-            source="api",
-        )
-        body = _job_body(job)
+    job = queue_import(
+        session,
+        kind=kind,
+        mode=form["mode"],
+        dry_run=form["dryRun"],
+        stream=getattr(upload, "stream", None),
+        file_name=getattr(upload, "filename", None),
+        requested_by=f"api:{g.principal.key}",
+        source="api",
+        now=now(),
+    )
+    body = _job_body(job)
     return jsonify(body), 202, {"Location": url_for("api.show_import", job_id=job.id)}
 
 
 def _job_body(job: Any) -> dict[str, Any]:
-    body = job_to_dict(job, utcnow())
+    body = job_to_dict(job, now())
     body["links"] = {
         "self": url_for("api.show_import", job_id=job.id),
         "errors": url_for("api.import_errors", job_id=job.id),
@@ -127,8 +119,8 @@ UPLOAD_HELP = (
     success=202,
     description=UPLOAD_HELP,
 )
-def import_accounts() -> tuple[Response, int, dict[str, str]]:
-    return _upload("accounts", _form(s.AccountsUploadForm))
+def import_accounts(session: Session) -> tuple[Response, int, dict[str, str]]:
+    return _upload(session, "accounts", _form(s.AccountsUploadForm))
 
 
 @route(
@@ -142,8 +134,8 @@ def import_accounts() -> tuple[Response, int, dict[str, str]]:
     success=202,
     description=UPLOAD_HELP,
 )
-def import_invoices() -> tuple[Response, int, dict[str, str]]:
-    return _upload("invoices", _form(s.InvoicesUploadForm))
+def import_invoices(session: Session) -> tuple[Response, int, dict[str, str]]:
+    return _upload(session, "invoices", _form(s.InvoicesUploadForm))
 
 
 @route(
@@ -155,13 +147,13 @@ def import_invoices() -> tuple[Response, int, dict[str, str]]:
     query=s.ImportListQuery,
     response=s.ImportPage,
 )
-def list_imports() -> Response:
+def list_imports(session: Session) -> Response:
+    # A snapshot, as every GET: polling never waits for an import chunk's write lock.
     q = query_args(s.ImportListQuery)
     page, per_page = q["page"], q["perPage"]
-    with get_db().snapshot() as session:  # polling never waits for a chunk's write lock
-        jobs = list_jobs(session, kind=q.get("kind"), offset=(page - 1) * per_page, limit=per_page)
-        total = count_jobs(session, kind=q.get("kind"))
-        data = [_job_body(job) for job in jobs]
+    jobs = list_jobs(session, kind=q.get("kind"), offset=(page - 1) * per_page, limit=per_page)
+    total = count_jobs(session, kind=q.get("kind"))
+    data = [_job_body(job) for job in jobs]
     return jsonify({"data": data, "paging": {"page": page, "perPage": per_page, "total": total}})
 
 
@@ -173,9 +165,8 @@ def list_imports() -> Response:
     permission=READ,
     response=s.ImportJobOut,
 )
-def show_import(job_id: str) -> Response:
-    with get_db().snapshot() as session:
-        return jsonify(_job_body(get_job(session, job_id)))
+def show_import(session: Session, job_id: str) -> Response:
+    return jsonify(_job_body(get_job(session, job_id)))
 
 
 @route(
@@ -186,6 +177,7 @@ def show_import(job_id: str) -> Response:
     permission=READ,
     query=s.ReportQuery,
     csv=True,
+    transaction=None,
 )
 def import_errors(job_id: str) -> Response:
     delimiter = parse_delimiter(query_args(s.ReportQuery).get("delimiter"))
@@ -199,8 +191,9 @@ def import_errors(job_id: str) -> Response:
     summary="Export accounts as CSV, streamed",
     tag=TAG,
     permission=READ,
-    query=s.AccountExportQuery,
+    query=AccountExportQuery,
     csv=True,
+    transaction=None,
     description="The first five columns are the accounts template's, so the file "
     "re-imports in update mode.",
 )
@@ -214,8 +207,9 @@ def export_accounts() -> Response:
     summary="Export (filtered) invoices as CSV, streamed",
     tag=TAG,
     permission=READ,
-    query=s.InvoiceExportQuery,
+    query=InvoiceExportQuery,
     csv=True,
+    transaction=None,
     description="The invoice search's filters (from/to are ignored: every matching row "
     "is exported). Edit Status, Payment link or Observation and upload it back.",
 )
@@ -230,5 +224,6 @@ def _export(
     params = request.args.to_dict(flat=True)
     delimiter = parse_delimiter(params.pop("delimiter", None))
     f = read_filter(params)
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return _csv_response(export_text(get_db(), kind, f, delimiter=delimiter), f"{kind}-{stamp}.csv")
+    moment = now()
+    pieces = export_text(get_db(), kind, f, delimiter=delimiter, now=moment)
+    return _csv_response(pieces, f"{kind}-{moment:%Y%m%d-%H%M%S}.csv")

@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
+from sqlalchemy.orm import Session
 
+from connector.access.principals import READ, WRITE_INVOICES
 from connector.api import schemas as s
 from connector.api.routes import done_by, dump, json_body, no_content, query_args, route
-from connector.app import get_db
-from connector.auth import READ, WRITE_INVOICES
+from connector.bulk.filters import invoice_filter
+from connector.context import now
 from connector.credit import invoices as service
-from connector.credit.queries import (
-    OVERDUE,
-    InvoiceFilter,
-    get_account,
-    get_invoice,
-    invoice_summary,
-    search_invoices,
-)
-from connector.ids import utcnow
+from connector.credit.account_search import get_account
+from connector.credit.invoice_search import get_invoice, invoice_summary, search_invoices
 
 TAG = "Invoices"
 INVOICE = "/accounts/<account_id>/invoices/<invoice_id>"
@@ -30,44 +25,19 @@ SEARCH_HELP = (
 )
 
 
-def _statuses(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    return tuple(
-        OVERDUE if name.lower() == "overdue" else service.parse_invoice_status(name)
-        for name in names
-    )
-
-
-def invoice_filter(q: dict[str, Any], account_id: str | None) -> InvoiceFilter:
-    return InvoiceFilter(
-        account_id=account_id,
-        statuses=_statuses(q.get("status")),
-        created_from=q.get("createdDateFrom") or q.get("createDateFrom"),
-        created_to=q.get("createdDateTo") or q.get("createDateTo"),
-        due_from=q.get("dueDateFrom"),
-        due_to=q.get("dueDateTo"),
-        value_cents=q.get("value"),
-        friendly_id=q.get("friendlyId"),
-        observation=q.get("observation"),
-        order_id=q.get("orderId"),
-        op=q["op"].lower(),
-    )
-
-
-def _search(q: dict[str, Any], account_id: str | None, *, check_account: bool) -> Response:
+def _search(
+    session: Session, q: dict[str, Any], account_id: str | None, *, check_account: bool
+) -> Response:
     f = invoice_filter(q, account_id)
     page = s.page_of(q)
-    now = utcnow()
-    with get_db().transaction() as session:
-        if check_account and account_id is not None:
-            get_account(session, account_id)
-        rows = search_invoices(
-            session, f, now, offset=page.offset, limit=page.limit, direction="asc"
-        )
-        summary = invoice_summary(session, f, now)
-        return dump(s.InvoicePage, {"data": rows, "summary": summary})
+    moment = now()
+    if check_account and account_id is not None:
+        get_account(session, account_id)
+    rows = search_invoices(
+        session, f, moment, offset=page.offset, limit=page.limit, direction="asc"
+    )
+    summary = invoice_summary(session, f, moment)
+    return dump(s.InvoicePage, {"data": rows, "summary": summary})
 
 
 @route(
@@ -80,9 +50,9 @@ def _search(q: dict[str, Any], account_id: str | None, *, check_account: bool) -
     response=s.InvoicePage,
     description=SEARCH_HELP + " creditAccountId, when given, always applies, even with op=or.",
 )
-def search_all_invoices() -> Response:
+def search_all_invoices(session: Session) -> Response:
     q = query_args(s.GlobalInvoiceQuery)
-    return _search(q, q.get("creditAccountId"), check_account=False)
+    return _search(session, q, q.get("creditAccountId"), check_account=False)
 
 
 @route(
@@ -95,8 +65,8 @@ def search_all_invoices() -> Response:
     response=s.InvoicePage,
     description=SEARCH_HELP,
 )
-def search_account_invoices(account_id: str) -> Response:
-    return _search(query_args(s.InvoiceQuery), account_id, check_account=True)
+def search_account_invoices(session: Session, account_id: str) -> Response:
+    return _search(session, query_args(s.InvoiceQuery), account_id, check_account=True)
 
 
 @route(
@@ -107,9 +77,8 @@ def search_account_invoices(account_id: str) -> Response:
     permission=READ,
     response=s.InvoiceOut,
 )
-def get_invoice_view(account_id: str, invoice_id: str) -> Response:
-    with get_db().transaction() as session:
-        return dump(s.InvoiceOut, get_invoice(session, account_id, invoice_id))
+def get_invoice_view(session: Session, account_id: str, invoice_id: str) -> Response:
+    return dump(s.InvoiceOut, get_invoice(session, account_id, invoice_id))
 
 
 @route(
@@ -124,22 +93,22 @@ def get_invoice_view(account_id: str, invoice_id: str) -> Response:
     "observation and paymentLink; null clears a text. A paid invoice cannot be cancelled "
     "and a cancelled one cannot be paid (409). Answers 200 without a body.",
 )
-def change_invoice(account_id: str, invoice_id: str) -> Response:
+def change_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
     b = json_body(s.ChangeInvoiceBody)
     texts = {
         name: b[key]
         for key, name in (("observation", "observation"), ("paymentLink", "payment_link"))
         if key in b
     }
-    with get_db().transaction() as session:
-        service.update_invoice(
-            session,
-            invoice_id,
-            account_id=account_id,
-            status=b.get("status"),
-            done_by=done_by(),
-            **texts,
-        )
+    service.update_invoice(
+        session,
+        invoice_id,
+        account_id=account_id,
+        status=b.get("status"),
+        done_by=done_by(),
+        now=now(),
+        **texts,
+    )
     return no_content()
 
 
@@ -153,9 +122,8 @@ def change_invoice(account_id: str, invoice_id: str) -> Response:
     description="Restores its value to the account. Cancelling twice changes nothing; a "
     "paid invoice cannot be cancelled (409). Answers 200 without a body.",
 )
-def cancel_invoice(account_id: str, invoice_id: str) -> Response:
-    with get_db().transaction() as session:
-        service.cancel_invoice(session, invoice_id, account_id=account_id, done_by=done_by())
+def cancel_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
+    service.cancel_invoice(session, invoice_id, account_id=account_id, done_by=done_by(), now=now())
     return no_content()
 
 
@@ -170,10 +138,11 @@ def cancel_invoice(account_id: str, invoice_id: str) -> Response:
     description="Restores its value to the account. Paying twice changes nothing; a "
     "cancelled invoice cannot be paid (409).",
 )
-def pay_invoice(account_id: str, invoice_id: str) -> Response:
-    with get_db().transaction() as session:
-        invoice = service.pay_invoice(session, invoice_id, account_id=account_id, done_by=done_by())
-        return dump(s.InvoiceOut, invoice)
+def pay_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
+    invoice = service.pay_invoice(
+        session, invoice_id, account_id=account_id, done_by=done_by(), now=now()
+    )
+    return dump(s.InvoiceOut, invoice)
 
 
 @route(
@@ -187,8 +156,7 @@ def pay_invoice(account_id: str, invoice_id: str) -> Response:
     description="Moves the due date by dueDays, within the store's postponement settings "
     "(409 postponement_refused otherwise). Answers 200 without a body.",
 )
-def postpone_invoice(account_id: str, invoice_id: str) -> Response:
+def postpone_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
     b = json_body(s.PostponeBody)
-    with get_db().transaction() as session:
-        service.postpone_invoice(session, invoice_id, b["dueDays"], account_id=account_id)
+    service.postpone_invoice(session, invoice_id, b["dueDays"], account_id=account_id, now=now())
     return no_content()

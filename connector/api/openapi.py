@@ -12,11 +12,12 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, jsonify
 
-from connector.api.fields import Cents, Rate, WholeNumber
 from connector.api.routes import OPERATIONS, PREFIX, Operation
 from connector.api.schemas import Body, ErrorOut
+from connector.context import current
+from connector.wire import Cents, Rate, WholeNumber
 
 # Path parameters carry the public API's names in the document.
 PATH_NAMES = {
@@ -155,11 +156,11 @@ def build_spec() -> dict[str, Any]:
 
 
 def _document() -> dict[str, Any]:
-    cached: dict[str, Any] | None = current_app.extensions.get("connector.openapi")
-    if cached is None:
-        cached = build_spec()
-        current_app.extensions["connector.openapi"] = cached
-    return cached
+    extras = current().extras
+    if "openapi" not in extras:
+        extras["openapi"] = build_spec()
+    document: dict[str, Any] = extras["openapi"]
+    return document
 
 
 def _schema_name(schema: dict[str, Any] | None) -> str:

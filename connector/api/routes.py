@@ -1,23 +1,28 @@
 """The API's blueprint, its operations as data, and reading a request through a schema.
 
 Each view is declared with ``route``: method, path, permission, and the schemas of its
-query, body and response. The same declaration guards the view (``auth.require``),
-registers it, and describes it in the OpenAPI document, so a route cannot exist
-without being documented.
+query, body and response. The same declaration guards the view (401 without valid
+credentials, 403 without the permission), opens the view's transaction (a snapshot for a
+``GET``), registers it, and describes it in the OpenAPI document, so a route cannot exist
+without being documented. A view takes the session as its first argument; one that
+streams (exports, uploads) asks for ``transaction=None`` and opens its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from functools import wraps
+from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import Schema
-from marshmallow import ValidationError as SchemaError
+from sqlalchemy.orm import Session
 
-from connector.auth import require
-from connector.errors import NotFound, ValidationError
+from connector.access.principals import credentials_from
+from connector.context import get_authenticator, get_db
+from connector.errors import Code, Forbidden, NotFound, Unauthorized, ValidationError
+from connector.wire import load, nul_fields
 
 PREFIX = "/api/creditcontrol"
 
@@ -48,6 +53,33 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+Unit = Literal["write", "read"] | None
+
+
+def _guarded(permission: str, unit: Unit, view: Callable[..., Any]) -> Callable[..., Any]:
+    """The view behind its credential check, in its transaction."""
+
+    @wraps(view)
+    def guarded(**kwargs: Any) -> Any:
+        principal = get_authenticator().authenticate(*credentials_from(request.headers))
+        if principal is None:
+            raise Unauthorized("missing or invalid X-VTEX-API-AppKey / X-VTEX-API-AppToken")
+        if not principal.may(permission):
+            raise Forbidden(
+                "the {role} role may not {permission}",
+                role=repr(principal.role),
+                permission=permission,
+            )
+        g.principal = principal
+        if unit is None:
+            return view(**kwargs)
+
+        def work(session: Session) -> Any:
+            return view(session, **kwargs)
+
+        return get_db().run(work, read_only=unit == "read")
+
+    return guarded
 
 
 def route(
@@ -65,11 +97,15 @@ def route(
     form: type[Schema] | None = None,
     csv: bool = False,
     success: int = 200,
+    transaction: Unit | Literal["default"] = "default",
 ) -> Callable[[F], F]:
-    """Register a guarded view and its description."""
+    """Register a guarded view, run in its transaction, and its description."""
+    unit: Unit = (
+        ("read" if method == "GET" else "write") if transaction == "default" else transaction
+    )
 
     def decorator(view: F) -> F:
-        guarded = require(permission)(view)
+        guarded = _guarded(permission, unit, view)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=guarded, methods=[method])
         OPERATIONS.append(
             Operation(
@@ -89,61 +125,15 @@ def route(
                 success=success,
             )
         )
-        return guarded
+        return view
 
     return decorator
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
-    """Marshmallow's nested messages as ``{"claims.email": "reason"}``."""
-    if isinstance(messages, list):
-        texts = [m for m in messages if isinstance(m, str)]
-        if texts:
-            return {prefix or "body": texts[0]}
-        out: dict[str, str] = {}
-        for item in messages:
-            out.update(_flatten(item, prefix))
-        return out
-    if isinstance(messages, dict):
-        out = {}
-        for key, value in messages.items():
-            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
-        return out
-    return {prefix or "body": str(messages)}
-
-
-def _nul_fields(data: Any, prefix: str = "") -> dict[str, str]:
-    """Fields holding a NUL character, which no text column can store (PostgreSQL refuses)."""
-    if isinstance(data, str):
-        return {prefix or "body": "must not contain NUL characters"} if "\x00" in data else {}
-    if isinstance(data, dict):
-        found: dict[str, str] = {}
-        for key, value in data.items():
-            found.update(_nul_fields(value, f"{prefix}.{key}" if prefix else str(key)))
-            found.update(_nul_fields(str(key), f"{prefix}.{key}" if prefix else str(key)))
-        return found
-    if isinstance(data, list):
-        return {k: v for item in data for k, v in _nul_fields(item, prefix).items()}
-    return {}
 
 
 @bp.url_value_preprocessor
 def _refuse_nul_in_path(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     if values and any("\x00" in str(value) for value in values.values()):
-        raise NotFound("no such resource")
-
-
-def load(schema: type[Schema], data: Any, what: str) -> dict[str, Any]:
-    """Validate ``data`` with ``schema``; a 400 naming every bad field otherwise."""
-    nul = _nul_fields(data)
-    if nul:
-        raise ValidationError(f"invalid {what}", fields=nul)
-    try:
-        loaded: dict[str, Any] = schema().load(data)
-    except SchemaError as exc:
-        raise ValidationError(f"invalid {what}", fields=_flatten(exc.messages)) from exc
-    return loaded
+        raise NotFound("no such resource", code=Code.NOT_FOUND)
 
 
 def query_args(schema: type[Schema]) -> dict[str, Any]:
@@ -169,7 +159,7 @@ def raw_json_object() -> dict[str, Any]:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", fields={"body": "not an object"})
-    nul = _nul_fields(data)
+    nul = nul_fields(data)
     if nul:
         raise ValidationError("invalid request body", fields=nul)
     return data

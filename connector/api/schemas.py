@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import (
-    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -20,27 +19,18 @@ from marshmallow import (
     validate,
 )
 
-from connector.api.fields import Cents, InvoiceStatus, Moment, Rate, WholeNumber
-from connector.bulk.export import DELIMITER_NAMES
+from connector.bulk.filters import AllInvoiceFilters, Combine, InvoiceFilters, Strict
 from connector.bulk.templates import KINDS
-from connector.credit.accounts import (
-    Figures,
-    normalize_document,
-    normalize_document_type,
-    normalize_email,
-)
+from connector.credit.accounts import Figures
+from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
 from connector.credit.models import Account
 from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
+from connector.wire import Cents, InvoiceStatusField, Moment, Rate, WholeNumber
 
 MAX_PAGE = 1000
 MAX_POSITION = 10**9  # keeps an offset inside every database's integers
 DEFAULT_PAGE = 20
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class Query(Strict):
@@ -73,11 +63,6 @@ class Paging(Query):
             "description": f"position of the last row, included (default from + {DEFAULT_PAGE - 1})"
         },
     )
-    op = fields.String(
-        load_default="and",
-        validate=validate.OneOf(["and", "or", "AND", "OR"]),
-        metadata={"description": "combine the filters with and (all hold) or or (any holds)"},
-    )
 
 
 @dataclass(frozen=True)
@@ -94,60 +79,20 @@ def page_of(data: dict[str, Any]) -> Page:
     return Page(offset=first - 1, limit=max(0, min(last - first + 1, MAX_PAGE)))
 
 
-class InvoiceQuery(Paging):
-    createdDateFrom = Moment(metadata={"description": "ISO 8601 date or date-time"})
-    createdDateTo = Moment(
-        end_of_day=True, metadata={"description": "a bare date includes the day"}
-    )
-    # The public reference spells these without the "d" in one place; accept both.
-    createDateFrom = Moment(load_only=True, metadata={"description": "alias of createdDateFrom"})
-    createDateTo = Moment(
-        end_of_day=True, load_only=True, metadata={"description": "alias of createdDateTo"}
-    )
-    dueDateFrom = Moment()
-    dueDateTo = Moment(end_of_day=True)
-    value = Cents()
-    status = fields.String(
-        metadata={
-            "description": "Opened (or Open), Paid, Cancelled or Overdue; "
-            "several separated by commas"
-        }
-    )
-    friendlyId = fields.String(validate=validate.Length(max=24))
-    observation = fields.String(
-        validate=validate.Length(min=1, max=200),
-        metadata={"description": "matched as a case-insensitive substring"},
-    )
-    orderId = fields.String(validate=validate.Length(max=200))
+class InvoiceQuery(Paging, InvoiceFilters):
+    """One account's invoices, a page at a time."""
 
 
-class GlobalInvoiceQuery(InvoiceQuery):
-    creditAccountId = fields.String(validate=validate.Length(min=1, max=120))
+class GlobalInvoiceQuery(Paging, AllInvoiceFilters):
+    """Every account's invoices, a page at a time."""
 
 
 # --- bulk: templates, imports, exports -------------------------------------------------
 
 DELIMITER = fields.String(
-    validate=validate.OneOf(list(DELIMITER_NAMES)),
+    validate=validate.OneOf(["comma", "semicolon", "tab"]),
     metadata={"description": "comma (default; decimal points) or semicolon (decimal commas)"},
 )
-
-
-class InvoiceExportQuery(GlobalInvoiceQuery):
-    """The invoice search's filters (paging is ignored: an export has every row)."""
-
-    delimiter = DELIMITER
-
-
-class AccountExportQuery(Query):
-    status = fields.String(
-        load_default="Open",
-        validate=validate.OneOf(["Open", "Closed", "all", "open", "closed", "ALL"]),
-        metadata={"description": "Open (default), Closed or all"},
-    )
-    email = fields.String(validate=validate.Length(max=254))
-    document = fields.String(validate=validate.Length(max=64))
-    delimiter = DELIMITER
 
 
 class TemplateQuery(Query):
@@ -237,7 +182,7 @@ class ImportPage(Schema):
     paging = fields.Nested(ImportPagingOut, required=True)
 
 
-class AccountQuery(Paging):
+class AccountQuery(Paging, Combine):
     status = fields.String(
         validate=validate.OneOf(["Open", "Closed", "open", "closed"]),
         metadata={"description": "Open (default) or Closed"},
@@ -456,7 +401,7 @@ class MyCreditsLinkBody(Body):
 
 class MyCreditsLinkOut(Schema):
     url = fields.String(required=True)
-    expiresAt = fields.String(required=True)
+    expiresAt = Moment(required=True)
 
 
 # --- invoices -----------------------------------------------------------------------
@@ -503,7 +448,7 @@ class InvoicePage(Schema):
 
 
 class ChangeInvoiceBody(Body):
-    status = InvoiceStatus()
+    status = InvoiceStatusField()
     observation = fields.String(allow_none=True)
     paymentLink = fields.String(allow_none=True)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
+from sqlalchemy.orm import Session
 
+from connector.access.principals import READ, WRITE_SETTINGS
 from connector.api import schemas as s
 from connector.api.routes import done_by, dump, query_args, raw_json_object, route
-from connector.app import get_db
-from connector.auth import READ, WRITE_SETTINGS
 from connector.credit.conditions import purchase_conditions
 from connector.credit.settings import load_store_settings, update_store_settings
 
@@ -22,9 +22,8 @@ TAG = "Store configuration"
     permission=READ,
     response=s.StoreConfigDoc,
 )
-def get_storeconfig() -> Response:
-    with get_db().transaction() as session:
-        return jsonify(load_store_settings(session).to_public())
+def get_storeconfig(session: Session) -> Response:
+    return jsonify(load_store_settings(session).to_public())
 
 
 @route(
@@ -38,10 +37,9 @@ def get_storeconfig() -> Response:
     description="Every field is optional: those sent are merged into the current settings. "
     "An unknown field or a bad value is a 400 naming it.",
 )
-def put_storeconfig() -> Response:
+def put_storeconfig(session: Session) -> Response:
     changes = raw_json_object()  # the settings service validates every field by name
-    with get_db().transaction() as session:
-        updated = update_store_settings(session, changes, done_by=done_by())
+    updated = update_store_settings(session, changes, done_by=done_by())
     return jsonify(updated.to_public())
 
 
@@ -60,13 +58,12 @@ def put_storeconfig() -> Response:
     "plans. 404 no_account when there is none (unless the store opens accounts "
     "automatically: then accountId is null and the figures are the default credit's).",
 )
-def get_purchase_conditions() -> Response:
+def get_purchase_conditions(session: Session) -> Response:
     q = query_args(s.PurchaseConditionsQuery)
-    with get_db().transaction() as session:
-        conditions = purchase_conditions(
-            session,
-            email=q.get("email"),
-            document=q.get("document"),
-            document_type=q.get("documentType"),
-        )
-        return dump(s.PurchaseConditionsOut, conditions)
+    conditions = purchase_conditions(
+        session,
+        email=q.get("email"),
+        document=q.get("document"),
+        document_type=q.get("documentType"),
+    )
+    return dump(s.PurchaseConditionsOut, conditions)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Response
+from sqlalchemy.orm import Session
 
+from connector.access.principals import WRITE_TRANSACTIONS
 from connector.api import schemas as s
 from connector.api.routes import done_by, dump, json_body, no_content, route
-from connector.app import get_db
-from connector.auth import WRITE_TRANSACTIONS
-from connector.credit import reservations as service
+from connector.context import now
+from connector.credit import reservations, settlements
 
 TAG = "Transactions"
 TRANSACTIONS = "/accounts/<account_id>/transactions"
@@ -33,18 +34,18 @@ RESERVE_HELP = (
     errors=CREDIT_ERRORS,
     description=RESERVE_HELP,
 )
-def reserve(account_id: str) -> Response:
+def reserve(session: Session, account_id: str) -> Response:
     b = json_body(s.ReserveBody)
-    with get_db().transaction() as session:
-        reservation = service.reserve(
-            session,
-            account_id,
-            b["value"],
-            installments=b["installments"],
-            expires_at=b.get("expirationDate"),
-            auto_settle=b["settle"],
-        )
-        return dump(s.TransactionOut, reservation)
+    reservation = reservations.reserve(
+        session,
+        account_id,
+        b["value"],
+        installments=b["installments"],
+        expires_at=b.get("expirationDate"),
+        auto_settle=b["settle"],
+        now=now(),
+    )
+    return dump(s.TransactionOut, reservation)
 
 
 @route(
@@ -61,19 +62,19 @@ def reserve(account_id: str) -> Response:
     "settle and expirationDate apply when it is created; the number of installments cannot "
     "change (409). A settled or cancelled one cannot change (409). " + RESERVE_HELP,
 )
-def put_transaction(account_id: str, transaction_id: str) -> Response:
+def put_transaction(session: Session, account_id: str, transaction_id: str) -> Response:
     b = json_body(s.ReserveBody)
-    with get_db().transaction() as session:
-        reservation, _created = service.put_reservation(
-            session,
-            account_id,
-            transaction_id,
-            b["value"],
-            installments=b["installments"],
-            expires_at=b.get("expirationDate"),
-            auto_settle=b["settle"],
-        )
-        return dump(s.TransactionOut, reservation)
+    reservation, _created = reservations.put_reservation(
+        session,
+        account_id,
+        transaction_id,
+        b["value"],
+        installments=b["installments"],
+        expires_at=b.get("expirationDate"),
+        auto_settle=b["settle"],
+        now=now(),
+    )
+    return dump(s.TransactionOut, reservation)
 
 
 @route(
@@ -86,9 +87,8 @@ def put_transaction(account_id: str, transaction_id: str) -> Response:
     description="Releases the reserved credit; cancelling twice changes nothing. A settled "
     "purchase is refunded instead (409). Answers 200 without a body.",
 )
-def cancel_transaction(account_id: str, transaction_id: str) -> Response:
-    with get_db().transaction() as session:
-        service.release_reservation(session, transaction_id, account_id=account_id)
+def cancel_transaction(session: Session, account_id: str, transaction_id: str) -> Response:
+    reservations.release_reservation(session, transaction_id, account_id=account_id, now=now())
     return no_content()
 
 
@@ -106,18 +106,22 @@ def cancel_transaction(account_id: str, transaction_id: str) -> Response:
     "purchase's new total; lower reduces its open invoices, last installment first, higher "
     "issues invoices for the difference. Repeating the same value changes nothing.",
 )
-def settle(account_id: str, transaction_id: str) -> Response:
+def settle(session: Session, account_id: str, transaction_id: str) -> Response:
     b = json_body(s.OptionalValueBody)
-    with get_db().transaction() as session:
-        result = service.settle_reservation(
-            session, transaction_id, b.get("value"), account_id=account_id, done_by=done_by()
-        )
-        body = {
-            "id": result.reservation.id,
-            "value": result.settled_cents,
-            "invoices": [invoice.id for invoice in result.invoices],
-        }
-        return dump(s.SettlementOut, body)
+    result = settlements.settle_reservation(
+        session,
+        transaction_id,
+        b.get("value"),
+        account_id=account_id,
+        done_by=done_by(),
+        now=now(),
+    )
+    body = {
+        "id": result.reservation.id,
+        "value": result.settled_cents,
+        "invoices": [invoice.id for invoice in result.invoices],
+    }
+    return dump(s.SettlementOut, body)
 
 
 @route(
@@ -133,10 +137,14 @@ def settle(account_id: str, transaction_id: str) -> Response:
     "cannot absorb (already paid) returns to the account. Never more than was settled "
     "(409 refund_exceeds_settled). Without value, refunds all that is left.",
 )
-def refund(account_id: str, transaction_id: str) -> Response:
+def refund(session: Session, account_id: str, transaction_id: str) -> Response:
     b = json_body(s.OptionalValueBody)
-    with get_db().transaction() as session:
-        result = service.refund_reservation(
-            session, transaction_id, b.get("value"), account_id=account_id, done_by=done_by()
-        )
-        return dump(s.RefundOut, {"value": result.refunded_cents})
+    result = settlements.refund_reservation(
+        session,
+        transaction_id,
+        b.get("value"),
+        account_id=account_id,
+        done_by=done_by(),
+        now=now(),
+    )
+    return dump(s.RefundOut, {"value": result.refunded_cents})

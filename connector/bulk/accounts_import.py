@@ -29,22 +29,16 @@ from connector.bulk.csvio import Column, SheetRow
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import ACCOUNT_COLUMNS, ACCOUNT_UPDATE_COLUMNS
-from connector.credit.accounts import (
-    AccountChange,
-    NewAccount,
-    normalize_document,
-    normalize_document_type,
-    normalize_email,
-    open_accounts,
-    update_accounts,
-)
-from connector.credit.models import ACCOUNT_OPEN, Account
-from connector.credit.queries import (
+from connector.credit.account_changes import AccountChange, update_accounts
+from connector.credit.accounts import NewAccount, open_accounts
+from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
+from connector.credit.lookups import (
     accounts_by_id,
     open_accounts_by_document,
     open_accounts_by_email,
 )
-from connector.errors import Conflict, ConnectorError, ValidationError
+from connector.credit.models import Account, AccountStatus
+from connector.errors import Code, Conflict, ConnectorError, ValidationError
 from connector.money import AmountError, parse_cents, parse_rate_bps
 
 MODES = ("create", "update")
@@ -133,28 +127,30 @@ class AccountsImport:
                 return None
 
         errors.extend(too_many_cells(row))
-        email = normalized("email", normalize_email, "invalid_email")
-        document = normalized("document", normalize_document, "invalid_document")
+        email = normalized("email", normalize_email, Code.INVALID_EMAIL)
+        document = normalized("document", normalize_document, Code.INVALID_DOCUMENT)
         type_text = cells.get("document_type", "")
         try:
             document_type = normalize_document_type(type_text or None, document)
         except ValidationError:
-            refuse("document_type", "invalid_document_type", "one of CPF, CNPJ, Other")
+            refuse("document_type", Code.INVALID_DOCUMENT_TYPE, "one of CPF, CNPJ, Other")
             document_type = None
-        limit = amount("credit_limit", parse_cents, "invalid_amount")
-        tolerance = amount("tolerance", parse_rate_bps, "invalid_rate")
+        limit = amount("credit_limit", parse_cents, Code.INVALID_AMOUNT)
+        tolerance = amount("tolerance", parse_rate_bps, Code.INVALID_RATE)
         account_id = cells.get("id") or None
         if self.mode == "create":
             for field in ("email", "credit_limit"):
                 if not cells.get(field):
-                    refuse(field, "required", f"{self.title(field)} is required to open an account")
+                    refuse(
+                        field, Code.REQUIRED, f"{self.title(field)} is required to open an account"
+                    )
         elif not (account_id or cells.get("document") or cells.get("email")):
             errors.append(
                 RowError(
                     row.number,
                     None,
                     None,
-                    "required",
+                    Code.REQUIRED,
                     "give the Id, the Document or the Email of the account to update",
                 )
             )
@@ -203,7 +199,7 @@ class AccountsImport:
         to_open: list[AccountRow] = []
         for row in rows:
             account = existing.get(row.key())
-            if account is None or account.status != ACCOUNT_OPEN:
+            if account is None or account.status != AccountStatus.OPEN:
                 to_open.append(row)
                 continue
             different = self._differences(row, account)
@@ -212,9 +208,12 @@ class AccountsImport:
             else:
                 named = "id" if row.account_id else "document" if row.document else "e-mail"
                 error = Conflict(
-                    f"an account with this {named} already exists ({account.id}) with another "
-                    f"{', '.join(self.title(f) for f in different)}; use update mode to change it",
-                    code="account_exists",
+                    "an account with this {key} already exists ({account}) with another "
+                    "{columns}; use update mode to change it",
+                    code=Code.ACCOUNT_EXISTS,
+                    key=named,
+                    account=account.id,
+                    columns=", ".join(self.title(f) for f in different),
                 )
                 outcomes[row.number] = refusal(
                     row.number,
@@ -308,7 +307,7 @@ class AccountsImport:
         if row.account_id:
             account = by_id.get(row.account_id)
             if account is None:
-                raise _not_found(f"no account has the id {row.account_id}", "id")
+                raise _not_found("no account has the id {account}", "id", account=row.account_id)
         elif row.document:
             candidates = by_document.get(row.document, [])
             if row.type_given:
@@ -324,10 +323,12 @@ class AccountsImport:
                 account = by_email[row.email]
                 if account.document is not None:
                     raise Conflict(
-                        f"the account of {row.email} ({account.id}) has another document; "
+                        "the account of {email} ({account}) has another document; "
                         "to change a document, add the Id column",
-                        code="document_mismatch",
+                        code=Code.DOCUMENT_MISMATCH,
                         fields={"document": "differs from the account's"},
+                        email=row.email,
+                        account=account.id,
                     )
             else:
                 raise _not_found("no open account has this document", "document")
@@ -335,11 +336,12 @@ class AccountsImport:
             account = by_email.get(row.email or "")
             if account is None:
                 raise _not_found("no open account belongs to this e-mail", "email")
-        if account.status != ACCOUNT_OPEN:
+        if account.status != AccountStatus.OPEN:
             raise Conflict(
-                f"account {account.id} is closed and cannot be changed",
-                code="account_closed",
+                "account {account} is closed and cannot be changed",
+                code=Code.ACCOUNT_CLOSED,
                 fields={"id": "closed"} if row.account_id else {},
+                account=account.id,
             )
         return account
 
@@ -362,8 +364,8 @@ class AccountsImport:
         return AccountChange(account_id=account.id, **values) if values else None
 
 
-def _not_found(message: str, field: str) -> ConnectorError:
-    return Conflict(message, code="account_not_found", fields={field: "not found"})
+def _not_found(template: str, field: str, **values: Any) -> ConnectorError:
+    return Conflict(template, code=Code.ACCOUNT_NOT_FOUND, fields={field: "not found"}, **values)
 
 
 def _existing(session: Session, rows: Sequence[AccountRow]) -> dict[tuple[str, ...], Account]:

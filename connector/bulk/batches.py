@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector.errors import Conflict, ConnectorError
+from connector.errors import Code, Conflict, ConnectorError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,5 +54,7 @@ def apply_batch(
             with session.begin_nested():
                 results.extend(apply([item]))
         except IntegrityError:
-            results.append(Conflict("a concurrent change conflicts with this row", code="conflict"))
+            results.append(
+                Conflict("a concurrent change conflicts with this row", code=Code.CONFLICT)
+            )
     return results

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from connector.errors import Code, fill
 
 # What a spreadsheet may run as a formula when a cell starts with it (OWASP's list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -35,12 +37,25 @@ _SEP_HINT = re.compile(r"^\s*sep=(.)\s*$")
 
 
 class FileProblem(Exception):
-    """The file as a whole cannot be imported (the report names what to fix)."""
+    """The file as a whole cannot be imported (the report names what to fix).
 
-    def __init__(self, code: str, message: str, *, column: str | None = None, row: int = 1) -> None:
-        super().__init__(message)
+    ``template`` and ``values`` make the message, as a ``ConnectorError``'s do.
+    """
+
+    def __init__(
+        self,
+        code: Code,
+        template: str,
+        *,
+        column: str | None = None,
+        row: int = 1,
+        **values: Any,
+    ) -> None:
         self.code = code
-        self.message = message
+        self.template = template
+        self.values = values
+        self.message = fill(template, values)
+        super().__init__(self.message)
         self.column = column
         self.row = row
 
@@ -148,10 +163,12 @@ def check_not_a_workbook(head: bytes) -> None:
     """Refuse a spreadsheet workbook with a message that says what to do instead."""
     if head.startswith(b"PK\x03\x04"):
         raise FileProblem(
-            "not_csv", "this is an Excel or OpenDocument workbook; save it as CSV and retry"
+            Code.NOT_CSV, "this is an Excel or OpenDocument workbook; save it as CSV and retry"
         )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise FileProblem("not_csv", "this is an Excel 97-2003 workbook; save it as CSV and retry")
+        raise FileProblem(
+            Code.NOT_CSV, "this is an Excel 97-2003 workbook; save it as CSV and retry"
+        )
 
 
 # --- Reading ------------------------------------------------------------------------
@@ -215,10 +232,11 @@ class Sheet:
                 yield SheetRow(number, cells, extra)
         except (csv.Error, UnicodeDecodeError) as exc:
             self.problem = FileProblem(
-                "unreadable_row",
-                f"row {number + 1} cannot be read as CSV ({exc}); the rows before it were "
-                "processed",
+                Code.UNREADABLE_ROW,
+                "row {line} cannot be read as CSV ({cause}); the rows before it were processed",
                 row=number + 1,
+                line=number + 1,
+                cause=exc,
             )
 
 
@@ -249,7 +267,7 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
         while True:
             line = text.readline()
             if not line:
-                raise FileProblem("empty_file", "the file has no header row")
+                raise FileProblem(Code.EMPTY_FILE, "the file has no header row")
             header_row += 1
             hint = _SEP_HINT.match(line)
             if hint and delimiter is None and header_row == 1:
@@ -258,7 +276,9 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
             if line.strip(" \t\r\n\ufeff,;"):
                 break
     except UnicodeDecodeError as exc:
-        raise FileProblem("unreadable_file", f"the file is not readable as {encoding}") from exc
+        raise FileProblem(
+            Code.UNREADABLE_FILE, "the file is not readable as {encoding}", encoding=encoding
+        ) from exc
     if delimiter is None:
         delimiter = _detect_delimiter(line)
     csv.field_size_limit(_CELL_LIMIT)
@@ -281,10 +301,13 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
         column = found
         if column.field in positions:
             raise FileProblem(
-                "duplicate_column",
-                f"columns {titles[column.field]!r} and {name!r} both mean {column.title!r}",
+                Code.DUPLICATE_COLUMN,
+                "columns {first} and {second} both mean {meaning}",
                 column=name,
                 row=header_row,
+                first=repr(titles[column.field]),
+                second=repr(name),
+                meaning=repr(column.title),
             )
         positions[column.field] = index
         titles[column.field] = name
@@ -292,11 +315,14 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
     if missing:
         expected = ", ".join(c.title for c in columns if c.required)
         raise FileProblem(
-            "missing_column",
-            f"the header (row {header_row}) lacks {', '.join(missing)}; "
-            f"the first row must name the columns, at least: {expected}",
+            Code.MISSING_COLUMN,
+            "the header (row {header_row}) lacks {missing}; "
+            "the first row must name the columns, at least: {expected}",
             column=missing[0],
             row=header_row,
+            header_row=header_row,
+            missing=", ".join(missing),
+            expected=expected,
         )
     reader = csv.reader(text, delimiter=delimiter, strict=False)
     return Sheet(delimiter, header_row, titles, ignored, reader, positions, len(header))

@@ -1,8 +1,8 @@
 """Exports of accounts and of (filtered) invoices as CSV, streamed with constant memory.
 
-The rows come from ``connector.credit.queries`` (the filters the API and the admin use),
-read in a read-only snapshot (``Database.snapshot``) in batches (``yield_per``; on
-PostgreSQL a server-side cursor), and written out a piece at a time. Text cells are
+The rows come from the credit package's searches (the filters the API and the admin use),
+read in one read-only snapshot in batches (``yield_per``; on PostgreSQL a server-side
+cursor), and written out a piece at a time. Text cells are
 escaped against formulas; amounts are plain numbers (``-12.34``, or ``-12,34`` in a
 semicolon file), dates ISO 8601 in UTC.
 """
@@ -17,17 +17,13 @@ from sqlalchemy.orm import Session
 
 from connector.bulk.csvio import Cell, csv_text
 from connector.bulk.templates import ACCOUNT_EXPORT, INVOICE_EXPORT
+from connector.clock import utcnow
 from connector.credit import rules
+from connector.credit.account_search import AccountFilter, account_select
+from connector.credit.invoice_search import InvoiceFilter, invoice_select
 from connector.credit.models import Account, Invoice
-from connector.credit.queries import (
-    AccountFilter,
-    InvoiceFilter,
-    account_select,
-    invoice_select,
-)
 from connector.db import Database
 from connector.errors import ValidationError
-from connector.ids import utcnow
 from connector.money import bps_to_decimal, cents_to_decimal
 
 YIELD_ROWS = 2000
@@ -177,7 +173,7 @@ def export_text(
 ) -> Iterator[str]:
     """The export as pieces of CSV text, read from one snapshot while it is consumed."""
     now = now or utcnow()
-    with db.snapshot() as session:
+    with db.transaction(read_only=True) as session:
         header, rows = export_rows(session, kind, f, now)
         if on_row is not None:
             rows = _counted(rows, on_row)

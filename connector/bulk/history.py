@@ -45,9 +45,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.bulk.csvio import FactsCollector, FileFacts
+from connector.clock import utcnow
 from connector.db import Base, Database
-from connector.errors import NotFound
-from connector.ids import new_id, utcnow
+from connector.errors import Code, NotFound
+from connector.ids import new_id
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -283,7 +284,7 @@ class _StoredFile(io.RawIOBase):
 
     def readinto(self, target: Any) -> int:
         if self._offset >= len(self._part):
-            with self._db.snapshot() as session:
+            with self._db.transaction(read_only=True) as session:
                 data = session.scalar(
                     select(ImportFilePart.data).where(
                         ImportFilePart.job_id == self._job_id, ImportFilePart.seq == self._seq
@@ -318,7 +319,7 @@ def has_upload(session: Session, job_id: str) -> bool:
 def get_job(session: Session, job_id: str) -> ImportJob:
     job = session.get(ImportJob, job_id, populate_existing=True)
     if job is None:
-        raise NotFound(f"import {job_id!r} not found", code="import_not_found")
+        raise NotFound("import {job} not found", code=Code.IMPORT_NOT_FOUND, job=repr(job_id))
     return job
 
 

@@ -27,16 +27,24 @@ from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import INVOICE_COLUMNS
 from connector.credit.invoices import InvoiceChange, update_invoices
-from connector.credit.models import INVOICE_CANCELLED, INVOICE_OPENED, INVOICE_PAID, Invoice
-from connector.credit.queries import invoices_by_id
-from connector.errors import ConnectorError, NotFound
+from connector.credit.lookups import invoices_by_id
+from connector.credit.models import Invoice, InvoiceStatus
+from connector.errors import Code, ConnectorError, NotFound
 
 # Status words a merchant may write, in the three languages (accents and case ignored).
 # The admin shows an open invoice past its due date as overdue: it is still open.
 STATUS_WORDS = {
-    INVOICE_OPENED: ("opened", "open", "overdue", "abierto", "aberto", "em aberto", "vencido"),
-    INVOICE_PAID: ("paid", "pagado", "pago", "liquidado", "quitado"),
-    INVOICE_CANCELLED: ("cancelled", "canceled", "cancelado", "anulado"),
+    InvoiceStatus.OPENED: (
+        "opened",
+        "open",
+        "overdue",
+        "abierto",
+        "aberto",
+        "em aberto",
+        "vencido",
+    ),
+    InvoiceStatus.PAID: ("paid", "pagado", "pago", "liquidado", "quitado"),
+    InvoiceStatus.CANCELLED: ("cancelled", "canceled", "cancelado", "anulado"),
 }
 _STATUS_OF = {header_key(word): status for status, words in STATUS_WORDS.items() for word in words}
 _FIELD_OF = {"status": "status", "paymentLink": "payment_link", "observation": "observation"}
@@ -102,7 +110,7 @@ class InvoicesImport:
                         row.number,
                         self.title("status"),
                         cells["status"],
-                        "invalid_status",
+                        Code.INVALID_STATUS,
                         "the status must be Paid, Cancelled or Opened",
                     )
                 )
@@ -136,7 +144,11 @@ class InvoicesImport:
         for row in rows:
             invoice = invoices.get(row.invoice_id)
             if invoice is None:
-                error = NotFound(f"invoice {row.invoice_id!r} not found", code="invoice_not_found")
+                error = NotFound(
+                    "invoice {invoice} not found",
+                    code=Code.INVOICE_NOT_FOUND,
+                    invoice=repr(row.invoice_id),
+                )
                 outcomes[row.number] = self._refused(row, error)
                 continue
             asked = self._changes(row, invoice)

@@ -9,7 +9,7 @@ from typing import Literal
 from connector.bulk.csvio import SheetRow, csv_text
 from connector.bulk.history import ImportRowError, RowError, get_job, iter_errors
 from connector.db import Database
-from connector.errors import ConnectorError
+from connector.errors import Code, ConnectorError
 
 Result = Literal["created", "updated", "unchanged", "failed"]
 REPORT_HEADER = ("Row", "Column", "Value", "Code", "Reason")
@@ -31,7 +31,7 @@ def too_many_cells(row: SheetRow) -> list[RowError]:
             row.number,
             None,
             row.extra[0],
-            "too_many_cells",
+            Code.TOO_MANY_CELLS,
             f"the row has {len(row.extra)} more cell(s) than the header has columns; "
             "is a value containing the delimiter missing its quotes?",
         )
@@ -72,12 +72,12 @@ def job_report(db: Database, job_id: str, *, delimiter: str | None = None) -> It
     The job is looked up now, so an unknown one raises ``NotFound`` before anything is
     sent; without ``delimiter``, the report uses the uploaded file's own.
     """
-    with db.snapshot() as session:
+    with db.transaction(read_only=True) as session:
         uploaded = get_job(session, job_id).delimiter
     chosen = delimiter or uploaded or ","
 
     def pieces() -> Iterator[str]:
-        with db.snapshot() as session:
+        with db.transaction(read_only=True) as session:
             yield from report_text(iter_errors(session, job_id), delimiter=chosen)
 
     return pieces()

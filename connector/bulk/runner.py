@@ -47,9 +47,9 @@ from connector.bulk.history import (
     set_layout,
 )
 from connector.bulk.report import Outcome
+from connector.clock import utcnow
 from connector.db import Database
 from connector.errors import ValidationError
-from connector.ids import utcnow
 
 log = logging.getLogger(__name__)
 

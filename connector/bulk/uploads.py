@@ -9,6 +9,7 @@ edge) owns the transaction: on an error nothing of the upload is kept.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
 from connector.bulk.history import PART_BYTES, ImportJob, create_job, record_facts, store_upload
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
-from connector.errors import ValidationError
+from connector.errors import Code, Reason, ValidationError
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
 NO_FILE = "a CSV file is required"
@@ -25,10 +26,14 @@ NO_FILE = "a CSV file is required"
 class InvalidFile(ValidationError):
     """The uploaded file cannot be imported; ``problem`` says why (its code and column)."""
 
-    code = "invalid_file"
+    code = Code.INVALID_FILE
 
     def __init__(self, problem: FileProblem) -> None:
-        super().__init__(problem.message, fields={"file": problem.message})
+        super().__init__(
+            problem.template,
+            fields={"file": Reason(problem.template, **problem.values)},
+            **problem.values,
+        )
         self.problem = problem
 
 
@@ -43,6 +48,7 @@ def queue_import(
     requested_by: str,
     source: str,
     chunk_size: int = DEFAULT_CHUNK_ROWS,
+    now: datetime | None = None,
 ) -> ImportJob:
     """Check an uploaded file's header, store it and queue its import (status ``queued``).
 
@@ -68,6 +74,7 @@ def queue_import(
         file_name=file_name,
         facts=FileFacts("utf-8", 0, "", 0),
         chunk_size=chunk_size,
+        now=now,
     )
     facts = store_upload(session, job.id, stream)
     try:

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from connector.credit import rules
 from connector.credit.models import (
-    INVOICE_OPENED,
-    ORIGIN_CREDIT,
-    PENDING,
     Account,
     Invoice,
+    InvoiceStatus,
+    Origin,
     Reservation,
+    ReservationStatus,
     StatementEntry,
 )
 
@@ -44,7 +44,7 @@ class Drift:
 def _balance_drift(session: Session) -> Iterator[Drift]:
     sums = (
         select(StatementEntry.account_id, func.sum(StatementEntry.value_cents).label("total"))
-        .where(StatementEntry.origin != ORIGIN_CREDIT)
+        .where(StatementEntry.origin != Origin.CREDIT)
         .group_by(StatementEntry.account_id)
         .subquery()
     )
@@ -61,7 +61,7 @@ def _balance_drift(session: Session) -> Iterator[Drift]:
 def _reserved_drift(session: Session) -> Iterator[Drift]:
     sums = (
         select(Reservation.account_id, func.sum(Reservation.value_cents).label("total"))
-        .where(Reservation.status == PENDING)
+        .where(Reservation.status == ReservationStatus.PENDING)
         .group_by(Reservation.account_id)
         .subquery()
     )
@@ -79,7 +79,7 @@ def _credit_drift(session: Session) -> Iterator[Drift]:
     """The ``Credit`` entries must add up to ``limit * (1 + tolerance)``."""
     sums = (
         select(StatementEntry.account_id, func.sum(StatementEntry.value_cents).label("total"))
-        .where(StatementEntry.origin == ORIGIN_CREDIT)
+        .where(StatementEntry.origin == Origin.CREDIT)
         .group_by(StatementEntry.account_id)
         .subquery()
     )
@@ -105,7 +105,7 @@ def _invoice_drift(session: Session) -> Iterator[Drift]:
         .group_by(StatementEntry.invoice_id)
         .subquery()
     )
-    expected = case((Invoice.status == INVOICE_OPENED, -Invoice.value_cents), else_=0)
+    expected = case((Invoice.status == InvoiceStatus.OPENED, -Invoice.value_cents), else_=0)
     computed = func.coalesce(sums.c.total, 0)
     rows = session.execute(
         select(Invoice.account_id, Invoice.id, expected, computed)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from connector.credit.accounts import figures, find_account_for_buyer
+from connector.credit.accounts import figures
+from connector.credit.holders import find_account_for_buyer
 from connector.credit.settings import load_store_settings
-from connector.errors import NO_ACCOUNT, NotFound, ValidationError
+from connector.errors import Code, NotFound, ValidationError
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,4 @@ def purchase_conditions(
             spending_power_cents=settings.default_credit_cents,
             payment_terms=settings.payment_terms,
         )
-    raise NotFound("no open account for this buyer", code=NO_ACCOUNT)
+    raise NotFound("no open account for this buyer", code=Code.NO_ACCOUNT)

@@ -1,4 +1,4 @@
-"""Invoices: issued by settlements, reduced by refunds, paid, cancelled or postponed."""
+"""Invoices: paid, cancelled, postponed, annotated (issued and reduced in ``invoicing``)."""
 
 from __future__ import annotations
 
@@ -9,166 +9,22 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.ledger import in_slices, lock_accounts, lock_invoice, post_entry
-from connector.credit.models import (
-    INVOICE_CANCELLED,
-    INVOICE_OPENED,
-    INVOICE_PAID,
-    ORIGIN_CANCELLATION,
-    ORIGIN_INVOICE,
-    ORIGIN_PAYMENT,
-    ORIGIN_REFUND,
-    Account,
-    Invoice,
-    Reservation,
-)
+from connector.credit.models import Account, Invoice, InvoiceStatus, Origin
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import Conflict, ConnectorError, NotFound, ValidationError, only
-from connector.ids import utcnow
+from connector.errors import Code, Conflict, ConnectorError, NotFound, ValidationError, only
 
-INVOICE_STATUSES = {"opened": INVOICE_OPENED, "open": INVOICE_OPENED, "paid": INVOICE_PAID}
-INVOICE_STATUSES["cancelled"] = INVOICE_CANCELLED
-INVOICE_STATUSES["canceled"] = INVOICE_CANCELLED
-
-
-def issue_invoices(
-    session: Session,
-    account: Account,
-    reservation: Reservation,
-    amount_cents: int,
-    *,
-    now: datetime,
-    done_by: str | None = None,
-) -> list[Invoice]:
-    """Turn ``amount`` of a purchase into one invoice per installment of its plan.
-
-    The parts sum exactly to the amount. When the amount has fewer cents than the plan
-    has installments, only the non-zero parts become invoices.
-    """
-    parts = [p for p in rules.split_installments(amount_cents, len(reservation.term_days)) if p]
-    dates = rules.due_dates(now, reservation.term_days)
-    invoices = []
-    for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
-        number = reservation.invoice_count + position
-        invoice = Invoice(
-            id=rules.invoice_id(reservation.id, number),
-            friendly_id=rules.friendly_id(position),
-            account_id=account.id,
-            reservation_id=reservation.id,
-            order_id=reservation.order_id,
-            installment=position,
-            number_of_installments=len(parts),
-            value_cents=value,
-            original_value_cents=value,
-            status=INVOICE_OPENED,
-            created_at=now,
-            updated_at=now,
-            original_due_date=due,
-            due_date=due,
-            resolved_at=None,
-            payment_link=None,
-            observation=None,
-            postponement_count=0,
-            postponed_days=0,
-        )
-        session.add(invoice)
-        invoices.append(invoice)
-    # No flush needed: the unit of work inserts invoices before the entries referencing
-    # them (it orders tables by their foreign keys).
-    for invoice in invoices:
-        post_entry(
-            session,
-            account,
-            ORIGIN_INVOICE,
-            -invoice.value_cents,
-            now=now,
-            done_by=done_by,
-            invoice_id=invoice.id,
-            transaction_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "installment": invoice.installment,
-                "numberOfInstallments": invoice.number_of_installments,
-            },
-        )
-    reservation.invoice_count += len(parts)
-    return invoices
-
-
-def _running_number(invoice: Invoice) -> int:
-    return int(invoice.id.rsplit("-", 1)[1])
-
-
-def reduce_invoices(
-    session: Session,
-    account: Account,
-    reservation: Reservation,
-    amount_cents: int,
-    *,
-    now: datetime,
-    reason: str,
-    done_by: str | None = None,
-) -> int:
-    """Give ``amount`` back on a purchase: reduce its open invoices, last first.
-
-    Each reduction is a ``Refund`` entry on its invoice; an invoice reduced to zero is
-    cancelled. What no open invoice absorbs (it was already paid) is returned to the
-    account as one ``Refund`` entry without an invoice. Returns that excess.
-    """
-    open_invoices = sorted(
-        session.scalars(
-            select(Invoice).where(
-                Invoice.reservation_id == reservation.id, Invoice.status == INVOICE_OPENED
-            )
-        ),
-        key=_running_number,
-    )
-    by_id = {invoice.id: invoice for invoice in open_invoices}
-    reductions, excess = rules.reduce_last_first(
-        [(invoice.id, invoice.value_cents) for invoice in open_invoices], amount_cents
-    )
-    for reduction in reductions:
-        invoice = by_id[reduction.invoice_key]
-        invoice.value_cents -= reduction.cents
-        invoice.updated_at = now
-        if reduction.closes:
-            invoice.status = INVOICE_CANCELLED
-            invoice.resolved_at = now
-        post_entry(
-            session,
-            account,
-            ORIGIN_REFUND,
-            reduction.cents,
-            now=now,
-            done_by=done_by,
-            invoice_id=invoice.id,
-            transaction_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "installment": invoice.installment,
-                "reason": reason,
-            },
-        )
-    if excess:
-        post_entry(
-            session,
-            account,
-            ORIGIN_REFUND,
-            excess,
-            now=now,
-            done_by=done_by,
-            transaction_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "reason": reason,
-                "paidInvoicesReturned": True,
-            },
-        )
-    return excess
+INVOICE_STATUSES = {
+    "opened": InvoiceStatus.OPENED,
+    "open": InvoiceStatus.OPENED,
+    "paid": InvoiceStatus.PAID,
+    "cancelled": InvoiceStatus.CANCELLED,
+    "canceled": InvoiceStatus.CANCELLED,
+}
+# Why an invoice that is no longer open cannot be paid or cancelled.
+_RESOLVED = {InvoiceStatus.PAID: Code.INVOICE_PAID, InvoiceStatus.CANCELLED: Code.INVOICE_CANCELLED}
 
 
 def pay_invoice(
@@ -182,7 +38,7 @@ def pay_invoice(
     """Mark an open invoice paid, restoring its value to the account. Paying twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _resolve(session, account, invoice, INVOICE_PAID, done_by=done_by, now=now)
+    _resolve(session, account, invoice, InvoiceStatus.PAID, done_by=done_by, now=now)
     session.flush()
     return invoice
 
@@ -203,11 +59,13 @@ def _resolve(
     """
     if invoice.status == status:
         return
-    if invoice.status != INVOICE_OPENED:
-        verb = "paid" if status == INVOICE_PAID else "cancelled"
+    if invoice.status != InvoiceStatus.OPENED:
         raise Conflict(
-            f"invoice {invoice.id} is {invoice.status.lower()} and cannot be {verb}",
-            code=f"invoice_{invoice.status.lower()}",
+            "invoice {invoice} is {status} and cannot be {verb}",
+            code=_RESOLVED[InvoiceStatus(invoice.status)],
+            invoice=invoice.id,
+            status=invoice.status.lower(),
+            verb="paid" if status == InvoiceStatus.PAID else "cancelled",
         )
     invoice.status = status
     invoice.resolved_at = now
@@ -215,12 +73,12 @@ def _resolve(
     post_entry(
         session,
         account,
-        ORIGIN_PAYMENT if status == INVOICE_PAID else ORIGIN_CANCELLATION,
+        Origin.PAYMENT if status == InvoiceStatus.PAID else Origin.CANCELLATION,
         invoice.value_cents,
         now=now,
         done_by=done_by,
         invoice_id=invoice.id,
-        transaction_id=invoice.reservation_id,
+        reservation_id=invoice.reservation_id,
         details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
     )
 
@@ -236,7 +94,7 @@ def cancel_invoice(
     """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _resolve(session, account, invoice, INVOICE_CANCELLED, done_by=done_by, now=now)
+    _resolve(session, account, invoice, InvoiceStatus.CANCELLED, done_by=done_by, now=now)
     session.flush()
     return invoice
 
@@ -254,8 +112,13 @@ def postpone_invoice(
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     _account, invoice = lock_invoice(session, invoice_id, account_id)
-    if invoice.status != INVOICE_OPENED:
-        raise Conflict(f"invoice {invoice.id} is {invoice.status}", code="invoice_not_open")
+    if invoice.status != InvoiceStatus.OPENED:
+        raise Conflict(
+            "invoice {invoice} is {status}",
+            code=Code.INVOICE_NOT_OPEN,
+            invoice=invoice.id,
+            status=invoice.status,
+        )
     refusal = rules.postponement_refusal(
         enabled=settings.postponement_enabled,
         done_count=invoice.postponement_count,
@@ -265,7 +128,7 @@ def postpone_invoice(
         max_days=settings.max_postponement_days,
     )
     if refusal is not None:
-        raise Conflict(refusal, code="postponement_refused")
+        raise Conflict(refusal.template, code=Code.POSTPONEMENT_REFUSED, **refusal.values)
     invoice.due_date += timedelta(days=due_days)
     invoice.postponement_count += 1
     invoice.postponed_days += due_days
@@ -397,16 +260,20 @@ def _change(
     target = parse_invoice_status(change.status) if change.status is not None else None
     owner = owners.get(change.invoice_id)
     if owner is None or (change.account_id is not None and owner != change.account_id):
-        raise NotFound(f"invoice {change.invoice_id!r} not found", code="invoice_not_found")
+        raise NotFound(
+            "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=change.invoice_id
+        )
     account, invoice = accounts[owner], invoices[change.invoice_id]
-    if target == INVOICE_PAID:
-        _resolve(session, account, invoice, INVOICE_PAID, done_by=done_by, now=now)
-    elif target == INVOICE_CANCELLED:
-        _resolve(session, account, invoice, INVOICE_CANCELLED, done_by=done_by, now=now)
-    elif target == INVOICE_OPENED and invoice.status != INVOICE_OPENED:
+    if target == InvoiceStatus.PAID:
+        _resolve(session, account, invoice, InvoiceStatus.PAID, done_by=done_by, now=now)
+    elif target == InvoiceStatus.CANCELLED:
+        _resolve(session, account, invoice, InvoiceStatus.CANCELLED, done_by=done_by, now=now)
+    elif target == InvoiceStatus.OPENED and invoice.status != InvoiceStatus.OPENED:
         raise Conflict(
-            f"invoice {invoice.id} is {invoice.status} and cannot be reopened",
-            code="invoice_not_open",
+            "invoice {invoice} is {status} and cannot be reopened",
+            code=Code.INVOICE_NOT_OPEN,
+            invoice=invoice.id,
+            status=invoice.status,
         )
     if observation is not _KEEP:
         invoice.observation = observation or None  # type: ignore[assignment]

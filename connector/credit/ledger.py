@@ -15,14 +15,14 @@ from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from connector.credit.models import (
-    ACCOUNT_OPEN,
-    ORIGIN_CREDIT,
     Account,
+    AccountStatus,
     Invoice,
+    Origin,
     Reservation,
     StatementEntry,
 )
-from connector.errors import ACCOUNT_CLOSED, CreditDenied, NotFound
+from connector.errors import Code, CreditDenied, NotFound
 from connector.ids import new_id
 
 # Values per IN (...) list: far below SQLite's 32766 bound parameters, small enough for a plan.
@@ -80,7 +80,9 @@ def lock_account(session: Session, account_id: str) -> Account:
         return held
     account = lock_accounts_where(session, select(Account).where(Account.id == account_id))
     if account is None:
-        raise NotFound(f"account {account_id!r} not found", code="account_not_found")
+        raise NotFound(
+            "account {account} not found", code=Code.ACCOUNT_NOT_FOUND, account=account_id
+        )
     return account
 
 
@@ -108,8 +110,13 @@ def lock_accounts(session: Session, account_ids: Iterable[str]) -> dict[str, Acc
 
 def ensure_open(account: Account) -> None:
     """Refuse a change to a closed account."""
-    if account.status != ACCOUNT_OPEN:
-        raise CreditDenied(f"account {account.id} is closed", code=ACCOUNT_CLOSED, http_status=409)
+    if account.status != AccountStatus.OPEN:
+        raise CreditDenied(
+            "account {account} is closed",
+            code=Code.ACCOUNT_CLOSED,
+            http_status=409,
+            account=account.id,
+        )
 
 
 def lock_reservation(
@@ -121,7 +128,11 @@ def lock_reservation(
     """
     owner = session.scalar(select(Reservation.account_id).where(Reservation.id == reservation_id))
     if owner is None or (account_id is not None and owner != account_id):
-        raise NotFound(f"transaction {reservation_id!r} not found", code="transaction_not_found")
+        raise NotFound(
+            "transaction {reservation} not found",
+            code=Code.TRANSACTION_NOT_FOUND,
+            reservation=reservation_id,
+        )
     account = lock_account(session, owner)
     reservation = session.get(Reservation, reservation_id, populate_existing=True)
     assert reservation is not None  # reservations are never deleted
@@ -137,7 +148,9 @@ def lock_invoice(
     """
     owner = session.scalar(select(Invoice.account_id).where(Invoice.id == invoice_id))
     if owner is None or (account_id is not None and owner != account_id):
-        raise NotFound(f"invoice {invoice_id!r} not found", code="invoice_not_found")
+        raise NotFound(
+            "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=invoice_id
+        )
     account = lock_account(session, owner)
     invoice = session.get(Invoice, invoice_id, populate_existing=True)
     assert invoice is not None  # invoices are never deleted
@@ -165,12 +178,12 @@ def post_opening_credits(
             {
                 "id": new_id(),
                 "account_id": account_id,
-                "origin": ORIGIN_CREDIT,
+                "origin": Origin.CREDIT,
                 "value_cents": value_cents,
                 "created_at": now,
                 "done_by": done_by,
                 "invoice_id": None,
-                "transaction_id": None,
+                "reservation_id": None,
                 "details": details,
             }
             for account_id, value_cents, details in credits
@@ -187,7 +200,7 @@ def post_entry(
     now: datetime,
     done_by: str | None = None,
     invoice_id: str | None = None,
-    transaction_id: str | None = None,
+    reservation_id: str | None = None,
     details: dict[str, Any] | None = None,
     entry_id: str | None = None,
 ) -> StatementEntry:
@@ -200,11 +213,11 @@ def post_entry(
         created_at=now,
         done_by=done_by,
         invoice_id=invoice_id,
-        transaction_id=transaction_id,
+        reservation_id=reservation_id,
         details=details or {},
     )
     session.add(entry)
-    if origin != ORIGIN_CREDIT:
+    if origin != Origin.CREDIT:
         account.balance_cents += value_cents
     account.updated_at = now
     return entry

@@ -19,38 +19,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connector.credit.statuses import (
+    AccountStatus,
+    HolderLevel,
+    InvoiceStatus,
+    Origin,
+    ReservationStatus,
+)
 from connector.db import Base
 
-ACCOUNT_OPEN = "Open"
-ACCOUNT_CLOSED = "Closed"
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "Holder",
+    "HolderLevel",
+    "Invoice",
+    "InvoiceStatus",
+    "Origin",
+    "Reservation",
+    "ReservationStatus",
+    "StatementEntry",
+    "StoreSettingsRow",
+]
 
-OWNER_LEVEL = 1
-DEPENDENT_LEVEL = 2
-
-# Reservation states, in the ledger's words: pending -> posted | voided | expired.
-PENDING = "pending"
-POSTED = "posted"
-VOIDED = "voided"
-EXPIRED = "expired"
-
-INVOICE_OPENED = "Opened"
-INVOICE_PAID = "Paid"
-INVOICE_CANCELLED = "Cancelled"
-
-ORIGIN_CREDIT = "Credit"
-ORIGIN_INVOICE = "Invoice"
-ORIGIN_PAYMENT = "Payment"
-ORIGIN_STATEMENT = "Statement"
-ORIGIN_CANCELLATION = "Cancellation"
-ORIGIN_REFUND = "Refund"
-ORIGINS = (
-    ORIGIN_CREDIT,
-    ORIGIN_INVOICE,
-    ORIGIN_PAYMENT,
-    ORIGIN_STATEMENT,
-    ORIGIN_CANCELLATION,
-    ORIGIN_REFUND,
-)
 
 _OPEN_ONLY = text("status = 'Open' AND document IS NOT NULL")
 _ACTIVE_HOLDER = text("removed_at IS NULL")
@@ -121,7 +112,8 @@ class Holder(Base):
 
 
 class Reservation(Base):
-    """Credit held for an authorized purchase (the API's transaction)."""
+    """Credit held for an authorized purchase: the API's transaction, the protocol's
+    pre-authorization. Called a reservation everywhere in the code."""
 
     __tablename__ = "reservations"
 
@@ -217,7 +209,8 @@ class StatementEntry(Base):
     created_at: Mapped[datetime]
     done_by: Mapped[str | None] = mapped_column(String(254))
     invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoices.id"))
-    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    # The reservation (the API's transaction) an entry belongs to, if any.
+    reservation_id: Mapped[str | None] = mapped_column("transaction_id", String(64))
     details: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
 
     __table_args__ = (

@@ -1,49 +1,32 @@
-"""Reservations: reserve, change, release, settle into invoices, refund.
+"""Reservations: reserve, change, release.
 
 A reservation goes ``pending -> posted | voided | expired``. While pending, its
 ``value_cents`` is counted in the account's ``reserved_cents``; settling posts it as
-invoices, releasing voids it. Every verb locks the account first.
+invoices (``settlements``), releasing voids it. Every verb locks the account first.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.clock import utcnow
 from connector.credit import rules
-from connector.credit.invoices import issue_invoices, reduce_invoices
 from connector.credit.ledger import ensure_open, lock_account, lock_reservation
-from connector.credit.models import (
-    EXPIRED,
-    PENDING,
-    POSTED,
-    VOIDED,
-    Account,
-    Invoice,
-    Reservation,
-)
+from connector.credit.models import Account, Reservation, ReservationStatus
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import (
-    GROWTH_LIMIT_EXCEEDED,
-    INSTALLMENTS_NOT_ALLOWED,
-    INSUFFICIENT_CREDIT,
-    REFUND_EXCEEDS_SETTLED,
-    Conflict,
-    CreditDenied,
-    ValidationError,
-)
-from connector.ids import new_id, utcnow
+from connector.errors import Code, Conflict, CreditDenied, ValidationError
+from connector.ids import new_id
 from connector.money import cents_to_decimal
 
 _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def _check_positive(value_cents: int, field_name: str = "value") -> None:
+def check_positive(value_cents: int, field_name: str = "value") -> None:
     if value_cents <= 0:
         raise ValidationError("the value must be positive", fields={field_name: "must be > 0"})
 
@@ -55,7 +38,7 @@ def _check_transaction_id(reservation_id: str) -> None:
         )
 
 
-def _ensure_credit(account: Account, extra_cents: int, settings: StoreSettings) -> None:
+def ensure_credit(account: Account, extra_cents: int, settings: StoreSettings) -> None:
     """Refuse taking ``extra`` more credit from a locked account when it does not fit."""
     if not rules.can_reserve(
         extra_cents,
@@ -73,8 +56,9 @@ def _ensure_credit(account: Account, extra_cents: int, settings: StoreSettings) 
             settings.tolerance_enabled,
         )
         raise CreditDenied(
-            f"insufficient credit: {cents_to_decimal(max(power, 0))} available",
-            code=INSUFFICIENT_CREDIT,
+            "insufficient credit: {available} available",
+            code=Code.INSUFFICIENT_CREDIT,
+            available=cents_to_decimal(max(power, 0)),
         )
 
 
@@ -84,8 +68,10 @@ def plan_for(settings: StoreSettings, installments: int) -> tuple[int, ...]:
     if plan is None:
         counts = ", ".join(str(len(p)) for p in settings.payment_terms)
         raise CreditDenied(
-            f"{installments or 1} installment(s) not offered; the store offers {counts}",
-            code=INSTALLMENTS_NOT_ALLOWED,
+            "{installments} installment(s) not offered; the store offers {counts}",
+            code=Code.INSTALLMENTS_NOT_ALLOWED,
+            installments=installments or 1,
+            counts=counts,
         )
     return plan
 
@@ -109,7 +95,7 @@ def new_reservation(
         "account_id": account_id,
         "holder_email": holder_email,
         "order_id": order_id,
-        "status": PENDING,
+        "status": ReservationStatus.PENDING,
         "value_cents": value_cents,
         "authorized_cents": value_cents,
         "settled_cents": 0,
@@ -117,11 +103,7 @@ def new_reservation(
         "installments": len(plan),
         "term_days": list(plan),
         "invoice_count": 0,
-        "auto_settle_at": rules.add_business_days(
-            now, settings.auto_settle_business_days, settings.is_holiday()
-        )
-        if auto_settle
-        else None,
+        "auto_settle_at": settings.auto_settle_at(now) if auto_settle else None,
         "expires_at": expires_at,
         "created_at": now,
         "updated_at": now,
@@ -154,7 +136,7 @@ def reserve(
     """
     now = now or utcnow()
     settings = settings or load_store_settings(session)
-    _check_positive(value_cents)
+    check_positive(value_cents)
     if expires_at is not None and expires_at <= now:
         raise ValidationError(
             "the expiration date has passed", fields={"expirationDate": "must be in the future"}
@@ -163,7 +145,7 @@ def reserve(
     account = lock_account(session, account_id)
     ensure_open(account)
     if not over_limit:
-        _ensure_credit(account, value_cents, settings)
+        ensure_credit(account, value_cents, settings)
     reservation = Reservation(
         **new_reservation(
             account.id,
@@ -223,15 +205,19 @@ def put_reservation(
         return created, True
     if owner != account_id:
         raise Conflict(
-            f"transaction {reservation_id} belongs to another account", code="transaction_exists"
+            "transaction {reservation} belongs to another account",
+            code=Code.TRANSACTION_EXISTS,
+            reservation=reservation_id,
         )
     existing = session.get(Reservation, reservation_id)
     assert existing is not None
     if len(plan_for(settings, installments)) != existing.installments:
         raise Conflict(
-            f"transaction {reservation_id} has {existing.installments} installment(s); "
+            "transaction {reservation} has {installments} installment(s); "
             "the number of installments cannot change",
-            code="installments_mismatch",
+            code=Code.INSTALLMENTS_MISMATCH,
+            reservation=reservation_id,
+            installments=existing.installments,
         )
     changed = change_reservation(
         session, reservation_id, value_cents, account_id=account_id, settings=settings, now=now
@@ -240,22 +226,24 @@ def put_reservation(
 
 
 def _ensure_pending(reservation: Reservation) -> None:
-    if reservation.status != PENDING:
+    if reservation.status != ReservationStatus.PENDING:
         raise Conflict(
-            f"transaction {reservation.id} is {reservation.status}, not pending",
-            code="transaction_not_pending",
+            "transaction {reservation} is {status}, not pending",
+            code=Code.TRANSACTION_NOT_PENDING,
+            reservation=reservation.id,
+            status=reservation.status,
         )
 
 
-def _ensure_growth(reservation: Reservation, new_value_cents: int, settings: StoreSettings) -> None:
+def ensure_growth(reservation: Reservation, new_value_cents: int, settings: StoreSettings) -> None:
     ceiling = rules.max_grown_value(
         reservation.authorized_cents, settings.max_preauthorization_growth_bps
     )
     if new_value_cents > ceiling:
         raise CreditDenied(
-            f"the value may grow to at most {cents_to_decimal(ceiling)} "
-            f"(the store's maxPreAuthorizationGrowthRate)",
-            code=GROWTH_LIMIT_EXCEEDED,
+            "the value may grow to at most {ceiling} (the store's maxPreAuthorizationGrowthRate)",
+            code=Code.GROWTH_LIMIT_EXCEEDED,
+            ceiling=cents_to_decimal(ceiling),
         )
 
 
@@ -271,14 +259,14 @@ def change_reservation(
     """Make a pending reservation follow its order's new value."""
     now = now or utcnow()
     settings = settings or load_store_settings(session)
-    _check_positive(value_cents)
+    check_positive(value_cents)
     account, reservation = lock_reservation(session, reservation_id, account_id)
     _ensure_pending(reservation)
     delta = value_cents - reservation.value_cents
     if delta > 0:
         ensure_open(account)
-        _ensure_growth(reservation, value_cents, settings)
-        _ensure_credit(account, delta, settings)
+        ensure_growth(reservation, value_cents, settings)
+        ensure_credit(account, delta, settings)
     account.reserved_cents += delta
     account.updated_at = now
     reservation.value_cents = value_cents
@@ -307,14 +295,16 @@ def release_reservation(
     """Give a pending reservation's credit back. Releasing twice is a no-op."""
     now = now or utcnow()
     account, reservation = lock_reservation(session, reservation_id, account_id)
-    if reservation.status in (VOIDED, EXPIRED):
+    if reservation.status in (ReservationStatus.VOIDED, ReservationStatus.EXPIRED):
         return reservation
-    if reservation.status == POSTED:
+    if reservation.status == ReservationStatus.POSTED:
         raise Conflict(
-            f"transaction {reservation.id} is settled; refund it instead",
-            code="transaction_settled",
+            "transaction {reservation} is settled; refund it instead",
+            code=Code.TRANSACTION_SETTLED,
+            reservation=reservation.id,
         )
-    _void(account, reservation, EXPIRED if expired else VOIDED, now)
+    status = ReservationStatus.EXPIRED if expired else ReservationStatus.VOIDED
+    _void(account, reservation, status, now)
     session.flush()
     return reservation
 
@@ -323,136 +313,9 @@ def void_pending(session: Session, account: Account, *, now: datetime) -> int:
     """Void every pending reservation of a locked account (when it is closed by force)."""
     pending = session.scalars(
         select(Reservation).where(
-            Reservation.account_id == account.id, Reservation.status == PENDING
+            Reservation.account_id == account.id, Reservation.status == ReservationStatus.PENDING
         )
     ).all()
     for reservation in pending:
-        _void(account, reservation, VOIDED, now)
+        _void(account, reservation, ReservationStatus.VOIDED, now)
     return len(pending)
-
-
-@dataclass
-class Settlement:
-    """What a settlement did: the value now settled and the invoices it issued."""
-
-    reservation: Reservation
-    settled_cents: int
-    invoices: list[Invoice] = field(default_factory=list)
-    returned_cents: int = 0  # given back when the settled value went down
-
-
-def settle_reservation(
-    session: Session,
-    reservation_id: str,
-    value_cents: int | None = None,
-    *,
-    account_id: str | None = None,
-    settings: StoreSettings | None = None,
-    done_by: str | None = None,
-    now: datetime | None = None,
-) -> Settlement:
-    """Settle a purchase into invoices, or change the value of one already settled.
-
-    Pending: settle ``value`` (all of it when None) into one invoice per installment and
-    release the rest. A value above the reservation is allowed within the store's growth
-    rate and the credit available. Posted: ``value`` is the purchase's new settled total;
-    lower reduces its open invoices (last first), higher issues invoices for the
-    difference, within the same growth rate and credit.
-    """
-    now = now or utcnow()
-    settings = settings or load_store_settings(session)
-    if value_cents is not None:
-        _check_positive(value_cents)
-    account, reservation = lock_reservation(session, reservation_id, account_id)
-    if reservation.status in (VOIDED, EXPIRED):
-        raise Conflict(
-            f"transaction {reservation.id} was {reservation.status}; nothing to settle",
-            code="transaction_released",
-        )
-    if reservation.status == PENDING:
-        amount = reservation.value_cents if value_cents is None else value_cents
-        if amount > reservation.value_cents:
-            _ensure_growth(reservation, amount, settings)
-            _ensure_credit(account, amount - reservation.value_cents, settings)
-        account.reserved_cents -= reservation.value_cents
-        reservation.value_cents = 0
-        reservation.status = POSTED
-        reservation.settled_at = now
-        reservation.updated_at = now
-        reservation.settled_cents = amount
-        invoices = issue_invoices(session, account, reservation, amount, now=now, done_by=done_by)
-        session.flush()
-        return Settlement(reservation, amount, invoices)
-    # Posted: the order changed after it was invoiced.
-    if value_cents is None or value_cents == reservation.settled_cents:
-        return Settlement(reservation, reservation.settled_cents)
-    delta = value_cents - reservation.settled_cents
-    reservation.updated_at = now
-    if delta > 0:
-        ensure_open(account)
-        _ensure_growth(reservation, value_cents, settings)
-        _ensure_credit(account, delta, settings)
-        reservation.settled_cents = value_cents
-        invoices = issue_invoices(session, account, reservation, delta, now=now, done_by=done_by)
-        session.flush()
-        return Settlement(reservation, value_cents, invoices)
-    if value_cents < reservation.refunded_cents:
-        raise Conflict(
-            f"{cents_to_decimal(reservation.refunded_cents)} was already refunded; "
-            "the settled value cannot go below it",
-            code="below_refunded",
-        )
-    reservation.settled_cents = value_cents
-    returned = reduce_invoices(
-        session, account, reservation, -delta, now=now, reason="order_change", done_by=done_by
-    )
-    session.flush()
-    return Settlement(reservation, value_cents, returned_cents=returned)
-
-
-@dataclass
-class Refund:
-    reservation: Reservation
-    refunded_cents: int
-    returned_cents: int  # the part that no open invoice absorbed, credited to the account
-
-
-def refundable_cents(reservation: Reservation) -> int:
-    return reservation.settled_cents - reservation.refunded_cents
-
-
-def refund_reservation(
-    session: Session,
-    reservation_id: str,
-    value_cents: int | None = None,
-    *,
-    account_id: str | None = None,
-    done_by: str | None = None,
-    now: datetime | None = None,
-) -> Refund:
-    """Give back ``value`` (all that is left when None) of a settled purchase."""
-    now = now or utcnow()
-    if value_cents is not None:
-        _check_positive(value_cents)
-    account, reservation = lock_reservation(session, reservation_id, account_id)
-    if reservation.status != POSTED:
-        raise Conflict(
-            f"transaction {reservation.id} is {reservation.status}: only a settled purchase "
-            "can be refunded",
-            code="transaction_not_settled",
-        )
-    left = refundable_cents(reservation)
-    amount = left if value_cents is None else value_cents
-    if amount > left or amount == 0:
-        raise Conflict(
-            f"refund of {cents_to_decimal(amount)} exceeds the {cents_to_decimal(left)} "
-            "settled and not yet refunded",
-            code=REFUND_EXCEEDS_SETTLED,
-        )
-    reservation.refunded_cents += amount
-    reservation.updated_at = now
-    returned = reduce_invoices(
-        session, account, reservation, amount, now=now, reason="refund", done_by=done_by
-    )
-    session.flush()
-    return Refund(reservation, amount, returned)

@@ -1,4 +1,12 @@
-"""The credit rules as pure functions: no Flask, no SQLAlchemy, integers for money."""
+"""The credit rules as pure functions: no Flask, no SQLAlchemy, integers for money.
+
+Where the database must apply a rule itself (to filter, sort, or approve a purchase in
+one statement), the SQL comes from the same function: the rules that the database needs
+(``available_credit``, ``tolerance_headroom``, ``spending_power``, ``is_overdue``) use only
+arithmetic, comparisons and ``&``, which mean the same on integers and on SQLAlchemy
+columns, so ``spending_power(Account.credit_limit_cents, ...)`` is the rule as SQL. A test
+holds the two evaluations to the same answers.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +15,41 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
+from connector.credit.statuses import InvoiceStatus
 from connector.money import scale_cents
+
+N = TypeVar("N")  # an integer, or a column expression of integers
 
 _FRIENDLY_ALPHABET = string.ascii_uppercase + string.digits
 
 
-def available_credit(limit_cents: int, balance_cents: int, reserved_cents: int) -> int:
+def available_credit(limit_cents: N, balance_cents: N, reserved_cents: N) -> N:
     """``availableCredit = L + balance - preAuthorizedCredit``."""
-    return limit_cents + balance_cents - reserved_cents
+    return limit_cents + balance_cents - reserved_cents  # type: ignore[operator,no-any-return]
 
 
-def tolerance_headroom(limit_cents: int, tolerance_bps: int) -> int:
-    """How far above the available credit a purchase may go: ``L * t``, rounded down."""
-    return scale_cents(limit_cents, tolerance_bps)
+def tolerance_headroom(limit_cents: N, tolerance_bps: N) -> N:
+    """How far above the available credit a purchase may go: ``L * t``, rounded down.
+
+    Both factors are never negative (the schema checks them), so integer division rounds
+    down in Python and in SQL alike, as ``money.scale_cents`` does.
+    """
+    return limit_cents * tolerance_bps // 10_000  # type: ignore[operator,no-any-return]
 
 
 def spending_power(
-    limit_cents: int,
-    balance_cents: int,
-    reserved_cents: int,
-    tolerance_bps: int,
+    limit_cents: N,
+    balance_cents: N,
+    reserved_cents: N,
+    tolerance_bps: N,
     tolerance_enabled: bool,
-) -> int:
+) -> N:
     """The largest purchase the account may make now."""
     power = available_credit(limit_cents, balance_cents, reserved_cents)
     if tolerance_enabled:
-        power += tolerance_headroom(limit_cents, tolerance_bps)
+        power = power + tolerance_headroom(limit_cents, tolerance_bps)  # type: ignore[operator]
     return power
 
 
@@ -121,9 +137,20 @@ def reduce_last_first(
     return reductions, remaining
 
 
-def is_overdue(status: str, due_date: datetime, now: datetime) -> bool:
-    """Overdue is derived: an ``Opened`` invoice whose due date has passed."""
-    return status == "Opened" and due_date < now
+def is_overdue(status: Any, due_date: Any, now: datetime) -> Any:
+    """Overdue is derived, never stored: an opened invoice whose due date has passed.
+
+    On values it answers a bool; on the invoice's columns, the SQL condition.
+    """
+    return (status == InvoiceStatus.OPENED) & (due_date < now)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a rule says no: an English template and the values that fill it."""
+
+    template: str
+    values: dict[str, Any]
 
 
 def postponement_refusal(
@@ -134,16 +161,18 @@ def postponement_refusal(
     asked_days: int,
     limit_count: int,
     max_days: int,
-) -> str | None:
+) -> Refusal | None:
     """Why a postponement is refused, or None when it is allowed."""
     if not enabled:
-        return "postponement is not enabled for this store"
+        return Refusal("postponement is not enabled for this store", {})
     if asked_days < 1:
-        return "dueDays must be at least 1"
+        return Refusal("dueDays must be at least 1", {})
     if done_count >= limit_count:
-        return f"this invoice was already postponed {done_count} time(s), the limit"
+        return Refusal(
+            "this invoice was already postponed {count} time(s), the limit", {"count": done_count}
+        )
     if done_days + asked_days > max_days:
-        return f"postponements may add at most {max_days} days in total"
+        return Refusal("postponements may add at most {days} days in total", {"days": max_days})
     return None
 
 

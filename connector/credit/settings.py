@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -21,9 +21,10 @@ import holidays
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from connector.clock import utcnow
 from connector.credit.models import StoreSettingsRow
+from connector.credit.rules import add_business_days
 from connector.errors import ValidationError
-from connector.ids import utcnow
 from connector.money import (
     AmountError,
     bps_to_decimal,
@@ -73,6 +74,10 @@ class StoreSettings:
 
     def is_holiday(self) -> Callable[[date], bool]:
         return holiday_checker(self.holiday_calendar)
+
+    def auto_settle_at(self, now: datetime) -> datetime:
+        """When a purchase authorized ``now`` is settled if nobody settles it first."""
+        return add_business_days(now, self.auto_settle_business_days, self.is_holiday())
 
     def to_public(self) -> dict[str, Any]:
         """The document as the API shows it (amounts and rates as Decimal)."""

@@ -1,15 +1,19 @@
-"""Manual adjustments: ``Statement`` entries written by staff, idempotent by entry id."""
+"""An account's statement: the entries of a period with its balances, and manual
+adjustments (``Statement`` entries written by staff, idempotent by entry id)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from connector.clock import utcnow
+from connector.credit.account_search import get_account
 from connector.credit.ledger import ensure_open, lock_account, post_entry
-from connector.credit.models import ORIGIN_STATEMENT, StatementEntry
-from connector.errors import Conflict, ValidationError
-from connector.ids import utcnow
+from connector.credit.models import Origin, StatementEntry
+from connector.errors import Code, Conflict, Reason, ValidationError
 
 _MAX_ID = 64
 
@@ -40,19 +44,20 @@ def adjust_balance(
         if existing is not None:
             if (existing.account_id, existing.origin, existing.value_cents) == (
                 account_id,
-                ORIGIN_STATEMENT,
+                Origin.STATEMENT,
                 value_cents,
             ):
                 return existing
             raise Conflict(
-                f"statement {entry_id} already exists with other values",
-                code="idempotency_conflict",
+                "statement {entry} already exists with other values",
+                code=Code.IDEMPOTENCY_CONFLICT,
+                entry=entry_id,
             )
     ensure_open(account)
     entry = post_entry(
         session,
         account,
-        ORIGIN_STATEMENT,
+        Origin.STATEMENT,
         value_cents,
         now=now,
         done_by=done_by,
@@ -61,3 +66,87 @@ def adjust_balance(
     )
     session.flush()
     return entry
+
+
+MAX_STATEMENT_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An account's entries in a period, with the balance before, within and now.
+
+    Balances count every entry but ``Credit`` (which moves the limit, not the balance),
+    so ``previous + interval`` is the balance at the end of the period and, for a period
+    that ends now, equals ``current``.
+    """
+
+    entries: list[StatementEntry]
+    previous_cents: int
+    interval_cents: int
+    current_cents: int
+
+    @property
+    def closing_cents(self) -> int:
+        """The balance at the end of the period."""
+        return self.previous_cents + self.interval_cents
+
+
+def account_statement(
+    session: Session,
+    account_id: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    max_entries: int = MAX_STATEMENT_ENTRIES,
+    newest_first: bool = False,
+) -> Statement:
+    """The entries of ``[start, end]`` (oldest first unless ``newest_first``), or a
+    refusal when there are too many.
+
+    A statement is never cut short silently: a period with more than ``max_entries``
+    entries is refused, naming the parameter to narrow.
+    """
+    account = get_account(session, account_id)
+    in_period: list[ColumnElement[bool]] = [StatementEntry.account_id == account_id]
+    if start is not None:
+        in_period.append(StatementEntry.created_at >= start)
+    if end is not None:
+        in_period.append(StatementEntry.created_at <= end)
+    entries = list(
+        session.scalars(
+            select(StatementEntry)
+            .where(*in_period)
+            .order_by(
+                *(
+                    (StatementEntry.created_at.desc(), StatementEntry.id.desc())
+                    if newest_first
+                    else (StatementEntry.created_at, StatementEntry.id)
+                )
+            )
+            .limit(max_entries + 1)
+        )
+    )
+    if len(entries) > max_entries:
+        raise ValidationError(
+            "the period holds more than {limit} entries; ask for a shorter one",
+            code=Code.PERIOD_TOO_LONG,
+            fields={
+                "dateFrom": Reason("the period holds more than {limit} entries", limit=max_entries)
+            },
+            limit=max_entries,
+        )
+
+    previous = 0
+    if start is not None:  # the balance before the period: every non-Credit entry before it
+        previous = int(
+            session.scalar(
+                select(func.coalesce(func.sum(StatementEntry.value_cents), 0)).where(
+                    StatementEntry.account_id == account_id,
+                    StatementEntry.origin != Origin.CREDIT,
+                    StatementEntry.created_at < start,
+                )
+            )
+            or 0
+        )
+    interval = sum(e.value_cents for e in entries if e.origin != Origin.CREDIT)
+    return Statement(entries, previous, interval, account.balance_cents)

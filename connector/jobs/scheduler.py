@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from connector.clock import utcnow
 from connector.config import Settings
 from connector.db import Database
 from connector.http_client import HttpClient
-from connector.ids import utcnow
 from connector.jobs.imports import IMPORT_INTERVAL_SECONDS, run_imports
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
-from connector.protocol.callbacks import deliver_due_callbacks
+from connector.payments.callbacks import deliver_due_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,8 @@ def build_scheduler(db: Database, settings: Settings) -> BackgroundScheduler:
     return scheduler
 
 
-def run_scheduler(settings: Settings, parent_pid: int | None = None) -> None:
+def run_scheduler(db: Database, settings: Settings, parent_pid: int | None = None) -> None:
     """Run the jobs until SIGTERM/SIGINT, or until ``parent_pid`` is no longer our parent."""
-    db = Database(settings.database_url)
     scheduler = build_scheduler(db, settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -77,4 +76,3 @@ def run_scheduler(settings: Settings, parent_pid: int | None = None) -> None:
             log.warning("server process is gone; scheduler stopping")
             break
     scheduler.shutdown(wait=True)
-    db.dispose()

@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy import Row, select, tuple_
 
+from connector.clock import utcnow
 from connector.credit.ledger import lock_accounts
-from connector.credit.models import PENDING, Reservation
-from connector.credit.reservations import release_reservation, settle_reservation
+from connector.credit.models import Reservation, ReservationStatus
+from connector.credit.reservations import release_reservation
 from connector.credit.settings import StoreSettings, load_store_settings
+from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.errors import ConnectorError
-from connector.ids import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _due_ids(db: Database, column: Any, now: datetime, limit: int) -> list[str]:
         return list(
             session.scalars(
                 select(Reservation.id)
-                .where(Reservation.status == PENDING, column <= now)
+                .where(Reservation.status == ReservationStatus.PENDING, column <= now)
                 .order_by(column)
                 .limit(limit)
             )
@@ -44,12 +45,12 @@ def _due_for_settlement(
 ) -> list[Row[tuple[str, str, datetime]]]:
     """Due reservations in (auto_settle_at, id) order, after the last one already seen."""
     query = select(Reservation.id, Reservation.account_id, Reservation.auto_settle_at).where(
-        Reservation.status == PENDING, Reservation.auto_settle_at <= now
+        Reservation.status == ReservationStatus.PENDING, Reservation.auto_settle_at <= now
     )
     if after is not None:
         query = query.where(tuple_(Reservation.auto_settle_at, Reservation.id) > tuple_(*after))
     query = query.order_by(Reservation.auto_settle_at, Reservation.id).limit(limit)
-    with db.snapshot() as session:
+    with db.transaction(read_only=True) as session:
         return list(session.execute(query))
 
 
@@ -112,7 +113,7 @@ def settle_due_reservations(
             if not rows:
                 return settled
             after = (rows[-1].auto_settle_at, rows[-1].id)
-            with db.snapshot() as session:
+            with db.transaction(read_only=True) as session:
                 settings = load_store_settings(session)
             rows.sort(key=lambda row: row.account_id)  # one account's reservations together
             groups = [rows[i : i + group_size] for i in range(0, len(rows), group_size)]

@@ -1,1 +1,22 @@
-"""The payment provider protocol: the gateway's view of a credit reservation."""
+"""The payment provider protocol's edge: routes, wire schemas and the express entrance."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from connector.context import of
+from connector.protocol.express import ExpressAuthorizer, ExpressEntrance
+from connector.protocol.routes import bp
+
+
+def init_app(app: Flask) -> None:
+    """Register the protocol's routes, and on PostgreSQL the express entrance before Flask."""
+    app.register_blueprint(bp)
+    context = of(app)
+    if context.db.is_postgresql and context.settings.express_authorization:
+        express = ExpressAuthorizer(context.db.engine)
+        context.db.on_dispose(express.close)
+        context.extras["express"] = express
+        app.wsgi_app = ExpressEntrance(  # type: ignore[method-assign]
+            app.wsgi_app, express, context.authenticator, context.clock
+        )

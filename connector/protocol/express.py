@@ -16,9 +16,9 @@ last credit cannot both pass: the credit check and the hold are one atomic step.
 modifying CTEs run exactly once; foreign keys are checked at the end of the statement.
 The rows written are the ones the general path writes, built by the same functions
 (``new_reservation``, ``new_payment``, ``approval``), and the statement is compiled once
-from the tables the models declare, so the SQL cannot drift from the schema. The one
-rule restated in SQL is the spending power (``rules.spending_power``); a test holds the
-two to the same answers at the boundaries.
+from the tables the models declare, so the SQL cannot drift from the schema. The credit
+check is ``rules.spending_power`` itself, given the account's columns; a test holds the
+two evaluations to the same answers at the boundaries.
 
 Why it exists: under load, an authorization through the ORM cost ~3 ms of CPU in the
 unit of work, session and engine layers against ~0.5 ms in PostgreSQL, and seven round
@@ -27,7 +27,7 @@ See the README's performance section.
 
 When the statement writes nothing (no open account for that e-mail, or not enough
 credit), or the request is anything but the common case (test-suite cards, a buyer
-without e-mail, another currency or method, installments not offered), or the database
+without e-mail, what ``check_payment`` or ``plan_for`` refuse), or the database
 refuses (a repeated ``paymentId`` collides) or fails, nothing is written and the caller
 takes the general path (``authorize_payment``), which handles every case and words every
 denial. A failure while the statement commits is ambiguous; the general path then looks
@@ -50,57 +50,71 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import set_json_loads
-from sqlalchemy import ColumnElement, Engine, Insert, bindparam, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Insert,
+    bindparam,
+    insert,
+    inspect,
+    literal,
+    select,
+    update,
+)
 from werkzeug.datastructures import EnvironHeaders
 
 from connector import jsonio
-from connector.auth import PAYMENTS, Authenticator, credentials_from
+from connector.access.principals import PAYMENTS, Authenticator, credentials_from
+from connector.clock import Clock, utcnow
 from connector.credit import rules
-from connector.credit.accounts import buyer_account_conditions
+from connector.credit.holders import buyer_account_conditions
+from connector.credit.identity import canonical_email
 from connector.credit.models import Account, Reservation, StoreSettingsRow
-from connector.credit.reservations import new_reservation
+from connector.credit.reservations import new_reservation, plan_for
 from connector.credit.settings import (
     StoreSettings,
     cached_store_settings,
     remember_store_settings,
     settings_key,
 )
-from connector.errors import ConnectorError
-from connector.ids import utcnow
+from connector.errors import ConnectorError, CreditDenied
+from connector.payments.answers import payment_response
+from connector.payments.authorization import PaymentRequest, check_payment, new_payment
+from connector.payments.models import Payment
+from connector.payments.states import approval
 from connector.protocol import schemas
-from connector.protocol.answers import payment_response
-from connector.protocol.models import Payment
-from connector.protocol.payments import PAYMENT_METHOD, PaymentRequest, approval, new_payment
-from connector.protocol.testsuite import TESTSUITE_HEADER, is_test_suite
+from connector.protocol.schemas import TESTSUITE_HEADER, is_test_suite
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
-_RESERVATION = "hold_"  # no column of payments starts so: the names cannot collide
+_RESERVATION = "reservation_"  # no column of payments starts so: the names cannot collide
 
 
 def spending_power_sql(tolerance_enabled: bool) -> ColumnElement[int]:
-    """``rules.spending_power`` over an account's columns, for the database to evaluate.
-
-    The headroom ``L * t`` rounds down; both factors are never negative, so integer
-    division rounds it the same way as ``money.scale_cents``.
-    """
-    columns: Any = (Account.credit_limit_cents, Account.balance_cents, Account.reserved_cents)
-    power: ColumnElement[int] = rules.available_credit(*columns)  # type: ignore[assignment]
-    if tolerance_enabled:
-        power = power + (Account.credit_limit_cents * Account.tolerance_bps) // 10_000
+    """``rules.spending_power`` given an account's columns: the rule as SQL."""
+    column: Any = Account.__table__.c
+    power: ColumnElement[int] = rules.spending_power(
+        column.credit_limit_cents,
+        column.balance_cents,
+        column.reserved_cents,
+        column.tolerance_bps,
+        tolerance_enabled,
+    )
     return power
 
 
-def _rows_of(table: Any, prefix: str, account_id: Any) -> Insert:
-    """INSERT ... SELECT of every column bound by name, the account's id from the hold."""
+def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
+    """INSERT ... SELECT of every column, bound by its attribute's name (the keys of the
+    dict that built the row), the account's id from the reservation's UPDATE."""
+    columns = inspect(model).columns.items()
     values = [
-        account_id if c.key == "account_id" else bindparam(prefix + c.key, type_=c.type)
-        for c in table.columns
+        account_id if key == "account_id" else bindparam(prefix + key, type_=column.type)
+        for key, column in columns
     ]
-    return insert(table).from_select([c.key for c in table.columns], select(*values))
+    return insert(model.__table__).from_select([c for _, c in columns], select(*values))
 
 
 def _statement(engine: Engine, tolerance_enabled: bool) -> tuple[str, dict[str, Any]]:
@@ -115,9 +129,9 @@ def _statement(engine: Engine, tolerance_enabled: bool) -> tuple[str, dict[str, 
         .cte("reserve")
     )
     # Each INSERT selects FROM reserve: no hold, no row.
-    reservation = _rows_of(Reservation.__table__, _RESERVATION, reserve.c.id).cte("reservation")
+    reservation = _rows_of(Reservation, _RESERVATION, reserve.c.id).cte("reservation")
     payment = (
-        _rows_of(Payment.__table__, "", reserve.c.id)
+        _rows_of(Payment, "", reserve.c.id)
         .add_cte(reserve, reservation)
         .returning(Payment.payment_id)
     )
@@ -161,22 +175,16 @@ class ExpressAuthorizer:
 
     def authorize(self, request: PaymentRequest, now: datetime) -> dict[str, Any] | None:
         """The approved answer, committed; or None, with nothing written."""
-        if (
-            request.test_suite
-            or not request.buyer_email
-            or request.payment_method not in (None, PAYMENT_METHOD)
-            or request.value_cents <= 0
-        ):
+        if request.test_suite or not request.buyer_email or request.value_cents <= 0:
             return None
         try:
             connection = self._connection()
             settings = cached_store_settings(self._settings_key) or self._read_settings(connection)
-            if request.currency != settings.currency:
-                return None
-            plan = settings.plan_for(request.installments)
-            if plan is None:
-                return None
+            check_payment(request, settings)
+            plan = plan_for(settings, request.installments)
             return self._approve(connection, request, settings, plan, now)
+        except CreditDenied:
+            return None  # the general path words the denial
         except psycopg.Error as error:
             if isinstance(error, psycopg.errors.UniqueViolation):
                 log.debug("payment %s is a repeat; replaying it", request.payment_id)
@@ -213,7 +221,7 @@ class ExpressAuthorizer:
             **payment,
             **{_RESERVATION + name: value for name, value in reservation.items()},
             f"{_RESERVATION}term_days": jsonio.dumps(reservation["term_days"]),
-            "email": (request.buyer_email or "").strip().lower(),
+            "email": canonical_email(request.buyer_email or ""),
             "value": request.value_cents,
             "now": now,
         }
@@ -243,10 +251,12 @@ class ExpressEntrance:
         following: WSGIApplication,
         express: ExpressAuthorizer,
         authenticator: Authenticator,
+        clock: Clock = utcnow,
     ) -> None:
         self.following = following
         self.express = express
         self.authenticator = authenticator
+        self.clock = clock
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/payments" and environ.get("REQUEST_METHOD") == "POST":
@@ -277,7 +287,8 @@ class ExpressEntrance:
             data = schemas.load(_CREATE, jsonio.loads(raw))
         except (ValueError, ConnectorError):
             return None
-        return self.express.authorize(PaymentRequest.from_body(data, test_suite=False), utcnow())
+        request = schemas.payment_request(data, test_suite=False)
+        return self.express.authorize(request, self.clock())
 
 
 _CREATE = schemas.CreatePaymentSchema()

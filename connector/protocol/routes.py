@@ -1,58 +1,40 @@
-"""The payment provider protocol's HTTP edge: authenticate, parse, one transaction, answer."""
+"""The payment provider protocol's HTTP routes: authenticate, parse, one transaction, answer."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from connector import jsonio
-from connector.app import get_authenticator, get_db, get_settings
-from connector.auth import PAYMENTS, credentials_from
-from connector.config import Settings
-from connector.db import Database
-from connector.errors import ConnectorError, Forbidden, NotFound, Unauthorized, ValidationError
-from connector.ids import utcnow
-from connector.protocol import schemas
-from connector.protocol.answers import payment_response
-from connector.protocol.express import ExpressAuthorizer, ExpressEntrance
-from connector.protocol.models import Payment
-from connector.protocol.payments import (
-    Answer,
-    PaymentRequest,
-    Refused,
-    authorize_payment,
-    cancel_payment,
-    refund_payment,
-    refusal,
-    settle_payment,
+from connector.access.principals import PAYMENTS, credentials_from
+from connector.context import current, get_authenticator, get_db, get_settings, now
+from connector.errors import (
+    Code,
+    ConnectorError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationError,
 )
-from connector.protocol.testsuite import TESTSUITE_HEADER, is_test_suite
+from connector.payments.answers import Answer, payment_response, refusal
+from connector.payments.authorization import authorize_payment
+from connector.payments.models import OperationKind, Payment
+from connector.payments.operations import cancel_payment, refund_payment, settle_payment
+from connector.payments.states import Refused
+from connector.protocol import schemas
+from connector.protocol.schemas import TESTSUITE_HEADER, is_test_suite
 
 log = logging.getLogger(__name__)
 bp = Blueprint("protocol", __name__)
-T = TypeVar("T")
 
-_RETRIES = 3
+# A repeat racing its original collides on a unique key; run again, it replays.
+_RETRIES = 2
 _CREATE, _OPERATION = schemas.CreatePaymentSchema(), schemas.OperationSchema()
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    db: Database = app.extensions["connector.db"]
-    settings: Settings = app.config["CONNECTOR_SETTINGS"]
-    if db.is_postgresql and settings.express_authorization:
-        express = ExpressAuthorizer(db.engine)
-        db.on_dispose(express.close)
-        app.extensions["connector.express"] = express
-        app.wsgi_app = ExpressEntrance(  # type: ignore[method-assign]
-            app.wsgi_app, express, app.extensions["connector.auth"]
-        )
 
 
 def _error(code: str, message: str, status: int) -> tuple[Response, int]:
@@ -73,12 +55,28 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
 @bp.errorhandler(Exception)
 def _internal_error(error: Exception) -> tuple[Response, int]:
     log.exception("protocol request failed")
-    return _error("internal_error", "the connector failed to process the request", 500)
+    return _error(Code.INTERNAL_ERROR, "the connector failed to process the request", 500)
+
+
+@bp.get("/manifest")
+def manifest() -> Response:
+    return jsonify(current().manifest)
+
+
+@bp.get("/payment-methods")
+def payment_methods() -> Response:
+    """The legacy list of payment methods, from the manifest."""
+    return jsonify({"paymentMethods": [m["name"] for m in current().manifest["paymentMethods"]]})
+
+
+_PUBLIC = {"protocol.manifest", "protocol.payment_methods"}
 
 
 @bp.before_request
 def _authenticate() -> None:
     """Either credential pair; empty ones only for test-suite traffic, when allowed."""
+    if request.endpoint in _PUBLIC:
+        return
     g.test_suite = is_test_suite(request.headers.get(TESTSUITE_HEADER))
     app_key, app_token = credentials_from(request.headers)
     if (
@@ -92,52 +90,40 @@ def _authenticate() -> None:
     if principal is None:
         raise Unauthorized("missing or invalid X-VTEX-API-AppKey / X-VTEX-API-AppToken")
     if not principal.may(PAYMENTS):
-        raise Forbidden(f"the {principal.role!r} role may not process payments")
+        raise Forbidden("the {role} role may not process payments", role=repr(principal.role))
 
 
 def _body() -> Any:
     try:
         return request.get_json(force=True)
     except BadRequest:
-        raise ValidationError("the body is not valid JSON", code="malformed_json") from None
-
-
-def _transaction(work: Callable[[Session, bool], T]) -> T:
-    """Run ``work(session, retrying)`` in one transaction; a collision on a unique key
-    (a repeat racing its original) is retried, and then replays the stored answer."""
-    for attempt in range(_RETRIES):
-        try:
-            with get_db().transaction() as session:
-                return work(session, attempt > 0)
-        except IntegrityError:
-            if attempt == _RETRIES - 1:
-                raise
-            log.debug("unique key collision on %s (a repeat); replaying", request.path)
-    raise AssertionError("unreachable")
+        raise ValidationError("the body is not valid JSON", code=Code.MALFORMED_JSON) from None
 
 
 @bp.post("/payments")
 def create_payment() -> Response:
     data = schemas.load(_CREATE, _body())
-    payment_request = PaymentRequest.from_body(data, test_suite=g.test_suite)
-    now = utcnow()
+    payment_request = schemas.payment_request(data, test_suite=g.test_suite)
+    moment = now()
     # With the express entrance in front (see connector.protocol.express), a create that
     # reaches this route was declined there: it may be a repeat that collided, or one
-    # whose commit could not be confirmed, so look it up first.
-    express = "connector.express" in current_app.extensions
+    # whose commit could not be confirmed, so look it up first. Without it, a repeat is
+    # rare enough to be found by its collision, and looked up only when run again.
+    attempts = 0 if "express" in current().extras else -1
 
-    def authorize(session: Session, retrying: bool) -> dict[str, Any]:
-        look_up = retrying or express
-        payment = authorize_payment(session, payment_request, now=now, look_up=look_up)
+    def authorize(session: Session) -> dict[str, Any]:
+        nonlocal attempts
+        attempts += 1
+        payment = authorize_payment(session, payment_request, now=moment, look_up=attempts > 0)
         return payment_response(payment)
 
-    return jsonify(_transaction(authorize))
+    return jsonify(get_db().run(authorize, retries=_RETRIES))
 
 
 def _operation(
-    kind: str,
+    kind: OperationKind,
     payment_id: str,
-    run: Callable[[Session, str, int | None], Answer],
+    act: Callable[[Session, str, int | None], Answer],
 ) -> tuple[Response, int]:
     data = schemas.load(_OPERATION, _body())
     if data.get("paymentId") not in (None, payment_id):
@@ -145,49 +131,47 @@ def _operation(
             "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}
         )
     request_id = data["requestId"]
-
-    def act(session: Session, _retrying: bool) -> Answer:
-        return run(session, request_id, data.get("value"))
-
     try:
-        answer = _transaction(act)
+        answer = get_db().run(
+            lambda session: act(session, request_id, data.get("value")), retries=_RETRIES
+        )
     except Refused as refused:
-        answer = refusal(kind, payment_id, request_id, refused)
+        answer = refusal(kind, payment_id, request_id, refused.code, refused.message)
     return jsonify(answer.body), answer.http_status
 
 
 @bp.post("/payments/<payment_id>/settlements")
 def settle(payment_id: str) -> tuple[Response, int]:
-    now = utcnow()
+    moment = now()
     return _operation(
-        "settle",
+        OperationKind.SETTLE,
         payment_id,
         lambda session, request_id, value: settle_payment(
-            session, payment_id, request_id, value, now=now
+            session, payment_id, request_id, value, now=moment
         ),
     )
 
 
 @bp.post("/payments/<payment_id>/refunds")
 def refund(payment_id: str) -> tuple[Response, int]:
-    now = utcnow()
+    moment = now()
     return _operation(
-        "refund",
+        OperationKind.REFUND,
         payment_id,
         lambda session, request_id, value: refund_payment(
-            session, payment_id, request_id, value, now=now
+            session, payment_id, request_id, value, now=moment
         ),
     )
 
 
 @bp.post("/payments/<payment_id>/cancellations")
 def cancel(payment_id: str) -> tuple[Response, int]:
-    now = utcnow()
+    moment = now()
     return _operation(
-        "cancel",
+        OperationKind.CANCEL,
         payment_id,
         lambda session, request_id, _value: cancel_payment(
-            session, payment_id, request_id, now=now
+            session, payment_id, request_id, now=moment
         ),
     )
 
@@ -198,11 +182,15 @@ def inbound(payment_id: str, action: str) -> Response:
     """Webhooks relayed by the gateway: answered with the payment's current state."""
     body = _body()
     request_id = body.get("requestId") if isinstance(body, dict) else None
-    with get_db().transaction() as session:
+
+    def read(session: Session) -> str:
         payment = session.get(Payment, payment_id)
         if payment is None:
-            raise NotFound(f"payment {payment_id} not found", code="payment_not_found")
-        content = jsonio.dumps({"action": action, **payment_response(payment)})
+            raise NotFound(
+                "payment {payment} not found", code=Code.PAYMENT_NOT_FOUND, payment=payment_id
+            )
+        return jsonio.dumps({"action": action, **payment_response(payment)})
+
     return jsonify(
         {
             "requestId": request_id,
@@ -210,7 +198,7 @@ def inbound(payment_id: str, action: str) -> Response:
             "responseData": {
                 "statusCode": 200,
                 "contentType": "application/json",
-                "content": content,
+                "content": get_db().run(read, read_only=True),
             },
         }
     )

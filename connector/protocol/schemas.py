@@ -10,10 +10,18 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load
 from marshmallow import ValidationError as SchemaError
 
-from connector.errors import ValidationError
+from connector.credit.identity import canonical_email
+from connector.errors import Code, ValidationError
 from connector.money import AmountError, parse_cents
+from connector.payments.authorization import PaymentRequest
 
 MAX_ID = 200
+TESTSUITE_HEADER = "X-VTEX-API-Is-TestSuite"
+
+
+def is_test_suite(header_value: str | None) -> bool:
+    """Homologation traffic says so in a header: decided by card number, no credit used."""
+    return (header_value or "").strip().lower() == "true"
 
 
 class Text(fields.Field):  # type: ignore[type-arg]
@@ -126,15 +134,37 @@ class OperationSchema(_Tolerant):
 def load(schema: Schema, body: Any) -> dict[str, Any]:
     """Validate a decoded JSON body, naming each bad field in a ValidationError."""
     if not isinstance(body, Mapping):
-        raise ValidationError("the body must be a JSON object", code="malformed_request")
+        raise ValidationError("the body must be a JSON object", code=Code.MALFORMED_REQUEST)
     try:
         result: dict[str, Any] = schema.load(body)
     except SchemaError as exc:
         messages = exc.messages_dict
         fields_ = {name: _flatten(reason) for name, reason in messages.items()}
         detail = "; ".join(f"{k}: {v}" for k, v in fields_.items())
-        raise ValidationError(f"invalid request: {detail}", fields=fields_) from None
+        raise ValidationError("invalid request: {detail}", fields=fields_, detail=detail) from None
     return result
+
+
+def payment_request(data: dict[str, Any], *, test_suite: bool) -> PaymentRequest:
+    """A loaded create's ``PaymentRequest``: the buyer from ``miniCart.buyer``."""
+    buyer = (data.get("miniCart") or {}).get("buyer") or {}
+    email = buyer.get("email")
+    return PaymentRequest(
+        payment_id=data["paymentId"],
+        value_cents=data["value"],
+        currency=(data["currency"] or "").upper(),
+        installments=data.get("installments") or 1,
+        buyer_email=canonical_email(email) if email else None,
+        buyer_document=buyer.get("document"),
+        buyer_document_type=buyer.get("documentType"),
+        gateway_transaction_id=data.get("transactionId"),
+        order_id=data.get("orderId"),
+        reference=data.get("reference"),
+        payment_method=data.get("paymentMethod"),
+        callback_url=data.get("callbackUrl"),
+        card_number=(data.get("card") or {}).get("number"),
+        test_suite=test_suite,
+    )
 
 
 def _flatten(reason: Any) -> str:

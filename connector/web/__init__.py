@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from connector.web import admin, mycredits, pages
+from connector.web.auth import configure_sessions
+
 
 def init_app(app: Flask) -> None:
     """Register the web edge: sessions, CSRF, languages, the admin and My Credits pages."""
-    from connector.web import common, mycredits
-    from connector.web.admin import bp as admin_bp
-    from connector.web.auth import configure_sessions
-
     configure_sessions(app)
-    common.init_templates(app)
-    app.register_blueprint(common.bp)
-    app.register_blueprint(admin_bp)
+    pages.init_templates(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(mycredits.bp)

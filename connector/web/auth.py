@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector.app import get_db, get_settings
-from connector.web.models import StaffUser
-
-F = TypeVar("F", bound=Callable[..., Any])
+from connector.access.users import StaffUser
+from connector.context import get_db, of
 
 CSRF_FIELD = "csrf_token"
 _STAFF = "staff"
@@ -30,7 +26,7 @@ _CUSTOMER = "customer"
 
 
 def configure_sessions(app: Flask) -> None:
-    settings = app.config["CONNECTOR_SETTINGS"]
+    settings = of(app).settings
     app.config.update(
         SESSION_COOKIE_NAME="connector_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -94,14 +90,9 @@ def current_staff() -> StaffUser | None:
     user = None
     data = session.get(_STAFF)
     if isinstance(data, dict):
-        with get_db().transaction() as db_session:
-            row = db_session.get(StaffUser, data.get("id"))
-            if (
-                row is not None
-                and row.disabled_at is None
-                and row.session_epoch == data.get("epoch")
-            ):
-                user = row
+        row = get_db().run(lambda db_session: db_session.get(StaffUser, data.get("id")))
+        if row is not None and row.disabled_at is None and row.session_epoch == data.get("epoch"):
+            user = row
     g.staff_user = user
     return user
 
@@ -112,15 +103,6 @@ def staff_required() -> WerkzeugResponse | None:
         session.pop(_STAFF, None)
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
     return None
-
-
-def require_staff(view: F) -> F:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        denied = staff_required()
-        return denied if denied is not None else view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def sign_in_customer(account_id: str, holder_id: str | None, via: str) -> None:
@@ -139,5 +121,7 @@ def sign_out_customer() -> None:
     session.pop(_CUSTOMER, None)
 
 
-def secure_cookies() -> bool:
-    return get_settings().cookie_secure
+def done_by() -> str | None:
+    """Who did it, for the statement: the signed-in staff user's e-mail."""
+    user = current_staff()
+    return user.email if user is not None else None

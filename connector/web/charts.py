@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from connector.credit.queries import AgingBucket, UsePoint
+from connector.credit.dashboard import AgingBucket, UsePoint
 
 _AGING_COLOURS = ("#2f855a", "#d69e2e", "#dd6b20", "#c53030", "#822727")
 

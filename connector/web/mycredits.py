@@ -13,22 +13,19 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector.app import get_db, get_settings
-from connector.credit.accounts import figures, list_holders
-from connector.credit.models import INVOICE_OPENED, INVOICE_PAID, Account, Invoice
-from connector.credit.queries import (
-    InvoiceFilter,
-    invoice_summary,
-    sorted_invoice_select,
-)
-from connector.ids import utcnow
-from connector.mycredits_links import (
+from connector.access.customer_links import (
     LinkRefused,
     grant_is_valid,
-    read_link,
+    read_token,
     redeem_sign_in,
-    request_sign_in,
+    start_sign_in,
 )
+from connector.context import current, get_db, get_settings, now, public_base_url
+from connector.credit.accounts import figures
+from connector.credit.holders import list_holders
+from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sorted_invoice_select
+from connector.credit.models import Account, Invoice, InvoiceStatus
+from connector.notify.outbox import deliver_pending, queue_mail
 from connector.web import i18n
 from connector.web.auth import (
     check_csrf,
@@ -36,16 +33,14 @@ from connector.web.auth import (
     sign_in_customer,
     sign_out_customer,
 )
-from connector.web.common import (
+from connector.web.pages import (
     parse_day,
     register_error_pages,
     render,
-    run,
     secure_headers,
     statement_or_none,
     store_settings,
 )
-from connector.web.outbox import deliver_pending
 
 bp = Blueprint("mycredits", __name__, url_prefix="/mycredits")
 register_error_pages(bp)
@@ -70,7 +65,7 @@ def _granted_account() -> str | None:
     if grant is None:
         return None
     account_id, holder_id = grant["account"], grant.get("holder")
-    if not run(lambda s: grant_is_valid(s, account_id, holder_id)):
+    if not get_db().run(lambda s: grant_is_valid(s, account_id, holder_id), read_only=True):
         sign_out_customer()
         return None
     return str(account_id)
@@ -84,10 +79,10 @@ def _refused(reason: str) -> tuple[str, int]:
 def open_link(token: str) -> WerkzeugResponse | tuple[str, int]:
     """A link minted for the store: remembered in the session, then out of the address bar."""
     try:
-        account_id = read_link(token)
+        account_id = read_token(current().secret_key, token, now=now())
     except LinkRefused as refused:
         return _refused(str(refused))
-    if not run(lambda s: grant_is_valid(s, account_id, None)):
+    if not get_db().run(lambda s: grant_is_valid(s, account_id, None), read_only=True):
         return _refused("the link is not valid")
     sign_in_customer(account_id, None, "link")
     return redirect(url_for("mycredits.home"))
@@ -106,8 +101,17 @@ def sign_in() -> tuple[str, int]:
         "Open this link to see your credit and invoices:\n\n{link}\n\n"
         "It works once, within {minutes} minutes. If you did not ask for it, ignore this mail."
     )
-    # "{link}" and "{minutes}" are filled by the service; keep them as placeholders here.
-    run(lambda s: request_sign_in(s, email, subject=subject, body=body))
+    moment = now()
+
+    def send(session: Session) -> None:
+        sign_in = start_sign_in(session, email, now=moment)
+        if sign_in is None:
+            return  # the same answer either way: the page never tells who has an account
+        link = public_base_url() + url_for("mycredits.sign_in_token", token=sign_in.token)
+        text = body.format(link=link, minutes=sign_in.minutes)
+        queue_mail(session, to=sign_in.email, subject=subject, body=text, now=moment)
+
+    get_db().run(send)
     deliver_pending(get_db(), get_settings().smtp_url)
     return render("mycredits/signin.html", sent=True, email=email)
 
@@ -121,7 +125,7 @@ def sign_in_token(token: str) -> tuple[str, int]:
 @bp.post("/signin/<token>")
 def redeem(token: str) -> WerkzeugResponse | tuple[str, int]:
     try:
-        account_id, holder_id = run(lambda s: redeem_sign_in(s, token))
+        account_id, holder_id = get_db().run(lambda s: redeem_sign_in(s, token, now=now()))
     except LinkRefused as refused:
         return _refused(str(refused))
     sign_in_customer(account_id, holder_id, "email")
@@ -140,38 +144,38 @@ def home() -> WerkzeugResponse | tuple[str, int]:
     account_id = _granted_account()
     if account_id is None:
         return redirect(url_for("mycredits.sign_in"))
-    now = utcnow()
+    moment = now()
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
 
     def load(session: Session) -> dict[str, Any]:
         account = session.get(Account, account_id)
         assert account is not None
-        opened = InvoiceFilter(account_id=account_id, statuses=(INVOICE_OPENED,))
-        paid = InvoiceFilter(account_id=account_id, statuses=(INVOICE_PAID,))
+        opened = InvoiceFilter(account_id=account_id, statuses=(InvoiceStatus.OPENED,))
+        paid = InvoiceFilter(account_id=account_id, statuses=(InvoiceStatus.PAID,))
         return {
             "account": account,
             "holders": list_holders(session, account_id),
             "open_invoices": list(
                 session.scalars(
-                    sorted_invoice_select(opened, now, sort="due", direction="asc").limit(200)
+                    sorted_invoice_select(opened, moment, sort="due", direction="asc").limit(200)
                 )
             ),
             "paid_invoices": list(
                 session.scalars(
-                    sorted_invoice_select(paid, now, sort="due", direction="desc").limit(50)
+                    sorted_invoice_select(paid, moment, sort="due", direction="desc").limit(50)
                 )
             ),
-            "summary": invoice_summary(session, opened, now),
+            "summary": invoice_summary(session, opened, moment),
             "statement": statement_or_none(session, account_id, start, end),
         }
 
-    data = run(load)
+    data = get_db().run(load)
     settings = store_settings()
     grant = customer_grant() or {}
     return render(
         "mycredits/home.html",
-        now=now,
+        now=moment,
         settings=settings,
         figures=figures(data["account"], settings),
         period_from=request.args.get("from", ""),
@@ -192,11 +196,11 @@ def pay(invoice_id: str) -> WerkzeugResponse:
     def load(session: Session) -> Invoice | None:
         return session.get(Invoice, invoice_id)
 
-    invoice = run(load)
+    invoice = get_db().run(load)
     if (
         invoice is None
         or invoice.account_id != account_id
-        or invoice.status != INVOICE_OPENED
+        or invoice.status != InvoiceStatus.OPENED
         or not invoice.payment_link
     ):
         abort(404)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import ANY
 
-from connector.ids import utcnow
+from connector.clock import utcnow
 from tests.api.conftest import DocumentedClient, Shop
 
 

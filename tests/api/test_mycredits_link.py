@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from connector.ids import utcnow
+from connector.clock import utcnow
 from tests.api.conftest import DocumentedClient, Shop
 
 

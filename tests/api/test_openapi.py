@@ -13,12 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from connector.api import load_routes
 from connector.api.openapi import build_spec, openapi_path
 from connector.api.routes import OPERATIONS, PREFIX
 from tests.api.conftest import DocumentedClient
-
-load_routes()
 
 # Generated requests per operation; raise it for a deeper run (SCHEMATHESIS_EXAMPLES=200).
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))

@@ -9,19 +9,14 @@ import pytest
 from alembic import command
 from sqlalchemy.orm import Session
 
-from connector.credit.accounts import add_holder, close_account, open_account
+from connector.credit.accounts import close_account, open_account
 from connector.credit.conditions import purchase_conditions
+from connector.credit.holders import add_holder
 from connector.credit.invoices import pay_invoice
-from connector.credit.queries import account_statement
-from connector.credit.reservations import (
-    put_reservation,
-    refund_reservation,
-    release_reservation,
-    reserve,
-    settle_reservation,
-)
+from connector.credit.reservations import put_reservation, release_reservation, reserve
 from connector.credit.settings import update_store_settings
-from connector.credit.statements import adjust_balance
+from connector.credit.settlements import refund_reservation, settle_reservation
+from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
 from connector.errors import Conflict, CreditDenied, NotFound, ValidationError
 from connector.migrate import alembic_config

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from connector.clock import utcnow
 from connector.credit.models import Reservation
 from connector.db import Database
-from connector.ids import utcnow
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
 from tests.api.conftest import DocumentedClient, Shop
 

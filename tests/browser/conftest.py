@@ -19,6 +19,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from connector import create_app
+from connector.context import of
 from connector.db import Database
 from tests.conftest import ADMIN_KEY, ADMIN_TOKEN
 from tests.server import free_port
@@ -80,7 +81,7 @@ def live_server(
     server = LiveServer(app)
     yield server
     server.stop()
-    app.extensions["connector.db"].dispose()
+    of(app).db.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flask import url_for
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from connector.access.customer_links import mint_token
+from connector.context import of
 from connector.credit.accounts import open_account
 from connector.db import Database
-from connector.mycredits_links import mint_link
-from connector.protocol.models import PaymentCallback, PaymentReview
+from connector.payments.models import PaymentCallback, PaymentReview
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
 from tests.conftest import ADMIN_KEY, ADMIN_TOKEN
@@ -42,7 +44,10 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
         live_server.app.test_request_context(base_url=live_server.base),
         db.transaction() as session,
     ):
-        link = mint_link(session, seeded.account_id)
+        token, _expires_at = mint_token(
+            session, seeded.account_id, secret=of(live_server.app).secret_key
+        )
+        link_url = live_server.base + url_for("mycredits.open_link", token=token)
     paid_pages: list[str] = []
 
     def fake_payment_page(route: Any) -> None:
@@ -53,7 +58,7 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
     context = browser.new_context(locale="es-AR", viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.route(re.compile(r"^https://pay\.example\.test/.*"), fake_payment_page)
-    page.goto(link.url)
+    page.goto(link_url)
     expect(page).to_have_url(f"{live_server.base}/mycredits/")
     expect(page.get_by_role("heading", name="Mis Créditos")).to_be_visible()
     # Money as Argentina writes it (the browser's region), in the store's currency.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from connector.credit.accounts import add_holder, close_account, open_account
+from connector.credit.accounts import close_account, open_account
 from connector.credit.check import find_drift
+from connector.credit.holders import add_holder
 from connector.credit.models import Account, StatementEntry
 from connector.db import Database
 from tests.bulk.conftest import RunImport, WriteFile, counts, ledger_state, row_errors

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from connector.bulk.history import ImportJob, effective_status
+from connector.clock import utcnow
 from connector.credit.accounts import open_account
 from connector.credit.invoices import update_invoice
 from connector.credit.models import Account
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from connector.db import Database
-from connector.ids import utcnow
 from connector.migrate import upgrade
 from tests.bulk.conftest import ledger_state
 from tests.conftest import NOW

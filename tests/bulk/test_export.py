@@ -8,13 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from connector.api.bulk import account_export_filter as account_filter
-from connector.api.bulk import invoice_export_filter as invoice_filter
 from connector.bulk.export import export_text
+from connector.bulk.filters import account_export_filter as account_filter
+from connector.bulk.filters import invoice_export_filter as invoice_filter
+from connector.credit.account_search import AccountFilter
 from connector.credit.accounts import close_account, open_account
+from connector.credit.invoice_search import InvoiceFilter
 from connector.credit.invoices import pay_invoice, update_invoice
-from connector.credit.queries import AccountFilter, InvoiceFilter
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from connector.credit.statements import adjust_balance
 from connector.db import Database
 from connector.errors import ValidationError

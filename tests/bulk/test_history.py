@@ -26,10 +26,10 @@ from connector.bulk.history import (
     store_upload,
 )
 from connector.bulk.runner import run_import, run_queued_imports, start_file_import
+from connector.clock import utcnow
 from connector.config import load_settings
 from connector.credit.models import Account
 from connector.db import Database
-from connector.ids import utcnow
 from connector.jobs.scheduler import build_scheduler
 from tests.bulk.conftest import RunImport, WriteFile, counts
 

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from connector.bulk.export import export_text
 from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
+from connector.credit.invoice_search import InvoiceFilter
 from connector.credit.invoices import pay_invoice
 from connector.credit.models import Account, Invoice, StatementEntry
-from connector.credit.queries import InvoiceFilter
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from tests.bulk.conftest import RunImport, WriteFile, counts, row_errors
 from tests.conftest import NOW

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from connector.access.keys import verify_key
 from connector.credit.accounts import open_account
 from connector.credit.models import Account
 from connector.db import Database
-from connector.keys import verify_key
 from tests.conftest import NOW
 from tests.server import environment
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from connector.access.keys import verify_key
 from connector.db import Database
-from connector.keys import verify_key
 from tests.server import Server, children, environment, is_gone
 
 pytestmark = pytest.mark.slow

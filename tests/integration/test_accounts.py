@@ -6,22 +6,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.credit.accounts import (
-    add_holder,
-    change_credit_limit,
-    change_tolerance,
-    close_account,
-    figures,
-    find_account_for_buyer,
-    list_holders,
-    open_account,
-    remove_holder,
-    update_account,
-)
+from connector.credit.account_changes import change_credit_limit, change_tolerance, update_account
+from connector.credit.accounts import close_account, figures, open_account
+from connector.credit.holders import add_holder, find_account_for_buyer, list_holders, remove_holder
 from connector.credit.invoices import pay_invoice
 from connector.credit.models import Invoice, Reservation, StatementEntry
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
+from connector.credit.settlements import settle_reservation
 from connector.errors import Conflict, CreditDenied, NotFound, ValidationError
 from tests.conftest import NOW
 from tests.integration.conftest import OpenAccount

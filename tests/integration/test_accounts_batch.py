@@ -5,16 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.credit.accounts import (
-    AccountChange,
-    NewAccount,
-    add_holder,
-    close_account,
-    open_account,
-    open_accounts,
-    update_accounts,
-)
+from connector.credit.account_changes import AccountChange, update_accounts
+from connector.credit.accounts import NewAccount, close_account, open_account, open_accounts
 from connector.credit.check import find_drift
+from connector.credit.holders import add_holder
 from connector.credit.ledger import lock_accounts
 from connector.credit.models import Account, Holder, StatementEntry
 from connector.errors import Conflict, ConnectorError, CreditDenied, NotFound, ValidationError

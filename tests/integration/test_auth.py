@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from unittest.mock import ANY
 
 import pytest
-from flask import Flask, g
 from werkzeug.datastructures import Headers
 
-from connector import auth
-from connector.auth import Authenticator, credentials_from
+from connector.access import principals as auth
+from connector.access.keys import create_key, revoke_key
+from connector.access.principals import Authenticator, credentials_from
 from connector.config import load_settings
 from connector.db import Database
-from connector.keys import create_key, revoke_key
 
 
 def authenticator(db: Database, tmp_path: Path, **env: str) -> Authenticator:
@@ -71,19 +68,3 @@ def test_roles(role: str, allowed: set[str], refused: set[str]) -> None:
     principal = auth.Principal("k", role)
     assert all(principal.may(p) for p in allowed)
     assert not any(principal.may(p) for p in refused)
-
-
-def test_require_guards_a_view(
-    app: Flask, admin_headers: dict[str, str], headers_for: Callable[[str], dict[str, str]]
-) -> None:
-    @app.get("/guarded")
-    @auth.require(auth.WRITE_SETTINGS)
-    def guarded() -> dict[str, str]:
-        return {"role": g.principal.role}
-
-    client = app.test_client()
-    missing = client.get("/guarded")
-    assert missing.status_code == 401
-    assert missing.json == {"error": {"code": "unauthorized", "message": ANY}}
-    assert client.get("/guarded", headers=headers_for("read")).status_code == 403
-    assert client.get("/guarded", headers=admin_headers).json == {"role": "admin"}

@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 from connector.credit.check import find_drift
 from connector.credit.invoices import pay_invoice
 from connector.credit.models import Account, Invoice, Reservation
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from tests.conftest import NOW
 from tests.integration.conftest import OpenAccount
 

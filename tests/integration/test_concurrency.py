@@ -14,8 +14,9 @@ from connector.credit.accounts import figures, open_account
 from connector.credit.check import find_drift
 from connector.credit.invoices import pay_invoice
 from connector.credit.models import Account, Invoice, StatementEntry
-from connector.credit.reservations import refund_reservation, reserve, settle_reservation
+from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
+from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.db import Database
 from connector.errors import ConnectorError, CreditDenied
 from connector.jobs.settlement import settle_due_reservations

@@ -8,15 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit.check import find_drift
-from connector.credit.invoices import (
-    cancel_invoice,
-    pay_invoice,
-    postpone_invoice,
-    update_invoice,
-)
+from connector.credit.invoices import cancel_invoice, pay_invoice, postpone_invoice, update_invoice
 from connector.credit.models import Account, Invoice, StatementEntry
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
 from connector.credit.rules import is_overdue
+from connector.credit.settlements import settle_reservation
 from connector.errors import Conflict, NotFound, ValidationError
 from tests.conftest import NOW
 from tests.integration.conftest import OpenAccount

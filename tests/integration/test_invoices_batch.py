@@ -9,7 +9,8 @@ from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
 from connector.credit.invoices import InvoiceChange, update_invoices
 from connector.credit.models import Account, StatementEntry
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from connector.errors import ConnectorError
 from tests.conftest import NOW
 

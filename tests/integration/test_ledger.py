@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from connector.credit.accounts import find_account_for_buyer
+from connector.credit.holders import find_account_for_buyer
 from connector.credit.ledger import lock_account
 from tests.integration.conftest import OpenAccount
 

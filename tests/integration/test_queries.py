@@ -4,17 +4,12 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from connector.credit.account_search import AccountFilter, account_select, count_rows
 from connector.credit.accounts import close_account
+from connector.credit.invoice_search import InvoiceFilter, invoice_summary, search_invoices
 from connector.credit.invoices import cancel_invoice, pay_invoice, update_invoice
-from connector.credit.queries import (
-    AccountFilter,
-    InvoiceFilter,
-    account_select,
-    count_rows,
-    invoice_summary,
-    search_invoices,
-)
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
+from connector.credit.settlements import settle_reservation
 from tests.conftest import NOW
 from tests.integration.conftest import OpenAccount
 

@@ -11,14 +11,9 @@ from connector.credit.accounts import figures
 from connector.credit.check import find_drift
 from connector.credit.invoices import pay_invoice
 from connector.credit.models import Account, Invoice, StatementEntry
-from connector.credit.reservations import (
-    change_reservation,
-    refund_reservation,
-    release_reservation,
-    reserve,
-    settle_reservation,
-)
+from connector.credit.reservations import change_reservation, release_reservation, reserve
 from connector.credit.settings import load_store_settings
+from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.errors import Conflict, CreditDenied, ValidationError
 from tests.conftest import NOW
 from tests.integration.conftest import OpenAccount

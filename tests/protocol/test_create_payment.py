@@ -9,7 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from connector.credit.accounts import add_holder, close_account, open_account
+from connector.credit.accounts import close_account, open_account
+from connector.credit.holders import add_holder
 from connector.credit.models import Account, Reservation
 from connector.db import Database
 from tests.conftest import NOW
@@ -134,7 +135,7 @@ def test_accounts_open_on_first_purchase_when_the_store_enables_it(
 def test_tolerance_applies_only_when_enabled(
     post: Post, db: Database, buyer_account: str, store: Callable[..., None]
 ) -> None:
-    from connector.credit.accounts import change_tolerance
+    from connector.credit.account_changes import change_tolerance
 
     with db.transaction() as session:
         change_tolerance(session, buyer_account, 1000, now=NOW)

@@ -11,18 +11,20 @@ from typing import Any
 
 import pytest
 from flask import Flask, request
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from connector import create_app
+from connector.context import of
 from connector.credit import rules
-from connector.credit.accounts import add_holder, open_account
+from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
+from connector.credit.holders import add_holder
 from connector.credit.models import Account, Reservation
 from connector.credit.settings import load_store_settings, update_store_settings
 from connector.db import Database
+from connector.payments.authorization import PaymentRequest
+from connector.payments.models import Payment
 from connector.protocol.express import ExpressAuthorizer, spending_power_sql
-from connector.protocol.models import Payment
-from connector.protocol.payments import PaymentRequest
 from tests.conftest import ADMIN_KEY, ADMIN_TOKEN, NOW
 from tests.protocol.conftest import payment_body
 
@@ -57,7 +59,7 @@ def _request(payment_id: str, value_cents: int = 10_000, **fields: Any) -> Payme
         "currency": "BRL",
         "installments": 1,
         "buyer_email": "buyer@example.com",
-        "transaction_id": f"tx-{payment_id}",
+        "gateway_transaction_id": f"tx-{payment_id}",
         "order_id": f"order-{payment_id}",
         "payment_method": "Promissories",
         **fields,
@@ -75,7 +77,7 @@ def _rows(db: Database, payment_id: str) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def _columns(row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+    return {key: getattr(row, key) for key in inspect(type(row)).columns.keys()}  # noqa: SIM118
 
 
 def _reserved(db: Database, account_id: str) -> int:
@@ -110,11 +112,11 @@ def test_writes_the_rows_the_general_path_writes(
         response = general.test_client().post("/payments", json=body, headers=HEADERS)
         assert response.json is not None and response.json["status"] == "approved"
     finally:
-        general.extensions["connector.db"].dispose()
+        of(general).db.dispose()
 
     fast_payment, fast_reservation = _rows(pg, "fast")
     slow_payment, slow_reservation = _rows(pg, "slow")
-    differ = {"payment_id", "transaction_id", "order_id", "reservation_id", "fingerprint"}
+    differ = {"payment_id", "gateway_transaction_id", "order_id", "reservation_id", "fingerprint"}
     differ |= {"authorization_id", "tid", "nsu", "created_at", "updated_at"}
     differ |= {"delay_to_auto_settle_seconds"}  # counted from each one's clock
     assert {k: v for k, v in fast_payment.items() if k not in differ} == {

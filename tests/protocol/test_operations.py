@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from connector.clock import utcnow
 from connector.credit.check import find_drift
 from connector.credit.models import Account, Invoice, Reservation
 from connector.db import Database
-from connector.ids import utcnow
 from connector.jobs.settlement import settle_due_reservations
 from tests.protocol.conftest import Post, payment_body
 

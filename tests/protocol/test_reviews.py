@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import responses
 
+from connector.clock import utcnow
 from connector.config import load_settings
 from connector.credit.check import find_drift
 from connector.credit.models import Account
 from connector.db import Database
 from connector.errors import Conflict
-from connector.ids import utcnow
-from connector.protocol.callbacks import deliver_due_callbacks
-from connector.protocol.reviews import approve_review, deny_review, list_reviews
+from connector.payments.callbacks import deliver_due_callbacks
+from connector.payments.reviews import approve_review, deny_review, list_reviews
 from tests.protocol.conftest import Post, payment_body
 
 CALLBACK = "https://gateway.example.com/callback/big"

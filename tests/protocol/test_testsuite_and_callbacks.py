@@ -16,12 +16,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from connector import create_app
+from connector.clock import utcnow
 from connector.config import load_settings
+from connector.context import of
 from connector.credit.models import Account, Reservation
 from connector.db import Database
-from connector.ids import utcnow
-from connector.protocol.callbacks import LIFETIME, deliver_due_callbacks
-from connector.protocol.models import PaymentCallback
+from connector.payments.callbacks import LIFETIME, deliver_due_callbacks
+from connector.payments.models import PaymentCallback
 from tests.protocol.conftest import TESTSUITE, Post, card_body, payment_body
 
 APPROVE, DENY = "4444333322221111", "4444333322221112"
@@ -126,7 +127,7 @@ def test_empty_credentials_only_when_allowed(db: Database, tmp_path: Path, app: 
         live = client.post("/payments", json=payment_body("t7"))  # not test traffic: refused
         assert live.status_code == 401
     finally:
-        allowing.extensions["connector.db"].dispose()
+        of(allowing).db.dispose()
 
 
 def test_test_cards_without_the_header_are_live_traffic(post: Post, db: Database) -> None:

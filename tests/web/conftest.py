@@ -12,13 +12,14 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from connector.access.users import create_user
+from connector.clock import utcnow
 from connector.credit.accounts import open_account
 from connector.credit.models import Account, Invoice
-from connector.credit.reservations import reserve, settle_reservation
+from connector.credit.reservations import reserve
 from connector.credit.settings import update_store_settings
+from connector.credit.settlements import settle_reservation
 from connector.db import Database
-from connector.ids import utcnow
-from connector.web.users import create_user
 
 STAFF_EMAIL = "staff@store.example"
 STAFF_PASSWORD = "correct horse battery"

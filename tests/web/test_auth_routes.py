@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector import create_app
+from connector.context import of
 from connector.db import Database
 from tests.web.conftest import (
     STAFF_EMAIL,
@@ -80,7 +81,7 @@ def test_secure_can_be_turned_off_for_plain_http(db: Database, tmp_path: Path) -
     client = app.test_client()
     response = client.get("/admin/login")
     assert "Secure" not in response.headers["Set-Cookie"]
-    app.extensions["connector.db"].dispose()
+    of(app).db.dispose()
 
 
 def test_sign_out_ends_the_session(admin_client: FlaskClient) -> None:
@@ -92,7 +93,7 @@ def test_sign_out_ends_the_session(admin_client: FlaskClient) -> None:
 def test_a_password_change_or_disabling_ends_open_sessions(
     admin_client: FlaskClient, db: Database
 ) -> None:
-    from connector.web.users import disable_user, set_password
+    from connector.access.users import disable_user, set_password
 
     with db.transaction() as session:
         set_password(session, STAFF_EMAIL, "another long password")

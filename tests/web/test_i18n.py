@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from connector.web import catalog
-from connector.web.common import _CODE_MESSAGES
+from connector.web.messages import _CODE_MESSAGES
 
 WEB = Path(__file__).resolve().parents[2] / "connector" / "web"
 _TEMPLATE_CALL = re.compile(r"""_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")

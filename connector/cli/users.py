@@ -1,0 +1,65 @@
+"""``connector users``: staff users of the admin pages."""
+
+from __future__ import annotations
+
+import click
+
+from connector.access.users import create_user, disable_user, list_users, set_password
+from connector.cli.common import Command, friendly, pass_command
+
+
+@click.group()
+def users() -> None:
+    """Staff users of the admin pages: create, list, set a password, disable."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The user's e-mail, used to sign in.")
+@click.option("--name", default="", help="The name shown in the admin.")
+@click.password_option(
+    "--password",
+    envvar="CONNECTOR_USER_PASSWORD",
+    help="Asked for when not given (or read from CONNECTOR_USER_PASSWORD).",
+)
+@friendly
+@pass_command
+def users_create(command: Command, email: str, name: str, password: str) -> None:
+    """Add a staff user; the password is stored only as a scrypt hash."""
+    from connector.migrate import upgrade
+
+    upgrade(command.settings.database_url)
+    user = command.db.run(
+        lambda session: create_user(session, email=email, password=password, name=name)
+    )
+    click.echo(f"created staff user {user.email}")
+
+
+@users.command("list")
+@pass_command
+def users_list(command: Command) -> None:
+    """List the staff users."""
+    with command.db.transaction(read_only=True) as session:
+        for user in list_users(session):
+            state = "disabled" if user.disabled_at else "active"
+            click.echo(f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.password_option("--password", envvar="CONNECTOR_USER_PASSWORD")
+@friendly
+@pass_command
+def users_set_password(command: Command, email: str, password: str) -> None:
+    """Change a user's password; their open sessions end."""
+    command.db.run(lambda session: set_password(session, email, password))
+    click.echo(f"password changed for {email}")
+
+
+@users.command("disable")
+@click.option("--email", required=True)
+@friendly
+@pass_command
+def users_disable(command: Command, email: str) -> None:
+    """Stop a user from signing in; their open sessions end."""
+    command.db.run(lambda session: disable_user(session, email))
+    click.echo(f"disabled {email}")

@@ -1,0 +1,152 @@
+"""Invoicing a purchase: one invoice per installment of its plan, and giving amounts back
+on its open invoices when the order shrinks or is refunded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.credit import rules
+from connector.credit.ledger import post_entry
+from connector.credit.models import Account, Invoice, InvoiceStatus, Origin, Reservation
+
+
+def issue_invoices(
+    session: Session,
+    account: Account,
+    reservation: Reservation,
+    amount_cents: int,
+    *,
+    now: datetime,
+    done_by: str | None = None,
+) -> list[Invoice]:
+    """Turn ``amount`` of a purchase into one invoice per installment of its plan.
+
+    The parts sum exactly to the amount. When the amount has fewer cents than the plan
+    has installments, only the non-zero parts become invoices.
+    """
+    parts = [p for p in rules.split_installments(amount_cents, len(reservation.term_days)) if p]
+    dates = rules.due_dates(now, reservation.term_days)
+    invoices = []
+    for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
+        number = reservation.invoice_count + position
+        invoice = Invoice(
+            id=rules.invoice_id(reservation.id, number),
+            friendly_id=rules.friendly_id(position),
+            account_id=account.id,
+            reservation_id=reservation.id,
+            order_id=reservation.order_id,
+            installment=position,
+            number_of_installments=len(parts),
+            value_cents=value,
+            original_value_cents=value,
+            status=InvoiceStatus.OPENED,
+            created_at=now,
+            updated_at=now,
+            original_due_date=due,
+            due_date=due,
+            resolved_at=None,
+            payment_link=None,
+            observation=None,
+            postponement_count=0,
+            postponed_days=0,
+        )
+        session.add(invoice)
+        invoices.append(invoice)
+    # No flush needed: the unit of work inserts invoices before the entries referencing
+    # them (it orders tables by their foreign keys).
+    for invoice in invoices:
+        post_entry(
+            session,
+            account,
+            Origin.INVOICE,
+            -invoice.value_cents,
+            now=now,
+            done_by=done_by,
+            invoice_id=invoice.id,
+            reservation_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "installment": invoice.installment,
+                "numberOfInstallments": invoice.number_of_installments,
+            },
+        )
+    reservation.invoice_count += len(parts)
+    return invoices
+
+
+def _running_number(invoice: Invoice) -> int:
+    return int(invoice.id.rsplit("-", 1)[1])
+
+
+def reduce_invoices(
+    session: Session,
+    account: Account,
+    reservation: Reservation,
+    amount_cents: int,
+    *,
+    now: datetime,
+    reason: str,
+    done_by: str | None = None,
+) -> int:
+    """Give ``amount`` back on a purchase: reduce its open invoices, last first.
+
+    Each reduction is a ``Refund`` entry on its invoice; an invoice reduced to zero is
+    cancelled. What no open invoice absorbs (it was already paid) is returned to the
+    account as one ``Refund`` entry without an invoice. Returns that excess.
+    """
+    open_invoices = sorted(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.reservation_id == reservation.id, Invoice.status == InvoiceStatus.OPENED
+            )
+        ),
+        key=_running_number,
+    )
+    by_id = {invoice.id: invoice for invoice in open_invoices}
+    reductions, excess = rules.reduce_last_first(
+        [(invoice.id, invoice.value_cents) for invoice in open_invoices], amount_cents
+    )
+    for reduction in reductions:
+        invoice = by_id[reduction.invoice_key]
+        invoice.value_cents -= reduction.cents
+        invoice.updated_at = now
+        if reduction.closes:
+            invoice.status = InvoiceStatus.CANCELLED
+            invoice.resolved_at = now
+        post_entry(
+            session,
+            account,
+            Origin.REFUND,
+            reduction.cents,
+            now=now,
+            done_by=done_by,
+            invoice_id=invoice.id,
+            reservation_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "installment": invoice.installment,
+                "reason": reason,
+            },
+        )
+    if excess:
+        post_entry(
+            session,
+            account,
+            Origin.REFUND,
+            excess,
+            now=now,
+            done_by=done_by,
+            reservation_id=reservation.id,
+            details={
+                "transactionId": reservation.id,
+                "orderId": reservation.order_id,
+                "reason": reason,
+                "paidInvoicesReturned": True,
+            },
+        )
+    return excess

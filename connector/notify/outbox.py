@@ -1,0 +1,169 @@
+"""The outbox: every mail is first a row, sent by SMTP when ``CONNECTOR_SMTP_URL`` is set.
+
+Writing the mail in the same transaction as what caused it means a mail is never sent
+for a change that rolled back, and never lost for one that committed. Without SMTP the
+rows are the outbox that operators (``connector mail list``) and tests read.
+
+``CONNECTOR_SMTP_URL``: ``smtp://[user:password@]host[:port]`` (plain),
+``smtp+starttls://...`` (STARTTLS, port 587 by default) or ``smtps://...`` (TLS, 465),
+with ``?from=address`` for the sender (default ``no-reply@<host>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from connector.clock import utcnow
+from connector.credit.identity import canonical_email
+from connector.db import Base, Database
+from connector.ids import new_id
+
+log = logging.getLogger(__name__)
+_TIMEOUT_SECONDS = 15
+MAX_ATTEMPTS = 10
+
+
+class OutboxMail(Base):
+    """A mail to send. Kept after sending, so operators and tests can read what went out."""
+
+    __tablename__ = "outbox_mails"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_mails_created_at", "created_at", "id"),)
+
+
+def queue_mail(
+    session: Session, *, to: str, subject: str, body: str, now: datetime | None = None
+) -> OutboxMail:
+    """Put a mail in the outbox, in the caller's transaction."""
+    mail = OutboxMail(
+        id=new_id(),
+        recipient=to,
+        subject=subject,
+        body=body,
+        created_at=now or utcnow(),
+        sent_at=None,
+        attempts=0,
+        last_error=None,
+    )
+    session.add(mail)
+    session.flush()
+    return mail
+
+
+def list_mails(
+    session: Session, *, recipient: str | None = None, limit: int = 50
+) -> list[OutboxMail]:
+    """The latest mails, newest first."""
+    query = select(OutboxMail).order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
+    if recipient is not None:
+        query = query.where(OutboxMail.recipient == canonical_email(recipient))
+    return list(session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    mode: str  # plain, starttls, tls
+    username: str | None
+    password: str | None
+    sender: str
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        mode = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}[parts.scheme]
+        default_port = {"plain": 25, "starttls": 587, "tls": 465}[mode]
+        host = parts.hostname or "localhost"
+        sender = parse_qs(parts.query).get("from", [f"no-reply@{host}"])[0]
+        return cls(
+            host=host,
+            port=parts.port or default_port,
+            mode=mode,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            sender=sender,
+        )
+
+    def send(self, mail: OutboxMail) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.recipient
+        message["Subject"] = mail.subject
+        message["Message-ID"] = f"<{mail.id}@{self.host}>"
+        message.set_content(mail.body)
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if self.mode == "tls":
+            client = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=_TIMEOUT_SECONDS, context=context
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=_TIMEOUT_SECONDS)
+        with client:
+            if self.mode == "starttls":
+                client.starttls(context=context)
+            if self.username:
+                client.login(self.username, self.password or "")
+            client.send_message(message)
+
+
+def deliver_pending(db: Database, smtp_url: str | None, *, limit: int = 20) -> int:
+    """Send unsent mails by SMTP (when configured); returns how many went out.
+
+    The SMTP conversation happens outside any transaction (on SQLite a transaction holds
+    the database's write lock): count the attempt, send, then record the outcome. A crash
+    between sending and recording sends that mail again: delivery is at least once.
+    """
+    if not smtp_url:
+        return 0
+    target = SmtpTarget.from_url(smtp_url)
+    with db.transaction() as session:
+        due = list(
+            session.scalars(
+                select(OutboxMail.id)
+                .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+                .order_by(OutboxMail.created_at)
+                .limit(limit)
+            )
+        )
+    sent = 0
+    for mail_id in due:
+        with db.transaction() as session:
+            mail = session.get(OutboxMail, mail_id, with_for_update=True)
+            if mail is None or mail.sent_at is not None:
+                continue
+            mail.attempts += 1
+        error: str | None = None
+        try:
+            target.send(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("mail %s to %s not sent: %s", mail.id, mail.recipient, exc)
+        with db.transaction() as session:
+            row = session.get(OutboxMail, mail_id, with_for_update=True)
+            assert row is not None
+            if error is None:
+                row.sent_at, row.last_error = utcnow(), None
+                sent += 1
+            else:
+                row.last_error = error
+    return sent

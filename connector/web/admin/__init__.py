@@ -1,0 +1,10 @@
+"""The admin for store staff: one blueprint, a module per section."""
+
+from __future__ import annotations
+
+from connector.web.admin import accounts, base, bulk, invoices, reviews, settings
+
+bp = base.bp
+
+# The sections register their routes on ``base.bp`` when imported.
+__all__ = ["accounts", "bp", "bulk", "invoices", "reviews", "settings"]

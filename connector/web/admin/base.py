@@ -1,0 +1,139 @@
+"""The admin's blueprint, its guard, sign-in and the dashboard; the sections are the
+package's other modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.access.users import authenticate
+from connector.bulk.uploads import MAX_UPLOAD_BYTES
+from connector.context import get_db, now
+from connector.credit.dashboard import (
+    AgingBucket,
+    StoreTotals,
+    UsePoint,
+    credit_use_series,
+    invoice_aging,
+    store_totals,
+)
+from connector.payments.reviews import list_reviews
+from connector.web import i18n
+from connector.web.auth import (
+    check_csrf,
+    current_staff,
+    safe_next,
+    sign_in_staff,
+    sign_out,
+    staff_required,
+)
+from connector.web.charts import aging_chart, use_chart
+from connector.web.pages import register_error_pages, render, secure_headers, store_settings
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+register_error_pages(bp)
+
+_PUBLIC = {"admin.login"}
+
+
+@bp.before_request
+def _guard() -> WerkzeugResponse | None:
+    if request.endpoint == "admin.bulk_upload" and current_staff() is not None:
+        # A spreadsheet may exceed the app's request limit; raised before the CSRF check
+        # reads the body, and only for signed-in staff.
+        request.max_content_length = MAX_UPLOAD_BYTES
+    check_csrf()
+    if request.endpoint in _PUBLIC:
+        return None
+    return staff_required()
+
+
+bp.after_request(secure_headers)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> WerkzeugResponse | tuple[str, int]:
+    target = safe_next(request.values.get("next"), url_for("admin.dashboard"))
+    if request.method == "GET":
+        if current_staff() is not None:
+            return redirect(target)
+        return render("admin/login.html", next=target, email="")
+    email = (request.form.get("email") or "").strip()
+    password = request.form.get("password") or ""
+    user = get_db().run(lambda s: authenticate(s, email, password))
+    if user is None:
+        error = i18n.gettext("Wrong e-mail or password.")
+        return render("admin/login.html", 401, next=target, email=email, error=error)
+    sign_in_staff(user)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> WerkzeugResponse:
+    sign_out()
+    flash(i18n.gettext("You are signed out."), "info")
+    return redirect(url_for("admin.login"))
+
+
+def aging_labels() -> list[str]:
+    return [
+        i18n.gettext("Not yet due"),
+        i18n.gettext("1-30 days"),
+        i18n.gettext("31-60 days"),
+        i18n.gettext("61-90 days"),
+        i18n.gettext("Over 90 days"),
+    ]
+
+
+def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
+    """The aging bars and the credit-use line of the store or of one account."""
+    moment = now()
+
+    def load(session: Session) -> tuple[list[AgingBucket], list[UsePoint]]:
+        return (
+            invoice_aging(session, moment, account_id=account_id),
+            credit_use_series(session, moment, account_id=account_id),
+        )
+
+    aging, series = get_db().run(load, read_only=True)
+
+    def money(cents: int) -> str:
+        return i18n.money(cents, currency)
+
+    labels = aging_labels()
+    return {
+        "aging": list(zip(labels, aging, strict=True)),
+        "aging_chart": aging_chart(
+            aging, labels, money, i18n.gettext("Open invoices by age (days overdue)")
+        ),
+        "use_chart": use_chart(
+            series,
+            money,
+            lambda point: i18n.day(point.at),
+            i18n.gettext("Credit in use over the last 90 days"),
+            i18n.gettext("In use"),
+            i18n.gettext("Credit limit"),
+        ),
+    }
+
+
+@bp.get("/")
+def dashboard() -> tuple[str, int]:
+    settings = store_settings()
+    moment = now()
+
+    def load(session: Session) -> tuple[StoreTotals, int]:
+        return store_totals(session, moment), len(list_reviews(session))
+
+    totals, pending_reviews = get_db().run(load, read_only=True)
+    return render(
+        "admin/dashboard.html",
+        settings=settings,
+        totals=totals,
+        pending_reviews=pending_reviews,
+        money=lambda cents: i18n.money(cents, settings.currency),
+        **charts_for(None, settings.currency),
+    )

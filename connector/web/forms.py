@@ -1,0 +1,106 @@
+"""Forms staff submit: read field by field, checked, and run as one service call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import flash, request
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.context import get_db
+from connector.errors import ConnectorError
+from connector.money import AmountError, parse_cents, parse_rate_bps
+from connector.web import i18n
+from connector.web.auth import CSRF_FIELD
+from connector.web.messages import FormError, error_fields, error_message
+
+T = TypeVar("T")
+
+
+@dataclass
+class Form:
+    """A submitted form read field by field; bad values are collected, not raised at once."""
+
+    data: Mapping[str, str]
+    errors: dict[str, str]
+
+    @classmethod
+    def from_request(cls) -> Form:
+        return cls({k: v for k, v in request.form.items() if k != CSRF_FIELD}, {})
+
+    def text(self, name: str, *, required: bool = False, max_length: int = 4000) -> str:
+        value = (self.data.get(name) or "").strip()
+        if required and not value:
+            self.errors[name] = i18n.gettext("Required.")
+        elif len(value) > max_length:
+            self.errors[name] = i18n.gettext("Too long.")
+        return value
+
+    def cents(self, name: str, *, required: bool = True) -> int | None:
+        raw = (self.data.get(name) or "").strip()
+        if not raw:
+            if required:
+                self.errors[name] = i18n.gettext("Required.")
+            return None
+        try:
+            return parse_cents(raw)
+        except AmountError:
+            self.errors[name] = i18n.gettext("Enter an amount such as 1500.00.")
+            return None
+
+    def percent_bps(self, name: str, *, required: bool = False) -> int | None:
+        """A percentage typed by staff (``10`` or ``10%`` is 10 %) as basis points."""
+        raw = (self.data.get(name) or "").strip().rstrip("%").strip()
+        if not raw:
+            if required:
+                self.errors[name] = i18n.gettext("Required.")
+            return None
+        try:
+            return parse_rate_bps(raw + "%")
+        except AmountError:
+            self.errors[name] = i18n.gettext("Enter a percentage from 0 to 100.")
+            return None
+
+    def integer(self, name: str, low: int, high: int) -> int | None:
+        raw = (self.data.get(name) or "").strip()
+        if raw.lstrip("-").isdigit() and low <= int(raw) <= high:
+            return int(raw)
+        self.errors[name] = i18n.gettext(
+            "Enter a whole number from {low} to {high}.", low=low, high=high
+        )
+        return None
+
+    def check(self) -> None:
+        if self.errors:
+            raise FormError("invalid form", fields=dict(self.errors))
+
+
+def submit(
+    page: Callable[..., tuple[str, int]],
+    back: Callable[[], WerkzeugResponse],
+    form_name: str,
+    work: Callable[[Session], T],
+    done: Callable[[T], str],
+    form: Form | None = None,
+    renames: Mapping[str, str] | None = None,
+) -> WerkzeugResponse | tuple[str, int]:
+    """Check the form, run one service in a transaction, and go ``back`` with
+    ``done(result)`` flashed; a refusal shows the ``page`` again, its errors next to their
+    fields and the values typed kept."""
+    try:
+        if form is not None:
+            form.check()
+        result = get_db().run(work)
+    except ConnectorError as error:
+        return page(
+            status=error.http_status,
+            form_name=form_name,
+            errors=error_fields(error, renames) if form is not None else None,
+            values=dict(form.data) if form is not None else None,
+            error=error_message(error),
+        )
+    flash(done(result), "success")
+    return back()

@@ -1,0 +1,59 @@
+"""Service errors in the page's language: the message staff can act on, and each field's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connector.errors import Code, ConnectorError
+from connector.web import i18n
+
+# Where a page says more than the service's own message (what to do about it).
+_CODE_MESSAGES = {
+    Code.ACCOUNT_HAS_OPEN_ITEMS: "The account has open invoices or reserved credit. "
+    'Tick "close anyway" to close it: reservations are released, invoices stay owed.',
+    Code.ACCOUNT_CLOSED: "The account is closed.",
+    Code.ACCOUNT_EXISTS: "An open account already has this document or id.",
+    Code.ACCOUNT_NOT_FOUND: "Account not found.",
+    Code.HOLDER_EXISTS: "This e-mail already holds an open account.",
+    Code.HOLDER_NOT_FOUND: "Dependent not found.",
+    Code.OWNER_NOT_REMOVABLE: "The account owner cannot be removed.",
+    Code.INVOICE_NOT_FOUND: "Invoice not found.",
+    Code.INVOICE_PAID: "The invoice is paid and cannot be cancelled.",
+    Code.INVOICE_CANCELLED: "The invoice is cancelled and cannot be paid.",
+    Code.INVOICE_NOT_OPEN: "Only an open invoice can be changed this way.",
+    Code.INVALID_FILE: "The file cannot be imported: see why by the file field.",
+    Code.POSTPONEMENT_REFUSED: "The postponement is not allowed: {detail}",
+    Code.REVIEW_DECIDED: "This purchase was already decided.",
+    Code.REVIEW_NOT_FOUND: "Review not found.",
+    Code.USER_EXISTS: "A user with this e-mail already exists.",
+}
+
+
+class FormError(ConnectorError):
+    """Input a form could not read; its fields' reasons are in the page's language already."""
+
+
+def service_message(error: ConnectorError) -> str:
+    """The service's own message, translated, then filled with its values."""
+    return i18n.gettext(error.template, **error.values)
+
+
+def error_message(error: ConnectorError) -> str:
+    """A service error in words staff can act on (field errors are shown by their fields)."""
+    if isinstance(error, FormError) or (error.fields and error.code == Code.INVALID_REQUEST):
+        return i18n.gettext("Please correct the fields marked below.")
+    template = _CODE_MESSAGES.get(error.code)
+    if template is None:
+        return service_message(error)
+    return i18n.gettext(template, detail=service_message(error))
+
+
+def error_fields(error: ConnectorError, renames: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A service's field errors, in the page's language, under the form's field names."""
+    renames = renames or {}
+    if isinstance(error, FormError):
+        return {renames.get(k, k): v for k, v in error.fields.items()}
+    return {
+        renames.get(name, name): i18n.gettext(reason.template, **reason.values)
+        for name, reason in error.field_reasons().items()
+    }

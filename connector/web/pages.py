@@ -1,0 +1,231 @@
+"""What every page shares: templates' helpers, error pages, lists in pages, downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connector.bulk.export import encoded
+from connector.context import get_db
+from connector.credit.settings import StoreSettings, load_store_settings
+from connector.credit.statements import Statement, account_statement
+from connector.errors import ConnectorError, ValidationError
+from connector.web import i18n
+from connector.web.auth import CSRF_FIELD, csrf_token, current_staff, safe_next
+from connector.web.messages import error_message
+
+PAGE_SIZE = 25
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/web-static",
+)
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def secure_headers(response: WerkzeugResponse) -> WerkzeugResponse:
+    """Pages with customers' figures: never cached, never framed, no script at all."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_templates(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        _=i18n.gettext,
+        csrf_token=csrf_token,
+        csrf_field=CSRF_FIELD,
+        languages=i18n.LANGUAGES,
+        current_language=i18n.current_language,
+        day=i18n.day,
+        moment=i18n.moment,
+        percent_bps=i18n.percent_bps,
+        plain_amount=i18n.plain_amount,
+        percent_plain=i18n.percent_plain,
+        number=i18n.number,
+        url_with=url_with,
+        current_staff=current_staff,
+        money=money,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+@bp.get("/")
+def root() -> WerkzeugResponse:
+    return redirect("/admin/")
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> WerkzeugResponse:
+    """The language switch: remembered in the session, then back to the page."""
+    if code in i18n.LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next"), "/admin/"))
+
+
+def url_with(**changes: Any) -> str:
+    """The current page's URL with some query arguments changed (None removes one)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    query = urlencode([(k, v) for k, values in args.items() for v in values])
+    return request.path + ("?" + query if query else "")
+
+
+# Query arguments that arrange a list rather than choose its rows.
+_ARRANGING = ("page", "sort", "dir")
+
+
+def with_filters(endpoint: str) -> str:
+    """``endpoint``'s URL carrying the current list's filters (not its page or sort)."""
+    args = [(k, v) for k, values in request.args.lists() if k not in _ARRANGING for v in values]
+    query = urlencode(args)
+    return url_for(endpoint) + ("?" + query if query else "")
+
+
+def csv_download(pieces: Iterator[str], filename: str) -> Response:
+    """A CSV file streamed as it is written (UTF-8 with a BOM, for spreadsheets)."""
+    response = Response(stream_with_context(encoded(pieces)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+STATEMENT_PAGE_ENTRIES = 500
+
+
+def statement_or_none(
+    session: Session, account_id: str, start: datetime | None, end: datetime | None
+) -> Statement | None:
+    """A period's statement, newest first; None when the period holds too many entries
+    to show (the page then asks for a shorter one rather than cutting it silently)."""
+    try:
+        return account_statement(
+            session, account_id, start, end, max_entries=STATEMENT_PAGE_ENTRIES, newest_first=True
+        )
+    except ValidationError:
+        return None
+
+
+def store_settings() -> StoreSettings:
+    """The store's settings, read once per request."""
+    if "store_settings" not in g:
+        g.store_settings = get_db().run(load_store_settings, read_only=True)
+    settings: StoreSettings = g.store_settings
+    return settings
+
+
+def money(cents: int | None) -> str:
+    """Cents in the store's currency, written the way the page's language writes money."""
+    return i18n.money(cents, store_settings().currency)
+
+
+def parse_day(raw: str | None, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` from a date input as a UTC moment: the day's start, or its end."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.strptime(raw.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    start = datetime.combine(parsed, time(0), tzinfo=UTC)
+    return start + timedelta(days=1, microseconds=-1) if end else start
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first_row(self) -> int:
+        return 0 if self.total == 0 else self.offset + 1
+
+    @property
+    def last_row(self) -> int:
+        return min(self.total, self.offset + self.size)
+
+
+def page_from_request(total: int, size: int = PAGE_SIZE) -> Page:
+    raw = request.args.get("page", "1")
+    number = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    page = Page(number, size, total)
+    return Page(min(number, page.pages), size, total)
+
+
+def render(template: str, http_status: int = 200, /, **context: Any) -> tuple[str, int]:
+    return render_template(template, **context), http_status
+
+
+def register_error_pages(blueprint: Blueprint) -> None:
+    """Errors become a page in the site's layout, never a stack trace or a JSON body."""
+
+    @blueprint.errorhandler(ConnectorError)
+    def _connector_error(error: ConnectorError) -> tuple[str, int]:
+        return render("error.html", error.http_status, title=error_message(error), code=error.code)
+
+    @blueprint.errorhandler(IntegrityError)
+    def _integrity_error(_error: IntegrityError) -> tuple[str, int]:
+        message = i18n.gettext("Someone changed this at the same time. Reload and try again.")
+        return render("error.html", 409, title=message, code="conflict")
+
+    @blueprint.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[str, int] | Response:
+        status = error.code or 500
+        titles = {
+            400: i18n.gettext("The request could not be read."),
+            403: i18n.gettext("You may not open this page."),
+            404: i18n.gettext("Not found."),
+            405: i18n.gettext("Not allowed."),
+        }
+        title = titles.get(status, error.name)
+        detail = error.description if status == 400 else None
+        return render("error.html", status, title=title, detail=detail, code=str(status))
+
+
+def not_found() -> None:
+    abort(404)

@@ -1,0 +1,188 @@
+"""Reading what people and programs send: lenient numbers, statuses and moments as
+marshmallow fields, and the strict loading every JSON body and query string goes through.
+
+Amounts and rates accept JSON numbers (already ``Decimal``) or strings as people write
+them (``"1100"``, ``"1.100,00"``); they load as integer cents or basis points and dump
+as ``Decimal``. Whole numbers accept ``3`` or ``"3"``. A float never gets here: the JSON
+provider parses numbers as ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
+
+from connector.credit.invoices import parse_invoice_status
+from connector.errors import ValidationError as ConnectorValidationError
+from connector.money import (
+    AmountError,
+    bps_to_decimal,
+    cents_to_decimal,
+    parse_cents,
+    parse_rate_bps,
+    to_decimal,
+)
+
+
+class Cents(fields.Field[int]):
+    """An amount: loads as integer cents, dumps as a ``Decimal`` with two places."""
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allow_negative = allow_negative
+
+    def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else cents_to_decimal(value)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
+        try:
+            return parse_cents(value, allow_negative=self.allow_negative)
+        except AmountError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Rate(fields.Field[int]):
+    """A fraction (``0.05`` is 5 %): loads as basis points, dumps as a ``Decimal``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"description": "a fraction: 0.05 is 5 %", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else bps_to_decimal(value)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
+        try:
+            return parse_rate_bps(value)
+        except AmountError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class WholeNumber(fields.Integer):
+    """An integer written as a JSON number or a string (``3``, ``"3"``, ``3.0``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
+        try:
+            number = to_decimal(value.strip() if isinstance(value, str) else value)
+        except AmountError as exc:
+            raise ValidationError("not a whole number") from exc
+        if number != number.to_integral_value():
+            raise ValidationError("not a whole number")
+        return super()._deserialize(int(number), attr, data, **kwargs)
+
+
+class InvoiceStatusField(fields.String):
+    """``Opened`` (``Open`` is accepted), ``Paid`` or ``Cancelled``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        try:
+            return parse_invoice_status(value)
+        except ConnectorValidationError as exc:
+            raise ValidationError("one of Opened (or Open), Paid, Cancelled") from exc
+
+
+def parse_moment(value: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or date-time as a UTC moment.
+
+    A bare date is that day's first moment, or its last one with ``end_of_day`` (so that
+    ``createdDateTo=2026-03-02`` includes the whole day). A moment without an offset is UTC.
+    """
+    text = value.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        start = datetime.combine(day, time.min, UTC)
+        return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def format_moment(moment: datetime) -> str:
+    """A UTC moment as ISO 8601 with a ``Z``, as the JSON provider writes it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Moment(fields.DateTime):
+    """A UTC date-time: dumps with a ``Z``; loads an ISO 8601 date or date-time."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
+        return None if value is None else format_moment(value)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("an ISO 8601 date or date-time")
+        try:
+            return parse_moment(value, end_of_day=self.end_of_day)
+        except (ValueError, OverflowError) as exc:  # OverflowError: beyond year 1 or 9999
+            raise ValidationError("an ISO 8601 date or date-time") from exc
+
+
+def decimal_text(cents: int) -> str:
+    """An amount as the text the public API answers with for adjustments (``"-15.00"``)."""
+    return str(cents_to_decimal(cents))
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    """Marshmallow's nested messages as ``{"claims.email": "reason"}``."""
+    if isinstance(messages, list):
+        texts = [m for m in messages if isinstance(m, str)]
+        if texts:
+            return {prefix or "body": texts[0]}
+        out: dict[str, str] = {}
+        for item in messages:
+            out.update(_flatten(item, prefix))
+        return out
+    if isinstance(messages, dict):
+        out = {}
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+        return out
+    return {prefix or "body": str(messages)}
+
+
+def nul_fields(data: Any, prefix: str = "") -> dict[str, str]:
+    """Fields holding a NUL character, which no text column can store (PostgreSQL refuses)."""
+    if isinstance(data, str):
+        return {prefix or "body": "must not contain NUL characters"} if "\x00" in data else {}
+    if isinstance(data, dict):
+        found: dict[str, str] = {}
+        for key, value in data.items():
+            found.update(nul_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+            found.update(nul_fields(str(key), f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(data, list):
+        return {k: v for item in data for k, v in nul_fields(item, prefix).items()}
+    return {}
+
+
+def load(schema: type[Schema], data: Any, what: str) -> dict[str, Any]:
+    """Validate ``data`` with ``schema``; a 400 naming every bad field otherwise."""
+    nul = nul_fields(data)
+    if nul:
+        raise ConnectorValidationError("invalid {what}", fields=nul, what=what)
+    try:
+        loaded: dict[str, Any] = schema().load(data)
+    except ValidationError as exc:
+        raise ConnectorValidationError(
+            "invalid {what}", fields=_flatten(exc.messages), what=what
+        ) from exc
+    return loaded
