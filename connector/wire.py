@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
@@ -49,9 +50,10 @@ class Cents(fields.Field[int]):
 class Rate(fields.Field[int]):
     """A fraction (``0.05`` is 5 %): loads as basis points, dumps as a ``Decimal``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, maximum_bps: int = 10_000, **kwargs: Any) -> None:
         metadata = {"description": "a fraction: 0.05 is 5 %", **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
+        self.maximum_bps = maximum_bps
 
     def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return None if value is None else bps_to_decimal(value)
@@ -60,7 +62,22 @@ class Rate(fields.Field[int]):
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> int:
         try:
-            return parse_rate_bps(value)
+            return parse_rate_bps(value, maximum_bps=self.maximum_bps)
+        except AmountError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Fraction(fields.Field[Decimal]):
+    """A fraction kept exact (``0.0033`` a day): a JSON number or a string, as ``Decimal``."""
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        try:
+            return to_decimal(value)
         except AmountError as exc:
             raise ValidationError(str(exc)) from exc
 

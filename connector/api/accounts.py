@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from connector.access.customer_links import mint_token
 from connector.access.principals import READ, WRITE_ACCOUNTS
-from connector.api import schemas as s
 from connector.api.routes import done_by, dump, json_body, query_args, route
+from connector.api.schemas import accounts as s
+from connector.api.schemas.common import IdOut, page_of
 from connector.context import current, now, public_base_url
 from connector.credit import account_changes, accounts, holders
 from connector.credit.account_search import AccountFilter, account_select, count_rows, get_account
@@ -51,7 +52,7 @@ def search_accounts(session: Session) -> Response:
         statuses=((q.get("status") or AccountStatus.OPEN).capitalize(),),
         op=q["op"].lower(),
     )
-    page = s.page_of(q)
+    page = page_of(q)
     query = account_select(f, direction="asc")
     rows = list(session.scalars(query.offset(page.offset).limit(page.limit)))
     count = count_rows(session, query)
@@ -272,13 +273,13 @@ def add_holder(session: Session, account_id: str) -> Response:
     summary="Remove a holder",
     tag=TAG,
     permission=WRITE_ACCOUNTS,
-    response=s.IdOut,
+    response=IdOut,
     errors=(409,),
     description="The owner cannot be removed (409).",
 )
 def remove_holder(session: Session, account_id: str, holder_id: str) -> Response:
     holder = holders.remove_holder(session, account_id, holder_id, now=now())
-    return dump(s.IdOut, holder)
+    return dump(IdOut, holder)
 
 
 @route(

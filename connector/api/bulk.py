@@ -16,8 +16,8 @@ from flask import Response, g, jsonify, request, stream_with_context, url_for
 from sqlalchemy.orm import Session
 
 from connector.access.principals import READ, WRITE_ACCOUNTS, WRITE_INVOICES
-from connector.api import schemas as s
 from connector.api.routes import query_args, route
+from connector.api.schemas import bulk as s
 from connector.bulk.export import ExportKind, encoded, export_text, parse_delimiter
 from connector.bulk.filters import (
     AccountExportQuery,

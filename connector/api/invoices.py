@@ -8,8 +8,9 @@ from flask import Response
 from sqlalchemy.orm import Session
 
 from connector.access.principals import READ, WRITE_INVOICES
-from connector.api import schemas as s
 from connector.api.routes import done_by, dump, json_body, no_content, query_args, route
+from connector.api.schemas import invoices as s
+from connector.api.schemas.common import page_of
 from connector.bulk.filters import invoice_filter
 from connector.context import now
 from connector.credit import invoices as service
@@ -29,7 +30,7 @@ def _search(
     session: Session, q: dict[str, Any], account_id: str | None, *, check_account: bool
 ) -> Response:
     f = invoice_filter(q, account_id)
-    page = s.page_of(q)
+    page = page_of(q)
     moment = now()
     if check_account and account_id is not None:
         get_account(session, account_id)

@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, jsonify
 
 from connector.api.routes import OPERATIONS, PREFIX, Operation
-from connector.api.schemas import Body, ErrorOut
+from connector.api.schemas.common import Body, ErrorOut
 from connector.context import current
 from connector.wire import Cents, Rate, WholeNumber
 

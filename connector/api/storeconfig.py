@@ -1,17 +1,126 @@
-"""Store settings, and the purchase conditions the checkout asks for before a payment."""
+"""Store settings in the public API's words, and the purchase conditions the checkout asks
+for before a payment.
+
+The settings' camelCase names and units (amounts in currency units, rates as fractions,
+reminders nested in ``notificationsSettings``) are this module's alone: ``StoreConfigDoc``
+reads them into the fields of ``credit.settings.StoreSettings`` and writes them back, and
+the service's refusals, named by field, are renamed to the public names here.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
+from marshmallow import fields, post_load, pre_dump, pre_load
 from sqlalchemy.orm import Session
 
 from connector.access.principals import READ, WRITE_SETTINGS
-from connector.api import schemas as s
-from connector.api.routes import done_by, dump, query_args, raw_json_object, route
+from connector.api.routes import done_by, dump, json_body, query_args, route
+from connector.api.schemas.store import PurchaseConditionsOut, PurchaseConditionsQuery
+from connector.bulk.filters import Strict
 from connector.credit.conditions import purchase_conditions
-from connector.credit.settings import load_store_settings, update_store_settings
+from connector.credit.settings import (
+    Reminder,
+    StoreSettings,
+    load_store_settings,
+    update_store_settings,
+)
+from connector.errors import ValidationError
+from connector.wire import Cents, Fraction, Rate, WholeNumber
 
 TAG = "Store configuration"
+
+
+class ReminderDoc(Strict):
+    days = WholeNumber(required=True)
+    timeOfDay = fields.String(
+        required=True,
+        attribute="time_of_day",
+        metadata={"description": "HH:MM (HH:MM:00 accepted)"},
+    )
+
+    @post_load
+    def _reminder(self, data: dict[str, Any], **_kwargs: Any) -> Reminder:
+        return Reminder(**data)
+
+
+class NotificationsDoc(Strict):
+    daysPrior = fields.List(fields.Nested(ReminderDoc), attribute="reminders_before")
+    daysAfter = fields.List(fields.Nested(ReminderDoc), attribute="reminders_after")
+
+
+class StoreConfigDoc(Strict):
+    """The store settings; on PUT every field is optional and merged into the current ones.
+
+    ``null`` keeps a field as it is, but for ``holidayCalendar``, where it clears the
+    calendar (then only weekends are skipped).
+    """
+
+    currency = fields.String()
+    toleranceEnabled = fields.Boolean(attribute="tolerance_enabled")
+    automaticCheckingAccountCreationEnabled = fields.Boolean(
+        attribute="automatic_account_creation_enabled"
+    )
+    defaultCreditValue = Cents(attribute="default_credit_cents")
+    postponementEnabled = fields.Boolean(attribute="postponement_enabled")
+    invoicePostponementLimit = WholeNumber(attribute="invoice_postponement_limit")
+    maxPostponementDays = WholeNumber(attribute="max_postponement_days")
+    maxPreAuthorizationGrowthRate = Rate(
+        attribute="max_preauthorization_growth_bps", maximum_bps=100_000
+    )
+    myCreditsEnabled = fields.Boolean(attribute="my_credits_enabled")
+    dailyInterestRate = Fraction(attribute="daily_interest_rate")
+    taxRate = Fraction(attribute="tax_rate")
+    notificationsSettings = fields.Nested(NotificationsDoc, attribute="notifications")
+    paymentTerms = fields.List(fields.List(WholeNumber()), attribute="payment_terms")
+    autoSettleBusinessDays = WholeNumber(attribute="auto_settle_business_days")
+    holidayCalendar = fields.String(allow_none=True, attribute="holiday_calendar")
+    paymentInstructions = fields.String(attribute="payment_instructions")
+    overLimitReviewEnabled = fields.Boolean(attribute="over_limit_review_enabled")
+
+    @pre_load
+    def _null_keeps(self, data: Any, **_kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if v is not None or k == "holidayCalendar"}
+
+    @post_load
+    def _flat(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        data.update(data.pop("notifications", {}))
+        return data
+
+    @pre_dump
+    def _nested(self, settings: StoreSettings, **_kwargs: Any) -> dict[str, Any]:
+        document = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+        document["notifications"] = {
+            "reminders_before": settings.reminders_before,
+            "reminders_after": settings.reminders_after,
+        }
+        return document
+
+
+def public_names() -> dict[str, str]:
+    """Each settings field's public name (nested ones with their parent's)."""
+    names: dict[str, str] = {}
+    for name, field in StoreConfigDoc().fields.items():
+        if isinstance(field, fields.Nested):
+            for inner_name, inner in NotificationsDoc().fields.items():
+                names[inner.attribute or inner_name] = f"{name}.{inner_name}"
+        else:
+            names[field.attribute or name] = name
+    return names
+
+
+def _public(settings: StoreSettings) -> Response:
+    return jsonify(StoreConfigDoc().dump(settings))
+
+
+def _renamed(error: ValidationError) -> ValidationError:
+    """The service's refusal with each field under its public name."""
+    names = public_names()
+    renamed = {names.get(k, k): v for k, v in error.field_reasons().items()}
+    return ValidationError(error.template, code=error.code, fields=renamed, **error.values)
 
 
 @route(
@@ -20,10 +129,10 @@ TAG = "Store configuration"
     summary="Retrieve the store configuration",
     tag=TAG,
     permission=READ,
-    response=s.StoreConfigDoc,
+    response=StoreConfigDoc,
 )
 def get_storeconfig(session: Session) -> Response:
-    return jsonify(load_store_settings(session).to_public())
+    return _public(load_store_settings(session))
 
 
 @route(
@@ -32,15 +141,19 @@ def get_storeconfig(session: Session) -> Response:
     summary="Create or change the store configuration",
     tag=TAG,
     permission=WRITE_SETTINGS,
-    body=s.StoreConfigDoc,
-    response=s.StoreConfigDoc,
-    description="Every field is optional: those sent are merged into the current settings. "
-    "An unknown field or a bad value is a 400 naming it.",
+    body=StoreConfigDoc,
+    response=StoreConfigDoc,
+    description="Every field is optional: those sent are merged into the current settings "
+    "(null keeps a field, but clears holidayCalendar). An unknown field or a bad value is "
+    "a 400 naming it.",
 )
 def put_storeconfig(session: Session) -> Response:
-    changes = raw_json_object()  # the settings service validates every field by name
-    updated = update_store_settings(session, changes, done_by=done_by())
-    return jsonify(updated.to_public())
+    changes = json_body(StoreConfigDoc)
+    try:
+        updated = update_store_settings(session, changes, done_by=done_by())
+    except ValidationError as error:
+        raise _renamed(error) from None
+    return _public(updated)
 
 
 @route(
@@ -49,8 +162,8 @@ def put_storeconfig(session: Session) -> Response:
     summary="Purchase conditions of a buyer",
     tag="Checkout",
     permission=READ,
-    query=s.PurchaseConditionsQuery,
-    response=s.PurchaseConditionsOut,
+    query=PurchaseConditionsQuery,
+    response=PurchaseConditionsOut,
     errors=(404,),
     description="What the checkout needs before a payment: the open account the buyer "
     "(owner or dependent, by e-mail, else by document) would pay with, its available "
@@ -59,11 +172,11 @@ def put_storeconfig(session: Session) -> Response:
     "automatically: then accountId is null and the figures are the default credit's).",
 )
 def get_purchase_conditions(session: Session) -> Response:
-    q = query_args(s.PurchaseConditionsQuery)
+    q = query_args(PurchaseConditionsQuery)
     conditions = purchase_conditions(
         session,
         email=q.get("email"),
         document=q.get("document"),
         document_type=q.get("documentType"),
     )
-    return dump(s.PurchaseConditionsOut, conditions)
+    return dump(PurchaseConditionsOut, conditions)

@@ -6,8 +6,8 @@ from flask import Response
 from sqlalchemy.orm import Session
 
 from connector.access.principals import WRITE_TRANSACTIONS
-from connector.api import schemas as s
 from connector.api.routes import done_by, dump, json_body, no_content, route
+from connector.api.schemas import transactions as s
 from connector.context import now
 from connector.credit import reservations, settlements
 

@@ -1,8 +1,11 @@
-"""Store settings: one validated document with sensible defaults.
+"""Store settings: one validated set of values with sensible defaults.
 
-The document uses the public API's camelCase names. It is stored as JSON with amounts
-as decimal strings, and read back through the same validation, so a bad value can never
-sit in the database.
+The settings are Python values (cents, basis points, fractions as ``Decimal``, plans as
+tuples) under the field names of ``StoreSettings``; each edge reads its own format into
+them (the API its camelCase JSON, the admin its form). Every change goes through
+``update_store_settings``, which checks each field by its rule and names the bad ones.
+They are stored as one JSON document (``to_storage``) and read back through the same
+rules, so a bad value can never sit in the database.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -24,15 +27,7 @@ from sqlalchemy.orm import Session
 from connector.clock import utcnow
 from connector.credit.models import StoreSettingsRow
 from connector.credit.rules import add_business_days
-from connector.errors import ValidationError
-from connector.money import (
-    AmountError,
-    bps_to_decimal,
-    cents_to_decimal,
-    parse_cents,
-    parse_rate_bps,
-    to_decimal,
-)
+from connector.errors import Reason, ValidationError
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:00)?$")
@@ -43,7 +38,7 @@ MAX_TERM_DAYS = 3650
 @dataclass(frozen=True)
 class Reminder:
     days: int
-    time_of_day: str
+    time_of_day: str  # HH:MM
 
 
 @dataclass(frozen=True)
@@ -79,48 +74,21 @@ class StoreSettings:
         """When a purchase authorized ``now`` is settled if nobody settles it first."""
         return add_business_days(now, self.auto_settle_business_days, self.is_holiday())
 
-    def to_public(self) -> dict[str, Any]:
-        """The document as the API shows it (amounts and rates as Decimal)."""
-        return {
-            "currency": self.currency,
-            "toleranceEnabled": self.tolerance_enabled,
-            "automaticCheckingAccountCreationEnabled": self.automatic_account_creation_enabled,
-            "defaultCreditValue": cents_to_decimal(self.default_credit_cents),
-            "postponementEnabled": self.postponement_enabled,
-            "invoicePostponementLimit": self.invoice_postponement_limit,
-            "maxPostponementDays": self.max_postponement_days,
-            "maxPreAuthorizationGrowthRate": bps_to_decimal(self.max_preauthorization_growth_bps),
-            "myCreditsEnabled": self.my_credits_enabled,
-            "dailyInterestRate": self.daily_interest_rate,
-            "taxRate": self.tax_rate,
-            "notificationsSettings": {
-                "daysPrior": [_reminder_doc(r) for r in self.reminders_before],
-                "daysAfter": [_reminder_doc(r) for r in self.reminders_after],
-            },
-            "paymentTerms": [list(plan) for plan in self.payment_terms],
-            "autoSettleBusinessDays": self.auto_settle_business_days,
-            "holidayCalendar": self.holiday_calendar,
-            "paymentInstructions": self.payment_instructions,
-            "overLimitReviewEnabled": self.over_limit_review_enabled,
-        }
-
     def to_storage(self) -> dict[str, Any]:
-        """The document for the JSON column: Decimals written as strings."""
-        document: dict[str, Any] = _decimals_to_str(self.to_public())
-        return document
+        """The JSON document stored: every field by name, Decimals as strings."""
+        return {field.name: _to_json(getattr(self, field.name)) for field in fields(self)}
 
 
-def _reminder_doc(reminder: Reminder) -> dict[str, Any]:
-    return {"days": reminder.days, "timeOfDay": reminder.time_of_day}
+FIELDS = frozenset(field.name for field in fields(StoreSettings))
 
 
-def _decimals_to_str(value: Any) -> Any:
+def _to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dict):
-        return {k: _decimals_to_str(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decimals_to_str(v) for v in value]
+    if isinstance(value, Reminder):
+        return {"days": value.days, "time_of_day": value.time_of_day}
+    if isinstance(value, tuple | list):
+        return [_to_json(item) for item in value]
     return value
 
 
@@ -136,165 +104,151 @@ def holiday_checker(code: str | None) -> Callable[[date], bool]:
     return lambda day: day in _holidays_of(code, day.year)
 
 
-class _Reader:
-    """Reads one field at a time, collecting every error under its public name."""
-
-    def __init__(self, doc: Mapping[str, Any]) -> None:
-        self.doc = doc
-        self.errors: dict[str, str] = {}
-
-    def get(
-        self, name: str, default: Any, parse: Callable[[Any], Any], *, nullable: bool = False
-    ) -> Any:
-        if name not in self.doc:
-            return default
-        value = self.doc[name]
-        if value is None and not nullable:
-            return default  # null keeps the current value
-        try:
-            return parse(value)
-        except (AmountError, ValueError, TypeError) as exc:
-            self.errors[name] = str(exc)
-            return default
+# --- The rule of each field: the canonical value, or a Reason it is refused ------------
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise ValueError("must be true or false")
+class _Refused(Exception):
+    def __init__(self, reason: Reason) -> None:
+        self.reason = reason
 
 
-def _int_between(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        number = to_decimal(value)
-        if number != number.to_integral_value() or not low <= number <= high:
-            raise ValueError(f"must be a whole number from {low} to {high}")
-        return int(number)
+def _whole(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise _Refused(
+                Reason("must be a whole number from {low} to {high}", low=low, high=high)
+            )
+        if value != int(value) or not low <= value <= high:
+            raise _Refused(
+                Reason("must be a whole number from {low} to {high}", low=low, high=high)
+            )
+        return int(value)
 
-    return parse
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Refused(Reason("must be true or false"))
+    return value
 
 
 def _currency(value: Any) -> str:
     if not isinstance(value, str) or not _CURRENCY.match(value.strip().upper()):
-        raise ValueError("must be an ISO 4217 code such as BRL or USD")
+        raise _Refused(Reason("must be an ISO 4217 code such as BRL or USD"))
     return value.strip().upper()
 
 
-def _nonnegative_decimal(value: Any) -> Decimal:
-    number = to_decimal(value)
-    if number < 0 or number > 1:
-        raise ValueError("must be a fraction between 0 and 1")
-    return number
+def _fraction(value: Any) -> Decimal:
+    if not isinstance(value, Decimal) or not 0 <= value <= 1:
+        raise _Refused(Reason("must be a fraction between 0 and 1"))
+    return value
 
 
 def _reminders(value: Any) -> tuple[Reminder, ...]:
-    if not isinstance(value, list):
-        raise ValueError("must be a list of {days, timeOfDay}")
+    if not isinstance(value, tuple | list):
+        raise _Refused(Reason("must be a list of reminders, each days and a time of day"))
     out = []
     for item in value:
-        if not isinstance(item, Mapping) or set(item) - {"days", "timeOfDay"}:
-            raise ValueError("each reminder is {days, timeOfDay}")
-        days = _int_between(0, 365)(item.get("days"))
-        time_of_day = str(item.get("timeOfDay") or "09:00")
-        if not _TIME_OF_DAY.match(time_of_day):
-            raise ValueError("timeOfDay is HH:MM (the public API's HH:MM:00 is accepted)")
-        out.append(Reminder(days, time_of_day[:5]))
+        if not isinstance(item, Reminder):
+            raise _Refused(Reason("each reminder is days and a time of day"))
+        days = _whole(0, 365)(item.days)
+        if not isinstance(item.time_of_day, str) or not _TIME_OF_DAY.match(item.time_of_day):
+            raise _Refused(Reason("timeOfDay is HH:MM (the public API's HH:MM:00 is accepted)"))
+        out.append(Reminder(days, item.time_of_day[:5]))
     return tuple(out)
 
 
 def _payment_terms(value: Any) -> tuple[tuple[int, ...], ...]:
-    if not isinstance(value, list) or not value:
-        raise ValueError("must be a non-empty list of plans, each a list of due days")
+    if not isinstance(value, tuple | list) or not value:
+        raise _Refused(Reason("must be a non-empty list of plans, each a list of due days"))
     plans: list[tuple[int, ...]] = []
     for plan in value:
-        if not isinstance(plan, list) or not 1 <= len(plan) <= MAX_INSTALLMENTS:
-            raise ValueError(f"each plan is a list of 1 to {MAX_INSTALLMENTS} due days")
-        days = tuple(_int_between(0, MAX_TERM_DAYS)(d) for d in plan)
+        if not isinstance(plan, tuple | list) or not 1 <= len(plan) <= MAX_INSTALLMENTS:
+            raise _Refused(
+                Reason("each plan is a list of 1 to {maximum} due days", maximum=MAX_INSTALLMENTS)
+            )
+        days = tuple(_whole(0, MAX_TERM_DAYS)(d) for d in plan)
         if any(b <= a for a, b in itertools.pairwise(days)):
-            raise ValueError("the due days of a plan must increase")
+            raise _Refused(Reason("the due days of a plan must increase"))
         if any(len(p) == len(days) for p in plans):
-            raise ValueError(f"two plans have {len(days)} installment(s): keep one per count")
+            raise _Refused(
+                Reason("two plans have {count} installment(s): keep one per count", count=len(days))
+            )
         plans.append(days)
     return tuple(sorted(plans, key=len))
 
 
 def _calendar(value: Any) -> str | None:
     if value in (None, ""):
-        return None
+        return None  # no calendar: only weekends are skipped
     code = str(value).strip().upper()
     if code not in holidays.list_supported_countries():
-        raise ValueError(f"{value!r} is not a supported country code for holidays")
+        raise _Refused(Reason("{code} is not a supported country code for holidays", code=code))
     return code
 
 
 def _text(limit: int) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
+    def check(value: Any) -> str:
         if not isinstance(value, str) or len(value) > limit:
-            raise ValueError(f"must be text of at most {limit} characters")
+            raise _Refused(Reason("must be text of at most {limit} characters", limit=limit))
         return value
 
-    return parse
+    return check
 
 
-def parse_settings(doc: Mapping[str, Any], base: StoreSettings | None = None) -> StoreSettings:
-    """Validate a (partial) public document over ``base``; raise naming each bad field."""
-    base = base or StoreSettings()
-    r = _Reader(doc)
-    notifications = doc.get("notificationsSettings") or {}
-    if not isinstance(notifications, Mapping):
-        r.errors["notificationsSettings"] = "must be {daysPrior, daysAfter}"
-        notifications = {}
-    nr = _Reader(notifications)
-    result = replace(
-        base,
-        currency=r.get("currency", base.currency, _currency),
-        tolerance_enabled=r.get("toleranceEnabled", base.tolerance_enabled, _bool),
-        automatic_account_creation_enabled=r.get(
-            "automaticCheckingAccountCreationEnabled",
-            base.automatic_account_creation_enabled,
-            _bool,
-        ),
-        default_credit_cents=r.get("defaultCreditValue", base.default_credit_cents, parse_cents),
-        postponement_enabled=r.get("postponementEnabled", base.postponement_enabled, _bool),
-        invoice_postponement_limit=r.get(
-            "invoicePostponementLimit", base.invoice_postponement_limit, _int_between(0, 100)
-        ),
-        max_postponement_days=r.get(
-            "maxPostponementDays", base.max_postponement_days, _int_between(0, 3650)
-        ),
-        max_preauthorization_growth_bps=r.get(
-            "maxPreAuthorizationGrowthRate",
-            base.max_preauthorization_growth_bps,
-            lambda v: parse_rate_bps(v, maximum_bps=100_000),
-        ),
-        my_credits_enabled=r.get("myCreditsEnabled", base.my_credits_enabled, _bool),
-        daily_interest_rate=r.get(
-            "dailyInterestRate", base.daily_interest_rate, _nonnegative_decimal
-        ),
-        tax_rate=r.get("taxRate", base.tax_rate, _nonnegative_decimal),
-        reminders_before=nr.get("daysPrior", base.reminders_before, _reminders),
-        reminders_after=nr.get("daysAfter", base.reminders_after, _reminders),
-        payment_terms=r.get("paymentTerms", base.payment_terms, _payment_terms),
-        auto_settle_business_days=r.get(
-            "autoSettleBusinessDays", base.auto_settle_business_days, _int_between(0, 30)
-        ),
-        # null clears the calendar: then only weekends are skipped
-        holiday_calendar=r.get("holidayCalendar", base.holiday_calendar, _calendar, nullable=True),
-        payment_instructions=r.get("paymentInstructions", base.payment_instructions, _text(4000)),
-        over_limit_review_enabled=r.get(
-            "overLimitReviewEnabled", base.over_limit_review_enabled, _bool
-        ),
-    )
-    for name, message in nr.errors.items():
-        r.errors[f"notificationsSettings.{name}"] = message
-    if r.errors:
-        raise ValidationError("invalid store settings", fields=r.errors)
-    return result
+RULES: dict[str, Callable[[Any], Any]] = {
+    "currency": _currency,
+    "tolerance_enabled": _flag,
+    "automatic_account_creation_enabled": _flag,
+    "default_credit_cents": _whole(0, 10**15),
+    "postponement_enabled": _flag,
+    "invoice_postponement_limit": _whole(0, 100),
+    "max_postponement_days": _whole(0, 3650),
+    "max_preauthorization_growth_bps": _whole(0, 100_000),
+    "my_credits_enabled": _flag,
+    "daily_interest_rate": _fraction,
+    "tax_rate": _fraction,
+    "reminders_before": _reminders,
+    "reminders_after": _reminders,
+    "payment_terms": _payment_terms,
+    "auto_settle_business_days": _whole(0, 30),
+    "holiday_calendar": _calendar,
+    "payment_instructions": _text(4000),
+    "over_limit_review_enabled": _flag,
+}
+assert set(RULES) == FIELDS, "every setting has its rule"
 
 
-SETTINGS_FIELDS = frozenset(StoreSettings().to_public())
+def checked(changes: Mapping[str, Any], base: StoreSettings | None = None) -> StoreSettings:
+    """``base`` with ``changes`` applied, each by its field's rule; every bad or unknown
+    field is named in one ValidationError."""
+    errors: dict[str, str | Reason] = {}
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        rule = RULES.get(name)
+        if rule is None:
+            errors[name] = Reason("unknown field")
+            continue
+        try:
+            values[name] = rule(value)
+        except _Refused as refused:
+            errors[name] = refused.reason
+    if errors:
+        raise ValidationError("invalid store settings", fields=errors)
+    return replace(base or StoreSettings(), **values)
+
+
+def from_storage(document: Mapping[str, Any]) -> StoreSettings:
+    """The settings a stored document holds, read through the fields' rules."""
+    values: dict[str, Any] = {}
+    for name, value in document.items():
+        if name in ("daily_interest_rate", "tax_rate"):
+            value = Decimal(value)
+        elif name in ("reminders_before", "reminders_after"):
+            value = [Reminder(item["days"], item["time_of_day"]) for item in value]
+        values[name] = value
+    return checked(values)
 
 
 # Settings are read on every authorization; a worker keeps what it read this long. A
@@ -336,8 +290,8 @@ def load_store_settings(session: Session) -> StoreSettings:
 
 
 def remember_store_settings(key: str, document: Mapping[str, Any] | None) -> StoreSettings:
-    """Parse the stored document (None: never saved, the defaults) and cache the result."""
-    settings = parse_settings(document) if document is not None else StoreSettings()
+    """Read the stored document (None: never saved, the defaults) and cache the result."""
+    settings = from_storage(document) if document is not None else StoreSettings()
     _cache[key] = (time.monotonic(), settings)
     return settings
 
@@ -345,15 +299,11 @@ def remember_store_settings(key: str, document: Mapping[str, Any] | None) -> Sto
 def update_store_settings(
     session: Session, changes: Mapping[str, Any], *, done_by: str | None = None
 ) -> StoreSettings:
-    """Merge ``changes`` (public names) into the settings; unknown names are refused."""
-    unknown = set(changes) - SETTINGS_FIELDS
-    if unknown:
-        raise ValidationError(
-            "unknown store settings", fields={name: "unknown field" for name in sorted(unknown)}
-        )
+    """Apply ``changes`` (field name to value) to the stored settings; refuse naming each
+    bad or unknown field, and change nothing then."""
     row = session.get(StoreSettingsRow, 1, with_for_update=True)
-    current = parse_settings(row.document) if row is not None else StoreSettings()
-    updated = parse_settings(changes, current)
+    current = from_storage(row.document) if row is not None else StoreSettings()
+    updated = checked(changes, current)
     if row is None:
         row = StoreSettingsRow(id=1, document={}, updated_at=utcnow(), updated_by=done_by)
         session.add(row)

@@ -753,9 +753,14 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
         "Informe um valor como 1500,00.",
     ),
     (
-        "Enter a percentage from 0 to 100.",
-        "Ingrese un porcentaje de 0 a 100.",
-        "Informe uma porcentagem de 0 a 100.",
+        "Enter a percentage from 0 to {maximum}.",
+        "Ingrese un porcentaje de 0 a {maximum}.",
+        "Informe uma porcentagem de 0 a {maximum}.",
+    ),
+    (
+        "Enter a fraction such as 0.05.",
+        "Ingrese una fracción como 0,05.",
+        "Informe uma fração como 0,05.",
     ),
     (
         "Enter a whole number from {low} to {high}.",

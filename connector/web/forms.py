@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 from flask import flash, request
@@ -12,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.context import get_db
 from connector.errors import ConnectorError
-from connector.money import AmountError, parse_cents, parse_rate_bps
+from connector.money import AmountError, parse_cents, parse_rate_bps, to_decimal
 from connector.web import i18n
 from connector.web.auth import CSRF_FIELD
 from connector.web.messages import FormError, error_fields, error_message
@@ -51,7 +52,9 @@ class Form:
             self.errors[name] = i18n.gettext("Enter an amount such as 1500.00.")
             return None
 
-    def percent_bps(self, name: str, *, required: bool = False) -> int | None:
+    def percent_bps(
+        self, name: str, *, required: bool = False, maximum_bps: int = 10_000
+    ) -> int | None:
         """A percentage typed by staff (``10`` or ``10%`` is 10 %) as basis points."""
         raw = (self.data.get(name) or "").strip().rstrip("%").strip()
         if not raw:
@@ -59,9 +62,23 @@ class Form:
                 self.errors[name] = i18n.gettext("Required.")
             return None
         try:
-            return parse_rate_bps(raw + "%")
+            return parse_rate_bps(raw + "%", maximum_bps=maximum_bps)
         except AmountError:
-            self.errors[name] = i18n.gettext("Enter a percentage from 0 to 100.")
+            self.errors[name] = i18n.gettext(
+                "Enter a percentage from 0 to {maximum}.", maximum=maximum_bps // 100
+            )
+            return None
+
+    def fraction(self, name: str) -> Decimal | None:
+        """A fraction typed by staff (``0.05``, ``0,05``) kept exact."""
+        raw = (self.data.get(name) or "").strip()
+        if not raw:
+            self.errors[name] = i18n.gettext("Required.")
+            return None
+        try:
+            return to_decimal(raw)
+        except AmountError:
+            self.errors[name] = i18n.gettext("Enter a fraction such as 0.05.")
             return None
 
     def integer(self, name: str, low: int, high: int) -> int | None:

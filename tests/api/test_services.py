@@ -103,7 +103,7 @@ def test_purchase_conditions_see_only_open_accounts(session: Session) -> None:
     with pytest.raises(NotFound):
         purchase_conditions(session, email="b1@example.com")
     update_store_settings(
-        session, {"automaticCheckingAccountCreationEnabled": True, "defaultCreditValue": "10"}
+        session, {"automatic_account_creation_enabled": True, "default_credit_cents": 1000}
     )
     future = purchase_conditions(session, email="b1@example.com")
     assert (future.account_id, future.available_cents) == (None, 1_000)

@@ -56,6 +56,38 @@ def test_put_names_each_bad_field(api: DocumentedClient) -> None:
     assert api.put("/storeconfig", data="{", content_type="application/json").status_code == 400
 
 
+def test_put_reads_values_as_people_write_them(api: DocumentedClient) -> None:
+    body = api.put(
+        "/storeconfig",
+        json={
+            "defaultCreditValue": "1.500,00",
+            "toleranceEnabled": "true",
+            "maxPreAuthorizationGrowthRate": "5%",
+            "dailyInterestRate": "0,00033",
+            "holidayCalendar": "us",
+            "taxRate": None,  # null keeps the value
+        },
+    ).get_json()
+    assert body["defaultCreditValue"] == 1500 and body["toleranceEnabled"] is True
+    assert body["maxPreAuthorizationGrowthRate"] == Decimal("0.05")
+    assert body["dailyInterestRate"] == Decimal("0.00033") and body["taxRate"] == 0
+    assert body["holidayCalendar"] == "US"
+    cleared = api.put("/storeconfig", json={"holidayCalendar": None}).get_json()
+    assert cleared["holidayCalendar"] is None  # null clears the calendar
+    bad = api.put(
+        "/storeconfig",
+        json={
+            "notificationsSettings": {"daysPrior": [{"days": 1, "timeOfDay": "25:00"}]},
+            "autoSettleBusinessDays": 99,
+        },
+    )
+    assert bad.status_code == 400
+    assert set(bad.get_json()["error"]["fields"]) == {
+        "notificationsSettings.daysPrior",
+        "autoSettleBusinessDays",
+    }
+
+
 def test_purchase_conditions(api: DocumentedClient, shop: Shop) -> None:
     aid = shop.account(1, limit="1000", tolerance="0.1")["id"]
     api.post(f"/accounts/{aid}/holders", json={"claims": {"email": "dep@example.com"}})

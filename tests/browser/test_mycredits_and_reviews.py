@@ -31,7 +31,7 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
     seed: Callable[..., Seeded],
     store: Callable[..., None],
 ) -> None:
-    store(myCreditsEnabled=True, paymentInstructions="Transferencia a la cuenta 123.")
+    store(my_credits_enabled=True, payment_instructions="Transferencia a la cuenta 123.")
     seeded = seed(
         email="cliente@empresa.example",
         limit_cents=500_000,
@@ -79,7 +79,7 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
 def test_staff_approve_an_over_limit_purchase_in_the_review_queue(
     page: Any, live_server: LiveServer, db: Database, staff: str, store: Callable[..., None]
 ) -> None:
-    store(overLimitReviewEnabled=True)
+    store(over_limit_review_enabled=True)
     with db.transaction() as session:
         account_id = open_account(
             session, email="buyer@example.com", credit_limit_cents=100_000, document="12345678909"

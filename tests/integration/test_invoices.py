@@ -89,7 +89,7 @@ def test_postponement_within_the_store_limits(
     with pytest.raises(Conflict) as error:
         postpone_invoice(session, invoice.id, 5, now=NOW)
     assert error.value.code == "postponement_refused"
-    store(postponementEnabled=True, invoicePostponementLimit=2, maxPostponementDays=20)
+    store(postponement_enabled=True, invoice_postponement_limit=2, max_postponement_days=20)
     original = invoice.due_date
     postpone_invoice(session, invoice.id, 5, now=NOW)
     assert invoice.due_date == original + timedelta(days=5)

@@ -51,14 +51,14 @@ def test_auto_settle_respects_the_holiday_calendar(db: Database) -> None:
     # from Monday 27 to Tuesday 28 in Brazil.
     monday = NOW.replace(month=4, day=20)
     with db.transaction() as session:
-        update_store_settings(session, {"holidayCalendar": "BR"})
+        update_store_settings(session, {"holiday_calendar": "BR"})
         account = open_account(session, email="h@example.com", credit_limit_cents=10**6, now=monday)
         reservation = reserve(session, account.id, 1_000, now=monday)
     assert reservation.auto_settle_at == monday + timedelta(days=8)
 
 
 def test_the_store_window_is_a_setting(db: Database) -> None:
-    _account, ids = setup(db, 10_000, autoSettleBusinessDays=1)
+    _account, ids = setup(db, 10_000, auto_settle_business_days=1)
     assert settle_due_reservations(db, now=NOW + timedelta(days=1)) == 1
     assert statuses(db, ids) == ["posted"]
 

@@ -86,7 +86,7 @@ def test_tolerance_only_when_the_store_enables_it(
     account = new_account(credit_limit_cents=100_000, tolerance_bps=1000)
     with pytest.raises(CreditDenied):
         reserve(session, account.id, 110_000, now=NOW)
-    store(toleranceEnabled=True)
+    store(tolerance_enabled=True)
     with pytest.raises(CreditDenied):
         reserve(session, account.id, 125_000, now=NOW)
     reserve(session, account.id, 110_000, now=NOW)
@@ -96,7 +96,7 @@ def test_tolerance_only_when_the_store_enables_it(
 def test_change_reservation_follows_the_order(
     session: Session, new_account: OpenAccount, store: Callable[..., None]
 ) -> None:
-    store(maxPreAuthorizationGrowthRate="0.2")
+    store(max_preauthorization_growth_bps=2000)
     account = new_account(credit_limit_cents=100_000)
     reservation = reserve(session, account.id, 50_000, now=NOW)
     change_reservation(session, reservation.id, 30_000, now=NOW)
@@ -107,7 +107,7 @@ def test_change_reservation_follows_the_order(
         change_reservation(session, reservation.id, 60_001, now=NOW)
     assert error.value.code == "growth_limit_exceeded"
     reserve(session, account.id, 40_000, now=NOW)
-    store(maxPreAuthorizationGrowthRate="1")
+    store(max_preauthorization_growth_bps=10000)
     with pytest.raises(CreditDenied) as error:
         change_reservation(session, reservation.id, 60_001, now=NOW)
     assert error.value.code == "insufficient_credit"
@@ -166,7 +166,7 @@ def test_partial_settlement_releases_the_rest(session: Session, new_account: Ope
 def test_settling_above_the_reservation_within_growth(
     session: Session, new_account: OpenAccount, store: Callable[..., None]
 ) -> None:
-    store(maxPreAuthorizationGrowthRate="0.1")
+    store(max_preauthorization_growth_bps=1000)
     account = new_account(credit_limit_cents=100_000)
     reservation = reserve(session, account.id, 10_000, now=NOW)
     with pytest.raises(CreditDenied):
@@ -179,7 +179,7 @@ def test_settling_above_the_reservation_within_growth(
 def test_order_changes_after_settlement(
     session: Session, new_account: OpenAccount, store: Callable[..., None]
 ) -> None:
-    store(maxPreAuthorizationGrowthRate="0.5")
+    store(max_preauthorization_growth_bps=5000)
     account = new_account(credit_limit_cents=100_000)
     reservation = reserve(session, account.id, 9_000, installments=3, now=NOW)
     settle_reservation(session, reservation.id, now=NOW)

@@ -125,7 +125,7 @@ def test_accounts_open_on_first_purchase_when_the_store_enables_it(
     post: Post, db: Database, store: Callable[..., None]
 ) -> None:
     assert post("/payments", payment_body("p1")).json["code"] == "no_account"  # type: ignore[index]
-    store(automaticCheckingAccountCreationEnabled=True, defaultCreditValue="500")
+    store(automatic_account_creation_enabled=True, default_credit_cents=50000)
     answer = post("/payments", payment_body("p2", "400")).json
     assert answer is not None and answer["status"] == "approved"
     assert account(db, "12345678909_CPF").credit_limit_cents == 50_000
@@ -140,7 +140,7 @@ def test_tolerance_applies_only_when_enabled(
     with db.transaction() as session:
         change_tolerance(session, buyer_account, 1000, now=NOW)
     assert post("/payments", payment_body("p1", "1100")).json["status"] == "denied"  # type: ignore[index]
-    store(toleranceEnabled=True)
+    store(tolerance_enabled=True)
     assert post("/payments", payment_body("p2", "1250")).json["status"] == "denied"  # type: ignore[index]
     assert post("/payments", payment_body("p3", "1100")).json["status"] == "approved"  # type: ignore[index]
 

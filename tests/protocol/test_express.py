@@ -162,7 +162,7 @@ def test_reads_settings_it_has_not_seen(pg: Database) -> None:
     with pg.transaction() as session:
         account = open_account(session, email="buyer@example.com", credit_limit_cents=100_000)
         account.tolerance_bps = 1_000
-        update_store_settings(session, {"toleranceEnabled": True})  # forgets the cache
+        update_store_settings(session, {"tolerance_enabled": True})  # forgets the cache
     authorizer = ExpressAuthorizer(pg.engine)
     try:
         # Above the limit, within the tolerance the store has just switched on.
@@ -262,7 +262,7 @@ def test_the_spending_power_in_sql_is_the_rule(pg: Database, tolerance_enabled: 
 
 def test_approves_up_to_the_last_cent_of_the_tolerance(pg: Database) -> None:
     with pg.transaction() as session:
-        update_store_settings(session, {"toleranceEnabled": True})
+        update_store_settings(session, {"tolerance_enabled": True})
         account = open_account(session, email="buyer@example.com", credit_limit_cents=99_999)
         account.tolerance_bps = 3_333  # headroom 33,329 cents: power 133,328
         load_store_settings(session)

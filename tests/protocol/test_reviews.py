@@ -25,7 +25,7 @@ CALLBACK = "https://gateway.example.com/callback/big"
 
 @pytest.fixture(autouse=True)
 def _review_on(store: Callable[..., None], buyer_account: str) -> None:
-    store(overLimitReviewEnabled=True)
+    store(over_limit_review_enabled=True)
 
 
 def deliver(db: Database, tmp_path: Path) -> list[dict[str, object]]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from connector.credit.check import find_drift
 from connector.credit.models import Holder, StatementEntry
-from connector.credit.settings import load_store_settings
+from connector.credit.settings import Reminder, load_store_settings
 from connector.db import Database
 from tests.web.conftest import Seeded, load_account, load_invoice, post_form, text_of
 
@@ -159,7 +160,7 @@ def test_cancel_payment_link_observation_and_postponement(
 
     off = post_form(admin_client, f"/admin/invoices/{first}/postpone", {"dueDays": "10"})
     assert off.status_code == 409 and "postponement is not enabled" in off.text
-    store(postponementEnabled=True, maxPostponementDays=15)
+    store(postponement_enabled=True, max_postponement_days=15)
     before = load_invoice(db, first).due_date
     assert (
         post_form(admin_client, f"/admin/invoices/{first}/postpone", {"dueDays": "10"}).status_code
@@ -207,38 +208,42 @@ def test_account_list_search_filter_sort(
 def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database) -> None:
     form = {
         "currency": "usd",
-        "toleranceEnabled": "1",
-        "overLimitReviewEnabled": "1",
-        "maxPreAuthorizationGrowthRate": "12.5",
-        "defaultCreditValue": "250",
-        "paymentTerms": "7\n30, 60\n30; 60 90",
-        "autoSettleBusinessDays": "3",
-        "holidayCalendar": "ar",
-        "dailyInterestRate": "0.001",
-        "taxRate": "0.05",
-        "postponementEnabled": "1",
-        "invoicePostponementLimit": "2",
-        "maxPostponementDays": "45",
-        "daysPrior": "3 09:00, 1 8:30",
-        "daysAfter": "2 10:00",
-        "myCreditsEnabled": "1",
-        "paymentInstructions": "Pay by bank transfer.",
+        "tolerance_enabled": "1",
+        "over_limit_review_enabled": "1",
+        "max_preauthorization_growth_bps": "12.5",
+        "default_credit_cents": "250",
+        "payment_terms": "7\n30, 60\n30; 60 90",
+        "auto_settle_business_days": "3",
+        "holiday_calendar": "ar",
+        "daily_interest_rate": "0.001",
+        "tax_rate": "0,05",
+        "postponement_enabled": "1",
+        "invoice_postponement_limit": "2",
+        "max_postponement_days": "45",
+        "reminders_before": "3 09:00, 1 8:30",
+        "reminders_after": "2 10:00",
+        "my_credits_enabled": "1",
+        "payment_instructions": "Pay by bank transfer.",
     }
     response = post_form(admin_client, "/admin/settings", form)
     assert response.status_code == 302, response.text
     with db.transaction() as session:
-        public = load_store_settings(session).to_public()
-    assert public["currency"] == "USD" and public["holidayCalendar"] == "AR"
-    assert public["paymentTerms"] == [[7], [30, 60], [30, 60, 90]]
-    assert str(public["maxPreAuthorizationGrowthRate"]) == "0.125"
-    assert public["notificationsSettings"]["daysPrior"][1] == {"days": 1, "timeOfDay": "08:30"}
-    assert public["toleranceEnabled"] and public["myCreditsEnabled"]
-    assert not public["automaticCheckingAccountCreationEnabled"]
+        saved = load_store_settings(session)
+    assert saved.currency == "USD" and saved.holiday_calendar == "AR"
+    assert saved.payment_terms == ((7,), (30, 60), (30, 60, 90))
+    assert saved.max_preauthorization_growth_bps == 1250
+    assert saved.default_credit_cents == 25_000 and saved.tax_rate == Decimal("0.05")
+    assert saved.reminders_before[1] == Reminder(1, "08:30")
+    assert saved.tolerance_enabled and saved.my_credits_enabled
+    assert not saved.automatic_account_creation_enabled
     page = admin_client.get("/admin/settings").text
     assert "30, 60, 90" in page and 'value="12.5"' in page
 
-    bad = post_form(admin_client, "/admin/settings", {**form, "paymentTerms": "30\n60"})
+    bad = post_form(admin_client, "/admin/settings", {**form, "payment_terms": "30\n60"})
     assert bad.status_code == 400
-    assert 'id="f-paymentTerms-note">two plans have 1 installment(s)' in bad.text
+    assert 'id="f-payment_terms-note">two plans have 1 installment(s)' in bad.text
+    unreadable = post_form(admin_client, "/admin/settings", {**form, "tax_rate": "five"})
+    assert unreadable.status_code == 400
+    assert 'id="f-tax_rate-note">Enter a fraction such as 0.05.' in unreadable.text
     with db.transaction() as session:
         assert load_store_settings(session).currency == "USD"  # nothing half-saved

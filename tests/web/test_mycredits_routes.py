@@ -30,7 +30,7 @@ PAY = "https://pay.example/boleto/"
 
 @pytest.fixture(autouse=True)
 def _my_credits_on(store: Callable[..., None]) -> None:
-    store(myCreditsEnabled=True)
+    store(my_credits_enabled=True)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def test_minting_refuses_unknown_closed_or_disabled(
         close_account(session, seeded.account_id, force=True)
     with pytest.raises(Conflict):
         mint(app, db, seeded.account_id)
-    store(myCreditsEnabled=False)
+    store(my_credits_enabled=False)
     with pytest.raises(Conflict) as refused:
         mint(app, db, seed().account_id)
     assert refused.value.code == "my_credits_disabled"
@@ -131,7 +131,7 @@ def test_my_credits_is_hidden_when_the_store_disables_it(
     seeded = seed(payment_link=PAY + "1")
     link = mint(app, db, seeded.account_id)
     assert client.get(path_of(link.url)).status_code == 302
-    store(myCreditsEnabled=False)
+    store(my_credits_enabled=False)
     for path in (
         "/mycredits/",
         "/mycredits/signin",

@@ -1,4 +1,9 @@
-"""Store settings: every field of the settings document, including the payment-term plans."""
+"""Store settings: every field of ``StoreSettings`` in one form, under its own name.
+
+The form reads what staff type (amounts, percentages, plans one per line, reminders as
+"days time") into the settings' values; the service checks each field by its rule and
+names the bad ones, which the page shows next to their fields.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +24,11 @@ from connector.web.messages import error_fields, error_message
 from connector.web.pages import render, store_settings
 
 CHECKBOXES = (
-    "toleranceEnabled",
-    "automaticCheckingAccountCreationEnabled",
-    "postponementEnabled",
-    "myCreditsEnabled",
-    "overLimitReviewEnabled",
+    "tolerance_enabled",
+    "automatic_account_creation_enabled",
+    "postponement_enabled",
+    "my_credits_enabled",
+    "over_limit_review_enabled",
 )
 _REMINDER = re.compile(r"^(\d{1,3})\s*(?:@|\s)\s*(\d{1,2}:\d{2})$")
 
@@ -38,44 +43,45 @@ def reminders_text(reminders: tuple[Reminder, ...]) -> str:
 
 def form_values(settings: StoreSettings) -> dict[str, str]:
     """The settings as the form shows them (rates as percentages, plans one per line)."""
-    public = settings.to_public()
-    values = {name: "1" if public[name] else "" for name in CHECKBOXES}
+    values = {name: "1" if getattr(settings, name) else "" for name in CHECKBOXES}
     values.update(
         currency=settings.currency,
-        defaultCreditValue=i18n.plain_amount(settings.default_credit_cents),
-        invoicePostponementLimit=str(settings.invoice_postponement_limit),
-        maxPostponementDays=str(settings.max_postponement_days),
-        maxPreAuthorizationGrowthRate=i18n.percent_plain(settings.max_preauthorization_growth_bps),
-        dailyInterestRate=str(settings.daily_interest_rate),
-        taxRate=str(settings.tax_rate),
-        daysPrior=reminders_text(settings.reminders_before),
-        daysAfter=reminders_text(settings.reminders_after),
-        paymentTerms=plans_text(settings.payment_terms),
-        autoSettleBusinessDays=str(settings.auto_settle_business_days),
-        holidayCalendar=settings.holiday_calendar or "",
-        paymentInstructions=settings.payment_instructions,
+        default_credit_cents=i18n.plain_amount(settings.default_credit_cents),
+        invoice_postponement_limit=str(settings.invoice_postponement_limit),
+        max_postponement_days=str(settings.max_postponement_days),
+        max_preauthorization_growth_bps=i18n.percent_plain(
+            settings.max_preauthorization_growth_bps
+        ),
+        daily_interest_rate=str(settings.daily_interest_rate),
+        tax_rate=str(settings.tax_rate),
+        reminders_before=reminders_text(settings.reminders_before),
+        reminders_after=reminders_text(settings.reminders_after),
+        payment_terms=plans_text(settings.payment_terms),
+        auto_settle_business_days=str(settings.auto_settle_business_days),
+        holiday_calendar=settings.holiday_calendar or "",
+        payment_instructions=settings.payment_instructions,
     )
     return values
 
 
-def _plans(text: str, form: Form) -> list[list[str]] | None:
+def _plans(form: Form) -> list[list[int]] | None:
     plans = []
-    for line in text.splitlines():
+    for line in form.data.get("payment_terms", "").splitlines():
         days = [d for d in re.split(r"[\s,;/]+", line.strip()) if d]
         if not days:
             continue
         if not all(d.isdigit() for d in days):
-            form.errors["paymentTerms"] = i18n.gettext(
+            form.errors["payment_terms"] = i18n.gettext(
                 "One plan per line, its due days separated by commas (30, 60, 90)."
             )
             return None
-        plans.append(days)
+        plans.append([int(d) for d in days])
     return plans
 
 
-def _reminders(name: str, text: str, form: Form) -> list[dict[str, Any]] | None:
+def _reminders(name: str, form: Form) -> list[Reminder] | None:
     reminders = []
-    for item in re.split(r"[,;\n]+", text):
+    for item in re.split(r"[,;\n]+", form.data.get(name, "")):
         item = item.strip()
         if not item:
             continue
@@ -86,41 +92,33 @@ def _reminders(name: str, text: str, form: Form) -> list[dict[str, Any]] | None:
             )
             return None
         hours, minutes = match.group(2).split(":")
-        reminders.append({"days": match.group(1), "timeOfDay": f"{int(hours):02d}:{minutes}"})
+        reminders.append(Reminder(int(match.group(1)), f"{int(hours):02d}:{minutes}"))
     return reminders
 
 
-def document_from_form(form: Form) -> dict[str, Any]:
-    """The public settings document a submitted form asks for (validated by the service)."""
-    doc: dict[str, Any] = {name: form.data.get(name) == "1" for name in CHECKBOXES}
-    for name in (
-        "currency",
-        "defaultCreditValue",
-        "invoicePostponementLimit",
-        "maxPostponementDays",
-        "dailyInterestRate",
-        "taxRate",
-        "autoSettleBusinessDays",
-    ):
-        doc[name] = form.text(name, required=True, max_length=64)
-    growth = form.text("maxPreAuthorizationGrowthRate", required=True, max_length=16)
-    doc["maxPreAuthorizationGrowthRate"] = growth.rstrip("%").strip() + "%"
-    doc["holidayCalendar"] = form.text("holidayCalendar", max_length=8) or None
-    doc["paymentInstructions"] = form.data.get("paymentInstructions", "").strip()
-    plans = _plans(form.data.get("paymentTerms", ""), form)
-    if plans is not None:
-        doc["paymentTerms"] = plans
-    before = _reminders("daysPrior", form.data.get("daysPrior", ""), form)
-    after = _reminders("daysAfter", form.data.get("daysAfter", ""), form)
-    if before is not None and after is not None:
-        doc["notificationsSettings"] = {"daysPrior": before, "daysAfter": after}
-    return doc
-
-
-_RENAMES = {
-    "notificationsSettings.daysPrior": "daysPrior",
-    "notificationsSettings.daysAfter": "daysAfter",
-}
+def changes_from_form(form: Form) -> dict[str, Any]:
+    """The settings a submitted form asks for, read from its text (checked by the service)."""
+    typed: dict[str, Any] = {
+        "currency": form.text("currency", required=True, max_length=8),
+        "default_credit_cents": form.cents("default_credit_cents"),
+        "invoice_postponement_limit": form.integer("invoice_postponement_limit", 0, 100),
+        "max_postponement_days": form.integer("max_postponement_days", 0, 3650),
+        "auto_settle_business_days": form.integer("auto_settle_business_days", 0, 30),
+        "max_preauthorization_growth_bps": form.percent_bps(
+            "max_preauthorization_growth_bps", required=True, maximum_bps=100_000
+        ),
+        "daily_interest_rate": form.fraction("daily_interest_rate"),
+        "tax_rate": form.fraction("tax_rate"),
+        "holiday_calendar": form.text("holiday_calendar", max_length=8) or None,
+        "payment_instructions": form.data.get("payment_instructions", "").strip(),
+        "payment_terms": _plans(form),
+        "reminders_before": _reminders("reminders_before", form),
+        "reminders_after": _reminders("reminders_after", form),
+    }
+    changes = {name: form.data.get(name) == "1" for name in CHECKBOXES}
+    # A field the form could not read is left out: its error is shown, nothing is saved.
+    changes.update({name: value for name, value in typed.items() if name not in form.errors})
+    return changes
 
 
 @bp.get("/settings")
@@ -131,10 +129,10 @@ def settings() -> tuple[str, int]:
 @bp.post("/settings")
 def save_settings() -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
-    document = document_from_form(form)
+    changes = changes_from_form(form)
     try:
         form.check()
-        get_db().run(lambda s: update_store_settings(s, document, done_by=done_by()))
+        get_db().run(lambda s: update_store_settings(s, changes, done_by=done_by()))
     except ConnectorError as error:
         values = dict(form.data)
         for name in CHECKBOXES:
@@ -143,7 +141,7 @@ def save_settings() -> WerkzeugResponse | tuple[str, int]:
             "admin/settings.html",
             error.http_status,
             values=values,
-            errors=error_fields(error, _RENAMES),
+            errors=error_fields(error),
             error=error_message(error),
         )
     flash(i18n.gettext("Settings saved."), "success")

@@ -1,0 +1,225 @@
+"""The accounts' shapes: search, open, change, statements, holders, My Credits links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_dump, validate
+
+from connector.api.schemas.common import Body, CountSummary, Paging, Query
+from connector.bulk.filters import Combine
+from connector.credit.accounts import Figures
+from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
+from connector.credit.models import Account
+from connector.errors import ValidationError as ConnectorValidationError
+from connector.money import bps_to_decimal, cents_to_decimal
+from connector.wire import Cents, Moment, Rate, WholeNumber
+
+
+class AccountQuery(Paging, Combine):
+    status = fields.String(
+        validate=validate.OneOf(["Open", "Closed", "open", "closed"]),
+        metadata={"description": "Open (default) or Closed"},
+    )
+    email = fields.String(validate=validate.Length(max=254))
+    document = fields.String(validate=validate.Length(max=64))
+
+
+class StatementQuery(Query):
+    dateFrom = Moment(metadata={"description": "first moment of the period (default: opening)"})
+    dateTo = Moment(
+        end_of_day=True,
+        metadata={"description": "last moment of the period, included (default: now)"},
+    )
+
+
+class CloseQuery(Query):
+    force = fields.Boolean(
+        load_default=False,
+        metadata={"description": "close even with open invoices or reservations"},
+    )
+
+
+class PurchaseConditionsQuery(Query):
+    email = fields.String(validate=validate.Length(max=254))
+    document = fields.String(validate=validate.Length(max=64))
+    documentType = fields.String(validate=validate.Length(max=16))
+
+
+def _checked(normalize: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """A field validator that applies the credit service's own rule, so that every bad
+    field is named in one answer (the service checks again when it runs)."""
+
+    def check(value: Any) -> None:
+        try:
+            normalize(value)
+        except ConnectorValidationError as exc:
+            raise ValidationError(next(iter(exc.fields.values()), exc.message)) from exc
+
+    return check
+
+
+EMAIL = _checked(normalize_email)
+DOCUMENT = _checked(normalize_document)
+DOCUMENT_TYPE = _checked(lambda value: normalize_document_type(value, None))
+
+
+class OpenAccountBody(Body):
+    id = fields.String(metadata={"description": "default: {document}_{documentType}"})
+    email = fields.String(required=True, validate=EMAIL)
+    document = fields.String(allow_none=True, validate=DOCUMENT)
+    documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
+    creditLimit = Cents(required=True)
+    tolerance = Rate(load_default=0)
+    description = fields.Raw(
+        load_only=True, metadata={"description": "deprecated by the public API; ignored"}
+    )
+
+
+class UpdateAccountBody(Body):
+    email = fields.String(validate=EMAIL)
+    document = fields.String(allow_none=True, validate=DOCUMENT)
+    documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
+    creditLimit = Cents()
+    tolerance = Rate()
+    description = fields.Raw(load_only=True, metadata={"description": "ignored"})
+
+
+class CloseAccountBody(Body):
+    """The public API documents these on close; they are accepted and not used."""
+
+    document = fields.String(allow_none=True)
+    documentType = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+
+
+class ValueBody(Body):
+    value = Cents(required=True)
+
+
+class ToleranceBody(Body):
+    value = Rate(required=True)
+
+
+class AdjustmentBody(Body):
+    value = Cents(
+        required=True,
+        allow_negative=True,
+        metadata={"description": "negative takes from the balance, positive adds to it"},
+    )
+    description = fields.String(validate=validate.Length(max=500))
+
+
+class Claims(Body):
+    email = fields.String(required=True, validate=EMAIL)
+
+
+class HolderBody(Body):
+    claims = fields.Nested(Claims, required=True)
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account with its figures, as one object to dump."""
+
+    account: Account
+    figures: Figures
+
+
+class AccountOut(Schema):
+    id = fields.String(attribute="account.id", required=True)
+    email = fields.String(attribute="account.email", required=True)
+    document = fields.String(attribute="account.document", allow_none=True)
+    documentType = fields.String(attribute="account.document_type", allow_none=True)
+    status = fields.String(attribute="account.status", required=True)
+    creditLimit = Cents(attribute="figures.credit_limit_cents", required=True)
+    tolerance = Rate(attribute="figures.tolerance_bps", required=True)
+    balance = Cents(attribute="figures.balance_cents", required=True)
+    preAuthorizedCredit = Cents(attribute="figures.reserved_cents", required=True)
+    availableCredit = Cents(attribute="figures.available_cents", required=True)
+    availableBalance = Cents(
+        attribute="figures.available_cents",
+        required=True,
+        dump_only=True,
+        metadata={"description": "the same as availableCredit"},
+    )
+    description = fields.Constant("", metadata={"description": "deprecated; always empty"})
+    createdAt = Moment(attribute="account.created_at", required=True)
+    updatedAt = Moment(attribute="account.updated_at", required=True)
+
+
+class AccountPage(Schema):
+    data = fields.List(fields.Nested(AccountOut), required=True)
+    summary = fields.Nested(CountSummary, required=True)
+
+
+class StatementEntryOut(Schema):
+    id = fields.String(required=True)
+    value = Cents(attribute="value_cents", required=True)
+    date = Moment(attribute="created_at", required=True)
+    origin = fields.String(required=True)
+    doneBy = fields.String(attribute="done_by")
+    metadata = fields.Function(
+        lambda entry: public_metadata(entry.origin, entry.details),
+        metadata={"type": "object"},
+    )
+
+    @post_dump
+    def _omit_empty(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Like the public API, leave out ``doneBy`` and ``metadata`` when there are none."""
+        return {k: v for k, v in data.items() if v not in (None, {})}
+
+
+def public_metadata(origin: str, details: dict[str, Any]) -> dict[str, Any]:
+    """An entry's metadata with amounts in currency units, never in cents."""
+    if origin == "Credit":
+        out = dict(details)
+        if "creditLimit" in out:
+            out["creditLimit"] = cents_to_decimal(out["creditLimit"])
+        if "toleranceBps" in out:
+            out["tolerance"] = bps_to_decimal(out.pop("toleranceBps"))
+        return out
+    return details
+
+
+class StatementOut(Schema):
+    statements = fields.List(fields.Nested(StatementEntryOut), attribute="entries", required=True)
+    previousBalance = Cents(attribute="previous_cents", required=True)
+    intervalBalance = Cents(attribute="interval_cents", required=True)
+    currentBalance = Cents(attribute="current_cents", required=True)
+
+
+class AdjustmentOut(Schema):
+    id = fields.String(required=True)
+    value = fields.String(
+        required=True, metadata={"description": "the amount as text, as the public API answers"}
+    )
+
+
+class HolderOut(Schema):
+    id = fields.String(required=True)
+    level = fields.Integer(required=True, metadata={"description": "1: owner, 2: dependent"})
+    claims = fields.Function(
+        lambda h: {"email": h.email}, required=True, metadata={"type": "object"}
+    )
+    createdAt = Moment(attribute="created_at", required=True)
+
+
+class HolderPage(Schema):
+    data = fields.List(fields.Nested(HolderOut), required=True)
+    summary = fields.Nested(CountSummary, required=True)
+
+
+class MyCreditsLinkBody(Body):
+    """How long the link stays valid, in seconds (default 24 hours, at most 30 days)."""
+
+    expiresIn = WholeNumber(
+        load_default=24 * 3600, validate=validate.Range(min=60, max=30 * 24 * 3600)
+    )
+
+
+class MyCreditsLinkOut(Schema):
+    url = fields.String(required=True)
+    expiresAt = Moment(required=True)

@@ -1,0 +1,68 @@
+"""The invoices' shapes: search, read, change, postpone."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from connector.api.schemas.common import Body, Paging
+from connector.bulk.filters import AllInvoiceFilters, InvoiceFilters
+from connector.money import cents_to_decimal
+from connector.wire import Cents, InvoiceStatusField, Moment, WholeNumber
+
+
+class InvoiceQuery(Paging, InvoiceFilters):
+    """One account's invoices, a page at a time."""
+
+
+class GlobalInvoiceQuery(Paging, AllInvoiceFilters):
+    """Every account's invoices, a page at a time."""
+
+
+class InvoiceOut(Schema):
+    id = fields.String(required=True)
+    friendlyId = fields.String(attribute="friendly_id", required=True)
+    status = fields.String(required=True, metadata={"enum": ["Opened", "Paid", "Cancelled"]})
+    value = Cents(attribute="value_cents", required=True)
+    creditValue = fields.Function(
+        lambda i: cents_to_decimal(i.original_value_cents - i.value_cents),
+        required=True,
+        metadata={
+            "type": "number",
+            "description": "how much refunds and order changes took off the invoice",
+        },
+    )
+    accountId = fields.String(attribute="account_id", required=True)
+    creditAccountId = fields.String(attribute="account_id", required=True, dump_only=True)
+    transactionId = fields.String(attribute="reservation_id", required=True)
+    orderId = fields.String(attribute="order_id", allow_none=True)
+    installment = fields.Integer(required=True)
+    numberOfInstallments = fields.Integer(attribute="number_of_installments", required=True)
+    createdAt = Moment(attribute="created_at", required=True)
+    updatedAt = Moment(attribute="updated_at", required=True)
+    resolvedAt = Moment(attribute="resolved_at", allow_none=True)
+    originalDueDate = Moment(attribute="original_due_date", required=True)
+    dueDate = Moment(attribute="due_date", required=True)
+    paymentLink = fields.String(attribute="payment_link", allow_none=True)
+    observation = fields.String(allow_none=True)
+
+
+class InvoiceSummaryOut(Schema):
+    total = Cents(attribute="opened_cents", required=True, metadata={"description": "open"})
+    count = fields.Integer(required=True)
+    totalPaid = Cents(attribute="paid_cents", required=True)
+    totalCancelled = Cents(attribute="cancelled_cents", required=True)
+
+
+class InvoicePage(Schema):
+    data = fields.List(fields.Nested(InvoiceOut), required=True)
+    summary = fields.Nested(InvoiceSummaryOut, required=True)
+
+
+class ChangeInvoiceBody(Body):
+    status = InvoiceStatusField()
+    observation = fields.String(allow_none=True)
+    paymentLink = fields.String(allow_none=True)
+
+
+class PostponeBody(Body):
+    dueDays = WholeNumber(required=True, validate=validate.Range(min=1, max=3650))
