@@ -27,24 +27,26 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from connector.bulk import accounts_import, invoices_import
+from connector.bulk.claims import (
+    LostClaim,
+    claim_job,
+    find_resumable,
+    finish_job,
+    next_queued_jobs,
+    record_chunk,
+    set_layout,
+)
 from connector.bulk.csvio import Column, FileProblem, Sheet, SheetRow, open_sheet, read_facts
+from connector.bulk.files import open_upload
 from connector.bulk.history import (
     COMPLETED,
     FAILED,
     INTERRUPTED,
     ChunkCounts,
     ImportJob,
-    LostClaim,
     RowError,
-    claim_job,
     create_job,
-    find_resumable,
-    finish_job,
     get_job,
-    next_queued_jobs,
-    open_upload,
-    record_chunk,
-    set_layout,
 )
 from connector.bulk.report import Outcome
 from connector.clock import utcnow

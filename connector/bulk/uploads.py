@@ -15,7 +15,8 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
-from connector.bulk.history import PART_BYTES, ImportJob, create_job, record_facts, store_upload
+from connector.bulk.files import PART_BYTES, store_upload
+from connector.bulk.history import ImportJob, create_job, record_facts
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
 from connector.errors import Code, Reason, ValidationError
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from connector.conformance.cases import Case, CaseSkipped, Context
+from connector.conformance.context import Case, CaseSkipped, Context
 from connector.conformance.harness import CallbackReceiver, CaseFailure, Client
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"

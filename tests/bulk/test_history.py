@@ -10,20 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from connector.bulk.claims import LostClaim, claim_job, record_chunk
 from connector.bulk.csvio import FileFacts
+from connector.bulk.files import open_upload, store_upload
 from connector.bulk.history import (
     ChunkCounts,
     ImportFilePart,
     ImportJob,
-    LostClaim,
-    claim_job,
     create_job,
     effective_status,
     get_job,
     job_to_dict,
-    open_upload,
-    record_chunk,
-    store_upload,
 )
 from connector.bulk.runner import run_import, run_queued_imports, start_file_import
 from connector.clock import utcnow

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from connector.bulk.history import QUEUED, has_upload
+from connector.bulk.files import has_upload
+from connector.bulk.history import QUEUED
 from connector.bulk.uploads import InvalidFile, queue_import
 from connector.db import Database
 from connector.errors import ValidationError

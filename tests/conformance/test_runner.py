@@ -108,7 +108,7 @@ def test_a_broken_connector_fails_with_evidence(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(harness, "ANSWER_LIMIT_SECONDS", 0.2)
-    monkeypatch.setattr("connector.conformance.cases.CALLBACK_SECONDS", 0.5)
+    monkeypatch.setattr("connector.conformance.homologation.CALLBACK_SECONDS", 0.5)
     broken = Broken()
     broken.thread.start()
     try:
