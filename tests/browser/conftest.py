@@ -21,9 +21,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from connector import create_app
 from connector.context import of
 from connector.db import Database
-from tests.conftest import ADMIN_KEY, ADMIN_TOKEN
+from tests.factories import ADMIN_KEY, ADMIN_TOKEN
 from tests.server import free_port
-from tests.web.conftest import seed, staff, store  # noqa: F401 (fixtures)
+from tests.web.conftest import staff  # noqa: F401 (a fixture)
 
 CHROMIUM = os.environ.get("CONNECTOR_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

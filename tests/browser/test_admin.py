@@ -12,7 +12,8 @@ from sqlalchemy import select
 from connector.credit.models import Account, Holder
 from connector.db import Database
 from tests.browser.conftest import LiveServer, screenshot
-from tests.web.conftest import STAFF_EMAIL, STAFF_PASSWORD, Seeded, load_account, load_invoice
+from tests.factories import Seeded, load_account, load_invoice
+from tests.web.conftest import STAFF_EMAIL, STAFF_PASSWORD
 
 
 def nav(page: Any, name: str) -> Any:

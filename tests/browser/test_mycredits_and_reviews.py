@@ -17,9 +17,7 @@ from connector.db import Database
 from connector.payments.models import PaymentCallback, PaymentReview
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
-from tests.conftest import ADMIN_KEY, ADMIN_TOKEN
-from tests.protocol.conftest import payment_body
-from tests.web.conftest import Seeded, load_account
+from tests.factories import ADMIN_KEY, ADMIN_TOKEN, Seeded, load_account, payment_body
 
 PAY_URL = "https://pay.example.test/boleto/"
 

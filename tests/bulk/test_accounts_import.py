@@ -11,7 +11,7 @@ from connector.credit.holders import add_holder
 from connector.credit.models import Account, StatementEntry
 from connector.db import Database
 from tests.bulk.conftest import RunImport, WriteFile, counts, ledger_state, row_errors
-from tests.conftest import NOW
+from tests.factories import NOW
 
 HEADER = "Email,Document,Document Type,Credit limit,Tolerance rate\n"
 

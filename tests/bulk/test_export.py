@@ -21,7 +21,7 @@ from connector.credit.statements import adjust_balance
 from connector.db import Database
 from connector.errors import ValidationError
 from tests.bulk.conftest import RunImport, WriteFile, counts
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def rows_of(text: str, delimiter: str = ",") -> list[dict[str, str]]:

@@ -17,7 +17,7 @@ from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from tests.bulk.conftest import RunImport, WriteFile, counts, row_errors
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 @pytest.fixture

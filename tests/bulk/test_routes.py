@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from connector.bulk.runner import run_queued_imports
 from connector.credit.accounts import open_account
 from connector.db import Database
-from tests.conftest import NOW
+from tests.factories import NOW
 
 BASE = "/api/creditcontrol/bulk"
 ACCOUNTS = (

@@ -13,8 +13,8 @@ from connector.credit.accounts import close_account, open_account
 from connector.credit.holders import add_holder
 from connector.credit.models import Account, Reservation
 from connector.db import Database
-from tests.conftest import NOW
-from tests.protocol.conftest import Post, payment_body
+from tests.conftest import Post
+from tests.factories import NOW, payment_body
 
 
 def reservations(db: Database) -> list[Reservation]:

@@ -25,8 +25,7 @@ from connector.db import Database
 from connector.payments.authorization import PaymentRequest
 from connector.payments.models import Payment
 from connector.protocol.express import ExpressAuthorizer, spending_power_sql
-from tests.conftest import ADMIN_KEY, ADMIN_TOKEN, NOW
-from tests.protocol.conftest import payment_body
+from tests.factories import ADMIN_KEY, ADMIN_TOKEN, NOW, payment_body
 
 HEADERS = {"X-VTEX-API-AppKey": ADMIN_KEY, "X-VTEX-API-AppToken": ADMIN_TOKEN}
 

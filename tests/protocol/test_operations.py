@@ -14,7 +14,8 @@ from connector.credit.check import find_drift
 from connector.credit.models import Account, Invoice, Reservation
 from connector.db import Database
 from connector.jobs.settlement import settle_due_reservations
-from tests.protocol.conftest import Post, payment_body
+from tests.conftest import Post
+from tests.factories import payment_body
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,7 @@ from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
 from connector.credit.models import Account, Reservation
 from connector.db import Database
-from tests.conftest import NOW
-from tests.protocol.conftest import TESTSUITE, card_body, payment_body
+from tests.factories import NOW, TESTSUITE, card_body, payment_body
 from tests.protocol.test_testsuite_and_callbacks import receiver  # noqa: F401 (fixture)
 from tests.server import Server, environment
 

@@ -23,7 +23,8 @@ from connector.credit.models import Account, Reservation
 from connector.db import Database
 from connector.payments.callbacks import LIFETIME, deliver_due_callbacks
 from connector.payments.models import PaymentCallback
-from tests.protocol.conftest import TESTSUITE, Post, card_body, payment_body
+from tests.conftest import Post
+from tests.factories import TESTSUITE, card_body, payment_body
 
 APPROVE, DENY = "4444333322221111", "4444333322221112"
 ASYNC_APPROVE, ASYNC_DENY = "4222222222222224", "4222222222222225"

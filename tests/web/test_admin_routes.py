@@ -13,7 +13,8 @@ from connector.credit.check import find_drift
 from connector.credit.models import Holder, StatementEntry
 from connector.credit.settings import Reminder, load_store_settings
 from connector.db import Database
-from tests.web.conftest import Seeded, load_account, load_invoice, post_form, text_of
+from tests.factories import Seeded, load_account, load_invoice
+from tests.web.conftest import post_form, text_of
 
 
 def test_open_an_account_from_the_form(admin_client: FlaskClient, db: Database) -> None:

@@ -11,16 +11,8 @@ from flask.testing import FlaskClient
 from connector import create_app
 from connector.context import of
 from connector.db import Database
-from tests.web.conftest import (
-    STAFF_EMAIL,
-    STAFF_PASSWORD,
-    Seeded,
-    csrf_of,
-    load_account,
-    load_invoice,
-    post_form,
-    sign_in,
-)
+from tests.factories import Seeded, load_account, load_invoice
+from tests.web.conftest import STAFF_EMAIL, STAFF_PASSWORD, csrf_of, post_form, sign_in
 
 
 def test_pages_need_a_signed_in_user(client: FlaskClient, staff: str) -> None:

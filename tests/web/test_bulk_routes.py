@@ -20,7 +20,8 @@ from connector.credit import invoices as invoice_service
 from connector.credit.accounts import open_account
 from connector.credit.models import Account
 from connector.db import Database
-from tests.web.conftest import STAFF_EMAIL, Seeded, csrf_of, load_invoice, sign_in, text_of
+from tests.factories import Seeded, load_invoice
+from tests.web.conftest import STAFF_EMAIL, csrf_of, sign_in, text_of
 
 # One bad e-mail (row 3) and one bad tolerance (row 4), as a Spanish spreadsheet saves it.
 ACCOUNTS = (

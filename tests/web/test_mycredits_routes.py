@@ -23,7 +23,8 @@ from connector.credit.holders import add_holder, remove_holder
 from connector.db import Database
 from connector.errors import Conflict, NotFound, ValidationError
 from connector.notify.outbox import OutboxMail
-from tests.web.conftest import Seeded, load_invoice, post_form, text_of
+from tests.factories import Seeded, load_invoice
+from tests.web.conftest import post_form, text_of
 
 PAY = "https://pay.example/boleto/"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from tests.web.conftest import Seeded
+from tests.factories import Seeded
 
 
 @pytest.mark.parametrize("lang", ["en", "es", "pt"])

@@ -20,7 +20,7 @@ from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
 from connector.errors import Conflict, CreditDenied, NotFound, ValidationError
 from connector.migrate import alembic_config
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def _account(session: Session, n: int = 1, limit: int = 100_000) -> str:

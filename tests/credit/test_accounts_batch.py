@@ -12,7 +12,7 @@ from connector.credit.holders import add_holder
 from connector.credit.ledger import lock_accounts
 from connector.credit.models import Account, Holder, StatementEntry
 from connector.errors import Conflict, ConnectorError, CreditDenied, NotFound, ValidationError
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def codes(results: list[object]) -> list[str]:

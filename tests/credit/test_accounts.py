@@ -15,8 +15,7 @@ from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
 from connector.credit.settlements import settle_reservation
 from connector.errors import Conflict, CreditDenied, NotFound, ValidationError
-from tests.conftest import NOW
-from tests.integration.conftest import OpenAccount
+from tests.factories import NOW, OpenAccount
 
 
 def entries(session: Session, account_id: str) -> list[StatementEntry]:

@@ -18,7 +18,8 @@ from connector.db import Database
 from connector.errors import Conflict
 from connector.payments.callbacks import deliver_due_callbacks
 from connector.payments.reviews import approve_review, deny_review, list_reviews
-from tests.protocol.conftest import Post, payment_body
+from tests.conftest import Post
+from tests.factories import payment_body
 
 CALLBACK = "https://gateway.example.com/callback/big"
 

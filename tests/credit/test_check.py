@@ -8,8 +8,7 @@ from connector.credit.invoices import pay_invoice
 from connector.credit.models import Account, Invoice, Reservation
 from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
-from tests.conftest import NOW
-from tests.integration.conftest import OpenAccount
+from tests.factories import NOW, OpenAccount
 
 
 def test_a_consistent_ledger_has_no_drift(session: Session, new_account: OpenAccount) -> None:

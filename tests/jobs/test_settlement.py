@@ -14,7 +14,7 @@ from connector.db import Database
 from connector.errors import CreditDenied
 from connector.jobs import settlement
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def setup(db: Database, *values: int, **settings: object) -> tuple[str, list[str]]:

@@ -10,8 +10,7 @@ from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sear
 from connector.credit.invoices import cancel_invoice, pay_invoice, update_invoice
 from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
-from tests.conftest import NOW
-from tests.integration.conftest import OpenAccount
+from tests.factories import NOW, OpenAccount
 
 
 def buy(

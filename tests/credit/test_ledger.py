@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from connector.credit.holders import find_account_for_buyer
 from connector.credit.ledger import lock_account
-from tests.integration.conftest import OpenAccount
+from tests.factories import OpenAccount
 
 
 @contextmanager

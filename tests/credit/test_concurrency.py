@@ -20,7 +20,7 @@ from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.db import Database
 from connector.errors import ConnectorError, CreditDenied
 from connector.jobs.settlement import settle_due_reservations
-from tests.conftest import NOW
+from tests.factories import NOW
 
 T = TypeVar("T")
 

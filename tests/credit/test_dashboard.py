@@ -1,21 +1,12 @@
-"""The read-side queries the pages use, the outbox, staff users and the CLI."""
+"""The dashboard's figures and the statements the pages show, from the ledger."""
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from datetime import timedelta
-from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
-import pytest
-from click.testing import CliRunner
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.access.users import StaffUser, authenticate, create_user
-from connector.cli import cli
 from connector.clock import utcnow
 from connector.credit.account_search import AccountFilter, account_select, sorted_account_select
 from connector.credit.accounts import open_account
@@ -24,9 +15,7 @@ from connector.credit.invoices import cancel_invoice, pay_invoice
 from connector.credit.models import AccountStatus
 from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
-from connector.errors import Conflict, ValidationError
-from connector.notify.outbox import OutboxMail, SmtpTarget, deliver_pending, list_mails, queue_mail
-from tests.web.conftest import Seeded
+from tests.factories import Seeded
 
 
 def test_aging_buckets_by_days_overdue(db: Database, seed: Callable[..., Seeded]) -> None:
@@ -102,104 +91,6 @@ def test_account_search_by_dependent_email_and_sort_by_available(
     assert [x.id for x in carried] == [a.id]
     overdue = AccountFilter(search="x.example", overdue_at=utcnow())
     assert session.scalars(account_select(overdue)).all() == []
-
-
-def test_users_are_stored_hashed_and_unique(session: Session) -> None:
-    user = create_user(session, email="Boss@Store.example", password="a very long secret")
-    assert user.email == "boss@store.example"
-    assert user.password_hash.startswith("scrypt:") and "secret" not in user.password_hash
-    assert authenticate(session, "boss@store.example", "a very long secret") is not None
-    assert authenticate(session, "boss@store.example", "wrong") is None
-    with pytest.raises(Conflict):
-        create_user(session, email="boss@store.example", password="another long one")
-    with pytest.raises(ValidationError):
-        create_user(session, email="short@store.example", password="short")
-
-
-class FakeSMTP:
-    sent: list[EmailMessage] = []
-    fail = False
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.address = (host, port)
-
-    def __enter__(self) -> FakeSMTP:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def starttls(self, context: Any) -> None:
-        return None
-
-    def login(self, user: str, password: str) -> None:
-        assert (user, password) == ("mailer", "p@ss")
-
-    def send_message(self, message: EmailMessage) -> None:
-        if FakeSMTP.fail:
-            raise smtplib.SMTPServerDisconnected("gone")
-        FakeSMTP.sent.append(message)
-
-
-def test_the_outbox_keeps_mails_and_sends_them_by_smtp_when_configured(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    FakeSMTP.sent = []
-    with db.transaction() as session:
-        queue_mail(session, to="c@shop.example", subject="Hi", body="Body")
-    assert deliver_pending(db, None) == 0  # no SMTP: the table is the outbox
-    url = "smtp+starttls://mailer:p%40ss@mail.example:2525?from=credit@store.example"
-    target = SmtpTarget.from_url(url)
-    assert (target.host, target.port, target.mode, target.sender) == (
-        "mail.example",
-        2525,
-        "starttls",
-        "credit@store.example",
-    )
-    FakeSMTP.fail = True
-    assert deliver_pending(db, url) == 0
-    with db.transaction() as session:
-        [mail] = list_mails(session)
-        assert mail.sent_at is None and mail.attempts == 1 and "gone" in (mail.last_error or "")
-    FakeSMTP.fail = False
-    assert deliver_pending(db, url) == 1
-    assert deliver_pending(db, url) == 0
-    [message] = FakeSMTP.sent
-    assert message["To"] == "c@shop.example" and message["From"] == "credit@store.example"
-    with db.transaction() as session:
-        assert session.scalars(select(OutboxMail)).one().sent_at is not None
-
-
-def test_cli_creates_and_lists_users(db: Database, tmp_path: Path) -> None:
-    env = {"DATABASE_URL": db.url, "CONNECTOR_INSTANCE_PATH": str(tmp_path)}
-    runner = CliRunner()
-    created = runner.invoke(
-        cli,
-        ["users", "create", "--email", "ops@store.example", "--name", "Ops"],
-        input="a long password\na long password\n",
-        env=env,
-    )
-    assert created.exit_code == 0, created.output
-    assert "created staff user ops@store.example" in created.output
-    again = runner.invoke(
-        cli,
-        ["users", "create", "--email", "ops@store.example"],
-        env={**env, "CONNECTOR_USER_PASSWORD": "x" * 12},
-    )
-    assert again.exit_code == 1 and "already exists" in again.output
-    listed = runner.invoke(cli, ["users", "list"], env=env)
-    assert "ops@store.example\tactive" in listed.output
-    assert (
-        runner.invoke(cli, ["users", "disable", "--email", "ops@store.example"], env=env).exit_code
-        == 0
-    )
-    with db.transaction() as session:
-        user = session.scalars(select(StaffUser)).one()
-        assert user.disabled_at is not None and user.password_hash.startswith("scrypt:")
-        queue_mail(session, to="c@shop.example", subject="Link", body="https://x/y")
-    mails = runner.invoke(cli, ["mail", "list"], env=env)
-    assert "to c@shop.example (not sent)" in mails.output and "https://x/y" in mails.output
 
 
 def test_store_totals_count_open_accounts_and_invoices(

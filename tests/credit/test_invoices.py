@@ -14,8 +14,7 @@ from connector.credit.reservations import reserve
 from connector.credit.rules import is_overdue
 from connector.credit.settlements import settle_reservation
 from connector.errors import Conflict, NotFound, ValidationError
-from tests.conftest import NOW
-from tests.integration.conftest import OpenAccount
+from tests.factories import NOW, OpenAccount
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from connector.access.keys import verify_key
 from connector.credit.accounts import open_account
 from connector.credit.models import Account
 from connector.db import Database
-from tests.conftest import NOW
+from tests.factories import NOW
 from tests.server import environment
 
 CONNECTOR = [sys.executable, "-m", "connector.cli"]

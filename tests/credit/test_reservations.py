@@ -15,8 +15,7 @@ from connector.credit.reservations import change_reservation, release_reservatio
 from connector.credit.settings import load_store_settings
 from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.errors import Conflict, CreditDenied, ValidationError
-from tests.conftest import NOW
-from tests.integration.conftest import OpenAccount
+from tests.factories import NOW, OpenAccount
 
 
 def available(session: Session, account: Account) -> int:

@@ -12,7 +12,7 @@ from connector.credit.models import Account, StatementEntry
 from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
 from connector.errors import ConnectorError
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def test_update_invoices_applies_in_order_and_a_refusal_changes_nothing(session: Session) -> None:

@@ -22,7 +22,7 @@ from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.migrate import upgrade
 from tests.bulk.conftest import ledger_state
-from tests.conftest import NOW
+from tests.factories import NOW
 
 CONNECTOR = [sys.executable, "-m", "connector.cli"]
 HEADER = "Email,Document,Document Type,Credit limit,Tolerance rate\r\n"
