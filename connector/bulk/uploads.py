@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, open_sheet
 from connector.bulk.history import PART_BYTES, ImportJob, create_job, record_facts, store_upload
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
-from connector.errors import Code, Reason, ValidationError
+from connector.errors import N_, Code, Reason, ValidationError
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
-NO_FILE = "a CSV file is required"
+NO_FILE = N_("a CSV file is required")
 
 
 class InvalidFile(ValidationError):
