@@ -10,7 +10,7 @@ Each edge renders them in its own shape (the protocol's ``{"status": "error", "c
 and the pages translate the template through the gettext catalogs before filling it, so a
 message reads the same in English, Spanish and Portuguese. A field's reason is plain
 text, or a ``Reason`` with values of its own. ``pybabel extract`` finds the templates by the class
-names (``babel.cfg``).
+names (``babel.cfg``); a text kept apart from the call that shows it is marked with ``N_``.
 """
 
 from __future__ import annotations
@@ -129,6 +129,12 @@ class Reason:
 
     def __str__(self) -> str:
         return fill(self.template, self.values)
+
+
+def N_(message: str) -> str:
+    """Mark a text for ``pybabel extract`` where it is written; it is translated where it
+    is shown (``connector.web.i18n.gettext``)."""
+    return message
 
 
 class _Keep(dict[str, Any]):

@@ -51,7 +51,7 @@ from connector.bulk.history import (
 from connector.bulk.report import Outcome
 from connector.clock import utcnow
 from connector.db import Database
-from connector.errors import ValidationError
+from connector.errors import N_, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,13 @@ def check_request(kind: str, mode: str) -> None:
     """Refuse a kind or mode that does not exist, naming the bad field."""
     if kind not in ("accounts", "invoices"):
         raise ValidationError("unknown import", fields={"kind": "accounts or invoices"})
-    allowed = accounts_import.MODES if kind == "accounts" else ("update",)
+    allowed: tuple[str, ...]
+    if kind == "accounts":
+        allowed, reason = accounts_import.MODES, N_("create or update")
+    else:
+        allowed, reason = ("update",), N_("update")
     if mode not in allowed:
-        raise ValidationError("unknown mode", fields={"mode": " or ".join(allowed)})
+        raise ValidationError("unknown mode", fields={"mode": reason})
 
 
 def importer_for(kind: str, mode: str, sheet: Sheet) -> Importer:

@@ -18,10 +18,10 @@ from connector.bulk.csvio import FileFacts, FileProblem, check_not_a_workbook, o
 from connector.bulk.files import PART_BYTES, store_upload
 from connector.bulk.history import ImportJob, create_job, record_facts
 from connector.bulk.runner import DEFAULT_CHUNK_ROWS, check_request, columns_for
-from connector.errors import Code, Reason, ValidationError
+from connector.errors import N_, Code, Reason, ValidationError
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-row file is about 60 MB
-NO_FILE = "a CSV file is required"
+NO_FILE = N_("a CSV file is required")
 
 
 class InvalidFile(ValidationError):

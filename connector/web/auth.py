@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.access.users import StaffUser
 from connector.context import get_db, of
+from connector.errors import N_
 
 CSRF_FIELD = "csrf_token"
 _STAFF = "staff"
@@ -52,7 +53,7 @@ def check_csrf() -> None:
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     if not isinstance(expected, str) or not hmac.compare_digest(expected, given):
-        abort(400, description="The form expired or did not come from this site; try again.")
+        abort(400, description=N_("The form expired or did not come from this site; try again."))
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connector.errors import Code, ConnectorError
+from connector.errors import N_, Code, ConnectorError
 from connector.web import i18n
 
 # Where a page says more than the service's own message (what to do about it).
 _CODE_MESSAGES = {
-    Code.ACCOUNT_HAS_OPEN_ITEMS: "The account has open invoices or reserved credit. "
-    'Tick "close anyway" to close it: reservations are released, invoices stay owed.',
-    Code.ACCOUNT_CLOSED: "The account is closed.",
-    Code.ACCOUNT_EXISTS: "An open account already has this document or id.",
-    Code.ACCOUNT_NOT_FOUND: "Account not found.",
-    Code.HOLDER_EXISTS: "This e-mail already holds an open account.",
-    Code.HOLDER_NOT_FOUND: "Dependent not found.",
-    Code.OWNER_NOT_REMOVABLE: "The account owner cannot be removed.",
-    Code.INVOICE_NOT_FOUND: "Invoice not found.",
-    Code.INVOICE_PAID: "The invoice is paid and cannot be cancelled.",
-    Code.INVOICE_CANCELLED: "The invoice is cancelled and cannot be paid.",
-    Code.INVOICE_NOT_OPEN: "Only an open invoice can be changed this way.",
-    Code.INVALID_FILE: "The file cannot be imported: see why by the file field.",
-    Code.POSTPONEMENT_REFUSED: "The postponement is not allowed: {detail}",
-    Code.REVIEW_DECIDED: "This purchase was already decided.",
-    Code.REVIEW_NOT_FOUND: "Review not found.",
-    Code.USER_EXISTS: "A user with this e-mail already exists.",
+    Code.ACCOUNT_HAS_OPEN_ITEMS: N_(
+        "The account has open invoices or reserved credit. "
+        'Tick "close anyway" to close it: reservations are released, invoices stay owed.'
+    ),
+    Code.ACCOUNT_CLOSED: N_("The account is closed."),
+    Code.ACCOUNT_EXISTS: N_("An open account already has this document or id."),
+    Code.ACCOUNT_NOT_FOUND: N_("Account not found."),
+    Code.HOLDER_EXISTS: N_("This e-mail already holds an open account."),
+    Code.HOLDER_NOT_FOUND: N_("Dependent not found."),
+    Code.OWNER_NOT_REMOVABLE: N_("The account owner cannot be removed."),
+    Code.INVOICE_NOT_FOUND: N_("Invoice not found."),
+    Code.INVOICE_PAID: N_("The invoice is paid and cannot be cancelled."),
+    Code.INVOICE_CANCELLED: N_("The invoice is cancelled and cannot be paid."),
+    Code.INVOICE_NOT_OPEN: N_("Only an open invoice can be changed this way."),
+    Code.INVALID_FILE: N_("The file cannot be imported: see why by the file field."),
+    Code.POSTPONEMENT_REFUSED: N_("The postponement is not allowed: {detail}"),
+    Code.REVIEW_DECIDED: N_("This purchase was already decided."),
+    Code.REVIEW_NOT_FOUND: N_("Review not found."),
+    Code.USER_EXISTS: N_("A user with this e-mail already exists."),
 }
 
 

@@ -65,6 +65,7 @@ def secure_headers(response: WerkzeugResponse) -> WerkzeugResponse:
 def init_templates(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=i18n.gettext,
+        ngettext=i18n.ngettext,
         csrf_token=csrf_token,
         csrf_field=CSRF_FIELD,
         languages=i18n.LANGUAGES,
