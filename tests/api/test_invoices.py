@@ -6,7 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import ANY
 
-from connector.clock import utcnow
+from connector.clock import FixedClock, utcnow
+from connector.wire import format_moment
 from tests.api.conftest import DocumentedClient, Shop
 
 
@@ -159,3 +160,19 @@ def test_postpone(api: DocumentedClient, shop: Shop) -> None:
     assert api.put(path, json={"dueDays": 10}).status_code == 409  # the limit is 1 time
     assert api.put(path, json={"dueDays": 1.5}).status_code == 400
     assert api.put(path, json={}).get_json()["error"]["fields"] == {"dueDays": ANY}
+
+
+def test_an_invoice_turns_overdue_as_the_clock_moves(
+    api: DocumentedClient, shop: Shop, clock: FixedClock
+) -> None:
+    """The app takes its time from the clock it was given: a test moves it."""
+    aid = shop.account(1)["id"]
+    [invoice_id] = shop.buy(aid, "100.00")["invoices"]
+    due = api.get(f"/accounts/{aid}/invoices/{invoice_id}").get_json()["dueDate"]
+    overdue = f"/accounts/{aid}/invoices?status=Overdue"
+    assert api.get(overdue).get_json()["summary"]["count"] == 0
+    clock.advance(timedelta(days=30))  # the due moment itself: not overdue yet
+    assert api.get(overdue).get_json()["summary"]["count"] == 0
+    clock.advance(timedelta(seconds=1))
+    assert [i["id"] for i in api.get(overdue).get_json()["data"]] == [invoice_id]
+    assert due == format_moment(clock() - timedelta(seconds=1))

@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.credit import rules
 from connector.credit.account_search import AccountFilter, account_select, count_rows
 from connector.credit.accounts import close_account
-from connector.credit.invoice_search import InvoiceFilter, invoice_summary, search_invoices
+from connector.credit.invoice_search import (
+    InvoiceFilter,
+    invoice_summary,
+    overdue,
+    search_invoices,
+)
 from connector.credit.invoices import cancel_invoice, pay_invoice, update_invoice
+from connector.credit.models import Invoice
 from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
 from tests.factories import NOW, OpenAccount
@@ -81,3 +89,23 @@ def test_account_search_hides_closed_accounts(session: Session, new_account: Ope
     assert count_rows(session, account_select(either)) == 2
     with_closed = AccountFilter(statuses=("Open", "Closed"))
     assert count_rows(session, account_select(with_closed)) == 3
+
+
+def test_the_overdue_filter_is_the_overdue_rule(session: Session, new_account: OpenAccount) -> None:
+    """The SQL of every overdue list and total comes from ``rules.is_overdue``: it picks
+    exactly the invoices the rule calls overdue, at the boundary too."""
+    account = new_account(credit_limit_cents=10**7)
+    invoices = []
+    for days in (0, 1, 29, 30, 31, 60):
+        reservation = reserve(session, account.id, 1_000, now=NOW - timedelta(days=days))
+        settled = settle_reservation(session, reservation.id, now=NOW - timedelta(days=days))
+        invoices.extend(settled.invoices)
+    pay_invoice(session, invoices[-1].id, now=NOW)  # overdue by date, but paid
+    session.flush()
+    for moment in (NOW, NOW + timedelta(microseconds=1), NOW + timedelta(days=2)):
+        by_sql = set(session.scalars(select(Invoice.id).where(overdue(moment))))
+        by_rule = {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, moment)}
+        assert by_sql == by_rule
+    assert {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, NOW)} == {
+        invoices[4].id
+    }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from connector.clock import FixedClock
 from connector.credit.accounts import close_account, open_account
 from connector.credit.holders import add_holder
 from connector.credit.models import Account, Reservation
@@ -229,3 +231,36 @@ def test_manifest_is_public(client: FlaskClient) -> None:
     assert manifest is not None
     assert {"name": "Promissories", "allowsSplit": "disabled"} in manifest["paymentMethods"]
     assert client.get("/payment-methods").json == {"paymentMethods": ["Promissories", "Visa"]}
+
+
+def test_approved_and_denied_payments_tell_the_same_auto_settle_window(
+    post: Post,
+    db: Database,
+    buyer_account: str,
+    clock: FixedClock,
+    store: Callable[..., None],
+) -> None:
+    """One rule decides when a purchase settles itself (``StoreSettings.auto_settle_at``):
+    the reservation's moment, and the delay the gateway is told with or without one."""
+    store(auto_settle_business_days=3)
+    clock.moment = NOW  # a Monday noon: 3 business days later is Thursday noon
+    approved = post("/payments", payment_body("ok", "100.00")).json
+    denied = post("/payments", payment_body("no", "5000.00")).json
+    assert approved is not None and denied is not None
+    assert (approved["status"], denied["status"]) == ("approved", "denied")
+    three_days = 3 * 24 * 3600
+    assert approved["delayToAutoSettle"] == denied["delayToAutoSettle"] == three_days
+    [reservation] = reservations(db)
+    assert reservation.auto_settle_at == NOW + timedelta(days=3)
+
+
+def test_the_buyer_is_found_however_the_gateway_writes_the_e_mail(
+    post: Post, db: Database, buyer_account: str
+) -> None:
+    body = payment_body("p1", "10.00")
+    body["miniCart"]["buyer"].update(email="  Buyer@EXAMPLE.com ", document=None)
+    answer = post("/payments", body).json
+    assert answer is not None and answer["status"] == "approved", answer
+    [reservation] = reservations(db)
+    assert reservation.account_id == buyer_account
+    assert reservation.holder_email == "buyer@example.com"

@@ -1,6 +1,6 @@
-"""Express authorization (PostgreSQL): the rows it writes are the general path's, it
-declines everything else without writing, and it survives repeats, races and a dropped
-connection."""
+"""Express authorization (PostgreSQL, whatever the suite runs on: see ``pg``): the rows
+it writes are the general path's, it declines everything else without writing, and it
+survives repeats, races and a dropped connection."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, request
 from sqlalchemy import inspect, select, text
 
-from connector import create_app
+from connector.clock import FixedClock
 from connector.context import of
 from connector.credit import rules
 from connector.credit.accounts import open_account
@@ -25,16 +25,19 @@ from connector.db import Database
 from connector.payments.authorization import PaymentRequest
 from connector.payments.models import Payment
 from connector.protocol.express import ExpressAuthorizer, spending_power_sql
+from tests.conftest import make_app
 from tests.factories import ADMIN_KEY, ADMIN_TOKEN, NOW, payment_body
 
 HEADERS = {"X-VTEX-API-AppKey": ADMIN_KEY, "X-VTEX-API-AppToken": ADMIN_TOKEN}
 
 
 @pytest.fixture
-def pg(db: Database) -> Database:
-    if not db.is_postgresql:
-        pytest.skip("express authorization runs on PostgreSQL only")
-    return db
+def pg_app(pg: Database, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]:
+    """The app on PostgreSQL, where the express entrance stands in front of Flask."""
+    app = make_app(pg, tmp_path / "instance", clock)
+    assert "express" in of(app).extras
+    yield app
+    of(app).db.dispose()
 
 
 @pytest.fixture
@@ -93,19 +96,9 @@ def test_writes_the_rows_the_general_path_writes(
     answer = express.authorize(_request("fast", installments=3), NOW)
     assert answer is not None and answer["status"] == "approved"
 
-    general = create_app(
-        {
-            "database_url": pg.url,
-            "instance_path": tmp_path / "instance",
-            "secret_key": "test-secret-key-" + "x" * 32,
-            "scheduler_enabled": False,
-            "app_key": ADMIN_KEY,
-            "app_token": ADMIN_TOKEN,
-            "express_authorization": False,
-        }
-    )
+    general = make_app(pg, tmp_path / "instance", FixedClock(NOW), express_authorization=False)
     try:
-        assert "connector.express" not in general.extensions
+        assert "express" not in of(general).extras
         body = payment_body("slow", "100.00", installments=3, reference=None, callbackUrl=None)
         body["miniCart"]["buyer"]["document"] = None
         response = general.test_client().post("/payments", json=body, headers=HEADERS)
@@ -181,10 +174,10 @@ def test_a_dependent_spends_from_the_account(pg: Database, express: ExpressAutho
 
 
 def test_a_repeat_declines_and_the_route_replays_the_original(
-    app: Flask, pg: Database, express: ExpressAuthorizer
+    pg_app: Flask, pg: Database, express: ExpressAuthorizer
 ) -> None:
     account_id = _account(pg)
-    client = app.test_client()
+    client = pg_app.test_client()
     first = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS).json
     again = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS).json
     assert first is not None and first["status"] == "approved"
@@ -275,11 +268,11 @@ def test_approves_up_to_the_last_cent_of_the_tolerance(pg: Database) -> None:
     assert _reserved(pg, account.id) == 133_328
 
 
-def test_the_entrance_answers_approvals_and_flask_the_rest(app: Flask, pg: Database) -> None:
+def test_the_entrance_answers_approvals_and_flask_the_rest(pg_app: Flask, pg: Database) -> None:
     reached_flask: list[str] = []
-    app.before_request(lambda: reached_flask.append(request.path) and None)
+    pg_app.before_request(lambda: reached_flask.append(request.path) and None)
     _account(pg, limit=100_000)
-    client = app.test_client()
+    client = pg_app.test_client()
 
     approved = client.post("/payments", json=payment_body("p1", "100.00"), headers=HEADERS)
     assert approved.status_code == 200 and approved.json is not None
