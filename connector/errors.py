@@ -6,11 +6,11 @@ from keyword values, and a code from ``Code`` (each class has a default):
     Conflict("account {account} is closed", code=Code.ACCOUNT_CLOSED, account=account.id)
 
 Each edge renders them in its own shape (the protocol's ``{"status": "error", "code",
-"message"}``, the API's ``{"error": {...}}``),
-and the pages translate the template through the gettext catalogs before filling it, so a
-message reads the same in English, Spanish and Portuguese. A field's reason is plain
-text, or a ``Reason`` with values of its own. ``pybabel extract`` finds the templates by the class
-names (``babel.cfg``); a text kept apart from the call that shows it is marked with ``N_``.
+"message"}``, the API's ``{"error": {...}}``), and the pages translate the template
+through the gettext catalogs before filling it, so a message reads the same in English,
+Spanish and Portuguese. A field's reason is plain text, or a ``Reason`` with values of
+its own. ``pybabel extract`` finds the templates by the class names (``babel.cfg``); a
+text kept apart from the call that shows it is marked with ``N_``.
 """
 
 from __future__ import annotations
