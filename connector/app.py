@@ -19,6 +19,7 @@ from connector.clock import Clock, utcnow
 from connector.config import load_settings
 from connector.context import AppContext, install
 from connector.db import Database
+from connector.hosts import TrustedHosts
 from connector.resources import manifest_path
 from connector.secrets_store import resolve_secret_key
 
@@ -58,4 +59,6 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | Non
     protocol.init_app(app)
     web.init_app(app)
     ops.init_app(app)
+    # Outermost, in front of the express entrance too: see connector.hosts.
+    app.wsgi_app = TrustedHosts(app.wsgi_app, settings.allowed_hosts)  # type: ignore[method-assign]
     return app

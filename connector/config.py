@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -16,6 +18,8 @@ class ConfigError(Exception):
     """A setting has a value the service cannot run with."""
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+_HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -42,6 +46,9 @@ class Settings:
     cookie_secure: bool = True  # False only for plain-HTTP use on a trusted network
     session_hours: int = 12
     public_url: str | None = None  # the base of links sent by e-mail or minted by API
+    # The Host names requests may name; "*" accepts any (only with a public URL). The
+    # default: the public URL's host, and localhost for a first run on this machine.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     smtp_url: str | None = field(default=None, repr=False)  # unset: mails stay in the outbox
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
@@ -116,6 +123,32 @@ def _pair(env: Mapping[str, str], key_name: str, token_name: str) -> tuple[str |
     return key, token
 
 
+def _allowed_hosts(raw: str | None, public_url: str | None) -> tuple[str, ...]:
+    """The Host names a request may name. Links a request builds take its host, so a host
+    nobody configured must never be trusted (it could send a customer elsewhere)."""
+    public_host = urlsplit(public_url).hostname if public_url else None
+    if raw is None or not raw.strip():
+        names = [public_host] if public_host else []
+        return (*names, *LOOPBACK_HOSTS)
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    if "*" in names:
+        if public_url is None:
+            raise ConfigError(
+                "CONNECTOR_ALLOWED_HOSTS=* needs CONNECTOR_PUBLIC_URL: without it, links "
+                "would name whatever host a request names"
+            )
+        return ("*",)
+    for name in names:
+        if not _HOST.match(name):
+            raise ConfigError(
+                f"CONNECTOR_ALLOWED_HOSTS: {name!r} is not a host name "
+                "(such as credit.store.example, or .store.example for every subdomain)"
+            )
+    if public_host and public_host not in names:
+        names.append(public_host)
+    return tuple(names)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError with a message naming the bad value."""
     env = os.environ if env is None else env
@@ -137,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"CONNECTOR_PUBLIC_URL must start with https:// or http://, not {public_url!r}"
         )
+    allowed_hosts = _allowed_hosts(env.get("CONNECTOR_ALLOWED_HOSTS"), public_url)
     smtp_url = (env.get("CONNECTOR_SMTP_URL") or "").strip() or None
     if smtp_url is not None and not smtp_url.startswith(
         ("smtp://", "smtps://", "smtp+starttls://")
@@ -164,5 +198,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),
         session_hours=_int(env, "CONNECTOR_SESSION_HOURS", 12, 1, 24 * 30),
         public_url=public_url,
+        allowed_hosts=allowed_hosts,
         smtp_url=smtp_url,
     )

@@ -14,10 +14,7 @@ in its own error shape. Roles grant permissions:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,10 +44,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 _KEY_HEADERS = ("X-VTEX-API-AppKey", "X-PROVIDER-API-AppKey")
 _TOKEN_HEADERS = ("X-VTEX-API-AppToken", "X-PROVIDER-API-AppToken")
 
-# A verified key is trusted for this long without asking the database again, which keeps
-# the authorization path at one transaction. A revocation takes effect within it.
-CACHE_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -76,40 +69,42 @@ def _equal(given: str, expected: str) -> bool:
 
 
 class Authenticator:
-    """Checks credentials; one per app, shared by the requests of a worker."""
+    """Checks credentials; one per app, shared by the requests of a worker.
+
+    An issued key is looked up on every request, never remembered, so revoking it takes
+    effect on the next request in every worker. (The express authorization checks the
+    key in its own statement: see ``connector.protocol.express``.)
+    """
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self._cache: dict[tuple[str, str], tuple[float, str | None]] = {}
-        self._lock = threading.Lock()
+
+    def configured(self, app_key: str, app_token: str) -> Principal | None:
+        """The admin principal when these are the configured pair, else None."""
+        configured_key, configured_token = self.settings.app_key, self.settings.app_token
+        if not (configured_key and configured_token and app_key and app_token):
+            return None
+        if _equal(app_key, configured_key) and _equal(app_token, configured_token):
+            return Principal(app_key, "admin")
+        return None
+
+    def names_configured_key(self, app_key: str) -> bool:
+        """Whether the key is the configured one (then only its own token is accepted)."""
+        configured_key = self.settings.app_key
+        return bool(configured_key) and _equal(app_key, configured_key or "")
 
     def authenticate(self, app_key: str, app_token: str) -> Principal | None:
-        """The caller's principal, or None for missing, unknown or wrong credentials."""
+        """The caller's principal, or None for missing, unknown, revoked or wrong credentials."""
         if not app_key or not app_token:
             return None
-        configured_key, configured_token = self.settings.app_key, self.settings.app_token
-        if configured_key and configured_token:
-            key_matches = _equal(app_key, configured_key)
-            token_matches = _equal(app_token, configured_token)
-            if key_matches and token_matches:
-                return Principal(app_key, "admin")
-            if key_matches:
-                return None
-        role = self._issued_role(app_key, app_token)
+        principal = self.configured(app_key, app_token)
+        if principal is not None or self.names_configured_key(app_key):
+            return principal
+        role = self.db.run(lambda session: verify_key(session, app_key, app_token), read_only=True)
         return Principal(app_key, role) if role else None
 
-    def _issued_role(self, app_key: str, app_token: str) -> str | None:
-        cache_key = (app_key, hashlib.sha256(app_token.encode()).hexdigest())
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(cache_key)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        with self.db.transaction() as session:
-            role = verify_key(session, app_key, app_token)
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[cache_key] = (now, role)
-        return role
+
+def roles_that_may(permission: str) -> tuple[str, ...]:
+    """The roles that grant ``permission``."""
+    return tuple(role for role, granted in ROLE_PERMISSIONS.items() if permission in granted)

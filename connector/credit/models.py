@@ -224,12 +224,17 @@ class StatementEntry(Base):
 
 
 class StoreSettingsRow(Base):
-    """The store's settings: one row, one JSON document validated by the service."""
+    """The store's settings: one row, one JSON document validated by the service.
+
+    ``revision`` counts the changes: every worker reads it on each request and reads the
+    document again only when it moved, so a change decides every later request.
+    """
 
     __tablename__ = "store_settings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(254))
 

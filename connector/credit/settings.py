@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import holidays
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
@@ -251,10 +250,10 @@ def from_storage(document: Mapping[str, Any]) -> StoreSettings:
     return checked(values)
 
 
-# Settings are read on every authorization; a worker keeps what it read this long. A
-# change made in this process is seen at once; other workers see it within the window.
-CACHE_SECONDS = 1.0
-_cache: dict[str, tuple[float, StoreSettings]] = {}
+# What each worker read last, by database: the revision and the settings it gave. Every
+# request reads the revision (one indexed row) and the document only when it moved, so a
+# change, once committed, decides every later request in every worker.
+_cache: dict[str, tuple[int, StoreSettings]] = {}
 
 
 def settings_key(engine: Engine) -> str:
@@ -266,12 +265,9 @@ def _cache_key(session: Session) -> str:
     return settings_key(session.get_bind().engine)
 
 
-def cached_store_settings(key: str) -> StoreSettings | None:
-    """The settings this process read less than ``CACHE_SECONDS`` ago, if any."""
-    cached = _cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    return None
+def cached_store_settings(key: str) -> tuple[int, StoreSettings] | None:
+    """The revision this process read last and its settings, if any."""
+    return _cache.get(key)
 
 
 def forget_cached_settings() -> None:
@@ -280,19 +276,24 @@ def forget_cached_settings() -> None:
 
 
 def load_store_settings(session: Session) -> StoreSettings:
-    """The store's settings, or the defaults when none were saved."""
+    """The store's settings as last committed, or the defaults when none were saved."""
     key = _cache_key(session)
-    settings = cached_store_settings(key)
-    if settings is not None:
-        return settings
-    row = session.get(StoreSettingsRow, 1)
-    return remember_store_settings(key, row.document if row is not None else None)
+    revision = session.scalar(select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1))
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == (revision or 0):
+        return cached[1]
+    row = session.execute(
+        select(StoreSettingsRow.revision, StoreSettingsRow.document).where(StoreSettingsRow.id == 1)
+    ).first()
+    return remember_store_settings(key, row[0] if row else 0, row[1] if row else None)
 
 
-def remember_store_settings(key: str, document: Mapping[str, Any] | None) -> StoreSettings:
-    """Read the stored document (None: never saved, the defaults) and cache the result."""
+def remember_store_settings(
+    key: str, revision: int, document: Mapping[str, Any] | None
+) -> StoreSettings:
+    """Read a stored document (None: never saved, the defaults) and remember it by revision."""
     settings = from_storage(document) if document is not None else StoreSettings()
-    _cache[key] = (time.monotonic(), settings)
+    _cache[key] = (revision, settings)
     return settings
 
 
@@ -305,11 +306,13 @@ def update_store_settings(
     current = from_storage(row.document) if row is not None else StoreSettings()
     updated = checked(changes, current)
     if row is None:
-        row = StoreSettingsRow(id=1, document={}, updated_at=utcnow(), updated_by=done_by)
+        row = StoreSettingsRow(
+            id=1, document={}, revision=0, updated_at=utcnow(), updated_by=done_by
+        )
         session.add(row)
     row.document = updated.to_storage()
+    row.revision += 1
     row.updated_at = utcnow()
     row.updated_by = done_by
     session.flush()
-    _cache.pop(_cache_key(session), None)
     return updated

@@ -31,9 +31,13 @@ without e-mail, what ``check_payment`` or ``plan_for`` refuse), or the database
 refuses (a repeated ``paymentId`` collides) or fails, nothing is written and the caller
 takes the general path (``authorize_payment``), which handles every case and words every
 denial. A failure while the statement commits is ambiguous; the general path then looks
-the payment up first, so a committed one is replayed and never reserved twice. The store
-settings are the ones every worker caches for a second (``load_store_settings``); when
-they are older, this path reads them again on its own connection.
+the payment up first, so a committed one is replayed and never reserved twice.
+
+The statement also holds only while the store settings are still the revision this
+worker decided by (it answers the current revision; on a change the worker reads the
+settings again and tries once more), and, when the caller uses an issued key, while that
+key is valid: a settings change or a key revocation counts from the next request on,
+in every worker, with no extra round trip.
 
 Each thread keeps its own autocommit connection (prepared statements live per
 connection), outside the engine's pool; it is dropped and opened again when it breaks.
@@ -45,6 +49,7 @@ import io
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,16 +60,25 @@ from sqlalchemy import (
     Engine,
     Insert,
     bindparam,
+    exists,
+    func,
     insert,
     inspect,
     literal,
+    or_,
     select,
     update,
 )
 from werkzeug.datastructures import EnvironHeaders
 
 from connector import jsonio
-from connector.access.principals import PAYMENTS, Authenticator, credentials_from
+from connector.access.keys import ApiKey, hash_token
+from connector.access.principals import (
+    PAYMENTS,
+    Authenticator,
+    credentials_from,
+    roles_that_may,
+)
 from connector.clock import Clock, utcnow
 from connector.credit import rules
 from connector.credit.holders import buyer_account_conditions
@@ -90,7 +104,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RESERVATION = "reservation_"  # no column of payments starts so: the names cannot collide
+_RESERVATION = "reserved_"  # no column of payments starts so: the names cannot collide
 
 
 def spending_power_sql(tolerance_enabled: bool) -> ColumnElement[int]:
@@ -117,27 +131,59 @@ def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
     return insert(model.__table__).from_select([c for _, c in columns], select(*values))
 
 
-def _statement(engine: Engine, tolerance_enabled: bool) -> tuple[str, dict[str, Any]]:
-    """The SQL for the driver, and the constants it binds (the open status, ...)."""
+def _statement(
+    engine: Engine, tolerance_enabled: bool, issued_key: bool
+) -> tuple[str, dict[str, Any]]:
+    """The SQL for the driver, and the constants it binds (the open status, ...).
+
+    It answers one row: the new payment's id (NULL when nothing was written) and the
+    store settings' revision. The hold happens only while the settings are still the
+    revision the caller decided by, and, for an issued key, while that key is valid:
+    a change or a revocation committed before this statement decides it.
+    """
     value = bindparam("value", type_=Account.reserved_cents.type)
+    revision = func.coalesce(
+        select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(), 0
+    )
+    conditions: list[ColumnElement[bool]] = [
+        literal(0) < value,
+        value <= spending_power_sql(tolerance_enabled),
+        revision == bindparam("revision"),
+    ]
+    if issued_key:
+        conditions.append(
+            exists().where(
+                ApiKey.id == bindparam("app_key"),
+                ApiKey.token_sha256 == bindparam("token_sha256"),
+                ApiKey.revoked_at.is_(None),
+                or_(*(ApiKey.role == role for role in roles_that_may(PAYMENTS))),
+            )
+        )
     reserve = (
         update(Account)
-        .where(*buyer_account_conditions(bindparam("email")))
-        .where(literal(0) < value, value <= spending_power_sql(tolerance_enabled))
+        .where(*buyer_account_conditions(bindparam("email")), *conditions)
         .values(reserved_cents=Account.reserved_cents + value, updated_at=bindparam("now"))
         .returning(Account.id)
         .cte("reserve")
     )
     # Each INSERT selects FROM reserve: no hold, no row.
     reservation = _rows_of(Reservation, _RESERVATION, reserve.c.id).cte("reservation")
-    payment = (
-        _rows_of(Payment, "", reserve.c.id)
-        .add_cte(reserve, reservation)
-        .returning(Payment.payment_id)
-    )
-    compiled = payment.compile(dialect=engine.dialect)
+    payment = _rows_of(Payment, "", reserve.c.id).returning(Payment.payment_id).cte("payment")
+    answer = select(
+        select(payment.c.payment_id).scalar_subquery().label("payment_id"),
+        revision.label("revision"),
+    ).add_cte(reserve, reservation, payment)
+    compiled = answer.compile(dialect=engine.dialect)
     constants = {name: value for name, value in compiled.params.items() if value is not None}
     return str(compiled), constants
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """The credentials of an issued key, checked by the statement itself."""
+
+    app_key: str
+    token_sha256: str
 
 
 class ExpressAuthorizer:
@@ -152,9 +198,15 @@ class ExpressAuthorizer:
         self._local = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []
         self._opened_lock = threading.Lock()
-        self._sql = {enabled: _statement(engine, enabled) for enabled in (False, True)}
-        by_id = select(StoreSettingsRow.document).where(StoreSettingsRow.id == bindparam("id"))
-        self._settings_sql = str(by_id.compile(dialect=engine.dialect))
+        self._sql = {
+            (tolerance, issued): _statement(engine, tolerance, issued)
+            for tolerance in (False, True)
+            for issued in (False, True)
+        }
+        current = select(StoreSettingsRow.revision, StoreSettingsRow.document).where(
+            StoreSettingsRow.id == bindparam("id")
+        )
+        self._settings_sql = str(current.compile(dialect=engine.dialect))
 
     def _connection(self) -> psycopg.Connection[Any]:
         connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
@@ -173,16 +225,26 @@ class ExpressAuthorizer:
         for connection in opened:
             connection.close()
 
-    def authorize(self, request: PaymentRequest, now: datetime) -> dict[str, Any] | None:
-        """The approved answer, committed; or None, with nothing written."""
+    def authorize(
+        self, request: PaymentRequest, now: datetime, key: IssuedKey | None = None
+    ) -> dict[str, Any] | None:
+        """The approved answer, committed; or None, with nothing written.
+
+        ``key``: the caller's issued key, checked in the statement (None: the configured
+        pair, already checked).
+        """
         if request.test_suite or not request.buyer_email or request.value_cents <= 0:
             return None
         try:
             connection = self._connection()
-            settings = cached_store_settings(self._settings_key) or self._read_settings(connection)
-            check_payment(request, settings)
-            plan = plan_for(settings, request.installments)
-            return self._approve(connection, request, settings, plan, now)
+            cached = cached_store_settings(self._settings_key)
+            revision, settings = cached or self._read_settings(connection)
+            answer, current = self._approve(connection, request, key, revision, settings, now)
+            if answer is None and current != revision:
+                # The settings changed since this worker read them: decide by the new ones.
+                revision, settings = self._read_settings(connection)
+                answer, _current = self._approve(connection, request, key, revision, settings, now)
+            return answer
         except CreditDenied:
             return None  # the general path words the denial
         except psycopg.Error as error:
@@ -192,20 +254,25 @@ class ExpressAuthorizer:
                 log.warning("express authorization failed, taking the general path: %s", error)
             return None
 
-    def _read_settings(self, connection: psycopg.Connection[Any]) -> StoreSettings:
-        """Read the store's settings again: what ``load_store_settings`` reads, cached alike."""
+    def _read_settings(self, connection: psycopg.Connection[Any]) -> tuple[int, StoreSettings]:
+        """The store's settings as committed now, remembered as ``load_store_settings`` does."""
         with connection.cursor() as cursor:
             row = cursor.execute(self._settings_sql, {"id": 1}).fetchone()
-        return remember_store_settings(self._settings_key, row[0] if row is not None else None)
+        revision, document = (row[0], row[1]) if row is not None else (0, None)
+        return revision, remember_store_settings(self._settings_key, revision, document)
 
     def _approve(
         self,
         connection: psycopg.Connection[Any],
         request: PaymentRequest,
+        key: IssuedKey | None,
+        revision: int,
         settings: StoreSettings,
-        plan: tuple[int, ...],
         now: datetime,
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The approved answer (or None: nothing written) and the settings' revision now."""
+        check_payment(request, settings)
+        plan = plan_for(settings, request.installments)
         reservation = new_reservation(
             "",  # the account's id comes from the hold, in the statement
             request.value_cents,
@@ -224,13 +291,16 @@ class ExpressAuthorizer:
             "email": canonical_email(request.buyer_email or ""),
             "value": request.value_cents,
             "now": now,
+            "revision": revision,
         }
+        if key is not None:
+            params.update(app_key=key.app_key, token_sha256=key.token_sha256)
         with connection.cursor() as cursor:
-            sql, constants = self._sql[settings.tolerance_enabled]
-            cursor.execute(sql, {**constants, **params})
-            if cursor.fetchone() is None:
-                return None  # no open account for this e-mail, or not enough credit
-        return payment_response(payment)
+            sql, constants = self._sql[(settings.tolerance_enabled, key is not None)]
+            written, current = cursor.execute(sql, {**constants, **params}).fetchone() or (None, 0)
+        if written is None:
+            return None, current  # no such account, not enough credit, or news to read
+        return payment_response(payment), current
 
 
 _MAX_BODY = 64 * 1024  # a create is a few kilobytes; anything larger is Flask's to refuse
@@ -260,7 +330,11 @@ class ExpressEntrance:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/payments" and environ.get("REQUEST_METHOD") == "POST":
-            answer = self._approve(environ)
+            try:
+                answer = self._approve(environ)
+            except Exception:  # never an empty 500: Flask answers whatever this cannot
+                log.exception("express entrance failed; the route answers")
+                answer = None
             if answer is not None:
                 body = jsonio.dumps(answer).encode()
                 headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -272,9 +346,15 @@ class ExpressEntrance:
         headers = EnvironHeaders(environ)
         if is_test_suite(headers.get(TESTSUITE_HEADER)):
             return None
-        principal = self.authenticator.authenticate(*credentials_from(headers))
-        if principal is None or not principal.may(PAYMENTS):
+        app_key, app_token = credentials_from(headers)
+        if not app_key or not app_token:
             return None
+        key: IssuedKey | None = None
+        if self.authenticator.configured(app_key, app_token) is None:
+            if self.authenticator.names_configured_key(app_key):
+                return None  # the configured key with another token: Flask refuses it
+            # An issued key: checked in the statement, so a revocation counts at once.
+            key = IssuedKey(app_key, hash_token(app_token))
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -288,7 +368,7 @@ class ExpressEntrance:
         except (ValueError, ConnectorError):
             return None
         request = schemas.payment_request(data, test_suite=False)
-        return self.express.authorize(request, self.clock())
+        return self.express.authorize(request, self.clock(), key)
 
 
 _CREATE = schemas.CreatePaymentSchema()

@@ -14,7 +14,7 @@ from connector.credit.conditions import purchase_conditions
 from connector.credit.holders import add_holder
 from connector.credit.invoices import pay_invoice
 from connector.credit.reservations import put_reservation, release_reservation, reserve
-from connector.credit.settings import update_store_settings
+from connector.credit.settings import StoreSettings, update_store_settings
 from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
@@ -119,10 +119,11 @@ def test_migration_0003_keeps_data_and_references(tmp_path: Path) -> None:
     db = Database(url)
     with db.transaction() as session:
         aid = _account(session)
-        # Written with the old schema's columns only: no hold exists before 0003.
-        held = reserve(session, aid, 1_000, now=NOW)
-        settle_reservation(session, held.id, now=NOW)
-        reserve(session, aid, 500, now=NOW)
+        # Written with the old schema's columns only: no hold exists before 0003. The
+        # settings are given: the table that keeps them is newer than this schema.
+        held = reserve(session, aid, 1_000, settings=StoreSettings(), now=NOW)
+        settle_reservation(session, held.id, settings=StoreSettings(), now=NOW)
+        reserve(session, aid, 500, settings=StoreSettings(), now=NOW)
     command.upgrade(config, "head")
     with db.transaction() as session:
         hold = reserve(session, aid, 200, auto_settle=False, now=NOW)
