@@ -170,8 +170,7 @@ def redeem_sign_in(session: Session, token: str, *, now: datetime | None = None)
         raise LinkRefused("the link was already used")
     if row.expires_at <= now:
         raise LinkRefused("the link has expired")
-    holder = session.get(Holder, row.holder_id)
-    if holder is None or holder.removed_at is not None or holder.account_id != row.account_id:
+    if not grant_is_valid(session, row.account_id, row.holder_id):
         raise LinkRefused("the e-mail no longer holds this account")
     row.used_at = now
     session.flush()
@@ -179,8 +178,11 @@ def redeem_sign_in(session: Session, token: str, *, now: datetime | None = None)
 
 
 def grant_is_valid(session: Session, account_id: str, holder_id: str | None) -> bool:
-    """Whether a customer session still fits: the account exists, the holder still holds it."""
-    if session.get(Account, account_id) is None:
+    """Whether a customer's link or session still fits: the account is open and, after an
+    e-mail sign-in, the holder still holds it. Checked on every page, so closing the
+    account or removing the holder ends the session at its next request."""
+    account = session.get(Account, account_id)
+    if account is None or account.status != AccountStatus.OPEN:
         return False
     if holder_id is None:
         return True

@@ -223,3 +223,26 @@ def test_paid_invoices_and_history_show(
     assert "badge-overdue" in to_pay and ">Pay</a>" in to_pay
     history = text_of(client.get("/mycredits/?from=2000-01-01")).split("Account history")[1]
     assert "Payment" in history and "Invoice" in history and "Done by" not in history
+
+
+def test_closing_the_account_ends_its_links_and_sessions(
+    app: Flask, client: FlaskClient, db: Database, seed: Callable[..., Seeded]
+) -> None:
+    seeded = seed(email="me@shop.example")
+    link = mint(app, db, seeded.account_id)
+    assert client.get(path_of(link.url)).headers["Location"] == "/mycredits/"
+    assert client.get("/mycredits/").status_code == 200  # signed in
+    other = app.test_client()
+    sent = post_form(other, "/mycredits/signin", {"email": "me@shop.example"})
+    assert sent.status_code == 200
+    with db.transaction() as session:
+        mail = session.scalars(select(OutboxMail).order_by(OutboxMail.created_at)).all()[-1]
+        close_account(session, seeded.account_id, force=True)
+    # The open session ends at its next request, and neither link opens any more.
+    assert client.get("/mycredits/").headers["Location"] == "/mycredits/signin"
+    assert client.get(path_of(link.url)).status_code == 403
+    token_path = re.search(r"/mycredits/signin/\S+", mail.body)
+    assert token_path is not None
+    redeemed = post_form(other, token_path.group(0))
+    assert redeemed.status_code == 403
+    assert other.get("/mycredits/").headers["Location"] == "/mycredits/signin"
