@@ -33,8 +33,23 @@ def test_postgres_urls_use_psycopg_3() -> None:
         ({"CONNECTOR_THREADS": "0"}, "between 1 and 64"),
         ({"CONNECTOR_ACCESS_LOG": "maybe"}, "must be true or false"),
         ({"CONNECTOR_LOG_LEVEL": "LOUD"}, "CONNECTOR_LOG_LEVEL"),
+        ({"CONNECTOR_ALLOWED_HOSTS": "*"}, "needs CONNECTOR_PUBLIC_URL"),
+        ({"CONNECTOR_ALLOWED_HOSTS": "evil.com/x"}, "is not a host name"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         settings(**env)
+
+
+def test_the_allowed_hosts() -> None:
+    assert settings().allowed_hosts == ("localhost", "127.0.0.1")
+    public = settings(CONNECTOR_PUBLIC_URL="https://credit.store.example/")
+    assert public.allowed_hosts == ("credit.store.example", "localhost", "127.0.0.1")
+    named = settings(
+        CONNECTOR_ALLOWED_HOSTS="connector.internal, .store.example",
+        CONNECTOR_PUBLIC_URL="https://credit.store.example",
+    )
+    assert named.allowed_hosts == ("connector.internal", ".store.example", "credit.store.example")
+    anything = settings(CONNECTOR_ALLOWED_HOSTS="*", CONNECTOR_PUBLIC_URL="https://c.example")
+    assert anything.allowed_hosts == ("*",)

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask, request
 from sqlalchemy import inspect, select, text
 
+from connector.access.keys import create_key, revoke_key
 from connector.clock import FixedClock
 from connector.context import of
 from connector.credit import rules
@@ -20,6 +21,7 @@ from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
 from connector.credit.holders import add_holder
 from connector.credit.models import Account, Reservation
+from connector.credit.reservations import release_reservation
 from connector.credit.settings import load_store_settings, update_store_settings
 from connector.db import Database
 from connector.payments.authorization import PaymentRequest
@@ -150,18 +152,47 @@ def test_declines_without_writing(
     assert _reserved(pg, account_id) == 0
 
 
-def test_reads_settings_it_has_not_seen(pg: Database) -> None:
+def test_a_settings_change_decides_the_next_purchase(pg: Database) -> None:
+    """Whichever worker changed them, the next purchase is decided by the new settings."""
     with pg.transaction() as session:
         account = open_account(session, email="buyer@example.com", credit_limit_cents=100_000)
         account.tolerance_bps = 1_000
-        update_store_settings(session, {"tolerance_enabled": True})  # forgets the cache
+        update_store_settings(session, {"tolerance_enabled": False})
     authorizer = ExpressAuthorizer(pg.engine)
     try:
-        # Above the limit, within the tolerance the store has just switched on.
-        assert authorizer.authorize(_request("p1", 105_000), NOW) is not None
+        # Above the limit, within a tolerance the store does not use: declined, and the
+        # settings it was decided by are what this worker now remembers.
+        assert authorizer.authorize(_request("p1", 105_000), NOW) is None
+        with pg.transaction() as session:  # any worker switches tolerance on
+            update_store_settings(session, {"tolerance_enabled": True})
+        assert authorizer.authorize(_request("p2", 105_000), NOW) is not None
+        with pg.transaction() as session:  # and off again: the headroom is gone at once
+            update_store_settings(session, {"tolerance_enabled": False})
+            p2 = session.get(Payment, "p2")
+            assert p2 is not None and p2.reservation_id is not None
+            release_reservation(session, p2.reservation_id, now=NOW)  # that order cancelled
+        assert authorizer.authorize(_request("p3", 105_000), NOW) is None
     finally:
         authorizer.close()
-    assert _reserved(pg, account.id) == 105_000
+    assert _reserved(pg, account.id) == 0
+
+
+def test_a_revoked_key_is_refused_at_once(pg_app: Flask, pg: Database) -> None:
+    account_id = _account(pg)
+    with pg.transaction() as session:
+        issued = create_key(session, role="gateway")
+    headers = {"X-VTEX-API-AppKey": issued.app_key, "X-VTEX-API-AppToken": issued.app_token}
+    reached_flask: list[str] = []
+    pg_app.before_request(lambda: reached_flask.append(request.path) and None)
+    client = pg_app.test_client()
+    approved = client.post("/payments", json=payment_body("p1", "100.00"), headers=headers)
+    assert approved.json is not None and approved.json["status"] == "approved"
+    assert reached_flask == []  # the express path approved it, the key checked in its SQL
+    with pg.transaction() as session:
+        revoke_key(session, issued.app_key)
+    refused = client.post("/payments", json=payment_body("p2", "100.00"), headers=headers)
+    assert refused.status_code == 401
+    assert _reserved(pg, account_id) == 10_000
 
 
 def test_a_dependent_spends_from_the_account(pg: Database, express: ExpressAuthorizer) -> None:

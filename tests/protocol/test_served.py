@@ -13,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from connector.access.keys import create_key, revoke_key
 from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
 from connector.credit.models import Account, Reservation
@@ -106,3 +107,22 @@ def test_flows_and_an_async_callback_from_the_scheduler(
     assert sent["status"] == "approved" and sent["paymentId"] == "async"
     status, again = post(served, "/payments", body, TESTSUITE)
     assert again == sent
+
+
+def test_changes_count_at_once_in_every_worker(served: Server, db: Database) -> None:
+    """A settings change and a key revocation decide the very next request, whichever
+    worker process answers it (each worker used to remember them for a while)."""
+    config = served.base + "/api/creditcontrol/storeconfig"
+    with db.transaction() as session:
+        issued = create_key(session, role="read")
+    key = {"X-VTEX-API-AppKey": issued.app_key, "X-VTEX-API-AppToken": issued.app_token}
+    for _ in range(20):  # every worker has read the settings and used the key
+        answer = requests.get(config, headers=key, timeout=10)
+        assert answer.status_code == 200 and answer.json()["postponementEnabled"] is False
+    changed = requests.put(config, json={"postponementEnabled": True}, headers=HEADERS, timeout=10)
+    assert changed.status_code == 200
+    with db.transaction() as session:
+        revoke_key(session, issued.app_key)
+    for _ in range(20):
+        assert requests.get(config, headers=HEADERS, timeout=10).json()["postponementEnabled"]
+        assert requests.get(config, headers=key, timeout=10).status_code == 401
