@@ -23,6 +23,8 @@ from connector.hosts import TrustedHosts
 from connector.resources import manifest_path
 from connector.secrets_store import resolve_secret_key
 
+MAX_JSON_BYTES = 1024 * 1024
+
 
 class DecimalJSONProvider(JSONProvider):
     """Flask's JSON with ``use_decimal``: a float never carries money in or out."""
@@ -42,7 +44,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | Non
     app.json = DecimalJSONProvider(app)
     secret_key = resolve_secret_key(settings.secret_key, settings.instance_path)
     app.secret_key = secret_key
-    app.config.update(MAX_CONTENT_LENGTH=64 * 1024 * 1024)
+    # A JSON request is a few kilobytes; a larger body is a 413. Uploads raise their own
+    # limit (bulk.uploads.MAX_UPLOAD_BYTES) where the form is read.
+    app.config.update(MAX_CONTENT_LENGTH=MAX_JSON_BYTES)
     db = Database(settings.database_url)
     install(
         app,

@@ -23,5 +23,10 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
 
 def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Parse JSON; a document nested deeper than the parser recurses is a ValueError,
+    like any other malformed one, so every caller answers it as a bad request."""
     kwargs.setdefault("use_decimal", True)
-    return simplejson.loads(s, **kwargs)
+    try:
+        return simplejson.loads(s, **kwargs)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None

@@ -9,6 +9,7 @@ provider parses numbers as ``Decimal``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -176,26 +177,38 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
     return {prefix or "body": str(messages)}
 
 
-def nul_fields(data: Any, prefix: str = "") -> dict[str, str]:
-    """Fields holding a NUL character, which no text column can store (PostgreSQL refuses)."""
+# NUL, which no PostgreSQL text can hold, and halves of a surrogate pair, which JSON's
+# "\\ud800" escapes can carry but no UTF-8 column (nor SQLite's driver) can store.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = "must not contain NUL or unpaired surrogate characters"
+
+
+def unstorable(text: str) -> bool:
+    """Whether a text holds characters no database column can store."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def unstorable_fields(data: Any, prefix: str = "") -> dict[str, str]:
+    """The fields (and keys) of a decoded body holding text that cannot be stored."""
     if isinstance(data, str):
-        return {prefix or "body": "must not contain NUL characters"} if "\x00" in data else {}
+        return {prefix or "body": UNSTORABLE} if unstorable(data) else {}
     if isinstance(data, dict):
         found: dict[str, str] = {}
         for key, value in data.items():
-            found.update(nul_fields(value, f"{prefix}.{key}" if prefix else str(key)))
-            found.update(nul_fields(str(key), f"{prefix}.{key}" if prefix else str(key)))
+            name = f"{prefix}.{key}" if prefix else str(key)
+            found.update(unstorable_fields(value, name))
+            found.update(unstorable_fields(str(key), name))
         return found
     if isinstance(data, list):
-        return {k: v for item in data for k, v in nul_fields(item, prefix).items()}
+        return {k: v for item in data for k, v in unstorable_fields(item, prefix).items()}
     return {}
 
 
 def load(schema: type[Schema], data: Any, what: str) -> dict[str, Any]:
     """Validate ``data`` with ``schema``; a 400 naming every bad field otherwise."""
-    nul = nul_fields(data)
-    if nul:
-        raise ConnectorValidationError("invalid {what}", fields=nul, what=what)
+    bad = unstorable_fields(data)
+    if bad:
+        raise ConnectorValidationError("invalid {what}", fields=bad, what=what)
     try:
         loaded: dict[str, Any] = schema().load(data)
     except ValidationError as exc:

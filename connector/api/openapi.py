@@ -14,19 +14,11 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, jsonify
 
-from connector.api.routes import OPERATIONS, PREFIX, Operation
+from connector.api.routes import OPERATIONS, PATH_NAMES, PREFIX, Operation
 from connector.api.schemas.common import Body, ErrorOut
 from connector.context import current
 from connector.wire import Cents, Rate, WholeNumber
 
-# Path parameters carry the public API's names in the document.
-PATH_NAMES = {
-    "account_id": "creditAccountId",
-    "invoice_id": "invoiceId",
-    "transaction_id": "transactionId",
-    "holder_id": "holderId",
-    "statement_id": "statementId",
-}
 ERROR_TEXT = {
     400: "Invalid request: error.fields names each bad field",
     401: "Missing or unknown X-VTEX-API-AppKey / X-VTEX-API-AppToken",
@@ -82,8 +74,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     else:
         ok["description"] = "OK, without a body"
     statuses = {401, 403, *op.errors}
-    if op.query is not None or op.body is not None or op.form is not None:
-        statuses.add(400)
+    if op.query is not None or op.body is not None or op.form is not None or "<" in op.rule:
+        statuses.add(400)  # a path id longer than its column is refused too
     if "<" in op.rule:
         statuses.add(404)
     doc: dict[str, Any] = {

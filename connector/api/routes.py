@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from connector.access.principals import credentials_from
 from connector.context import get_authenticator, get_db
-from connector.errors import Code, Forbidden, NotFound, Unauthorized, ValidationError
-from connector.wire import load, nul_fields
+from connector.errors import Forbidden, Reason, Unauthorized, ValidationError
+from connector.wire import load, unstorable, unstorable_fields
 
 PREFIX = "/api/creditcontrol"
 
@@ -130,10 +130,30 @@ def route(
     return decorator
 
 
+# The longest id each path names (its column's size): a longer one is refused, not looked
+# up. Transaction and statement ids are checked by their services, which say more.
+PATH_ID_LENGTHS = {"account_id": 120, "invoice_id": 80, "holder_id": 32, "job_id": 32}
+# The public API's names of the path's ids, for errors and the OpenAPI document.
+PATH_NAMES = {
+    "account_id": "creditAccountId",
+    "invoice_id": "invoiceId",
+    "transaction_id": "transactionId",
+    "holder_id": "holderId",
+    "statement_id": "statementId",
+}
+
+
 @bp.url_value_preprocessor
-def _refuse_nul_in_path(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    if values and any("\x00" in str(value) for value in values.values()):
-        raise NotFound("no such resource", code=Code.NOT_FOUND)
+def _check_path_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    for name, value in (values or {}).items():
+        limit = PATH_ID_LENGTHS.get(name, 200)
+        if unstorable(str(value)) or len(str(value)) > limit:
+            public = PATH_NAMES.get(name, name)
+            raise ValidationError(
+                "invalid {name} in the path",
+                fields={public: Reason("at most {limit} storable characters", limit=limit)},
+                name=public,
+            )
 
 
 def query_args(schema: type[Schema]) -> dict[str, Any]:
@@ -159,9 +179,9 @@ def raw_json_object() -> dict[str, Any]:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", fields={"body": "not an object"})
-    nul = nul_fields(data)
-    if nul:
-        raise ValidationError("invalid request body", fields=nul)
+    bad = unstorable_fields(data)
+    if bad:
+        raise ValidationError("invalid request body", fields=bad)
     return data
 
 

@@ -18,6 +18,7 @@ from connector.errors import (
     ConnectorError,
     Forbidden,
     NotFound,
+    Reason,
     Unauthorized,
     ValidationError,
 )
@@ -28,6 +29,7 @@ from connector.payments.operations import cancel_payment, refund_payment, settle
 from connector.payments.states import Refused
 from connector.protocol import schemas
 from connector.protocol.schemas import TESTSUITE_HEADER, is_test_suite
+from connector.wire import unstorable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("protocol", __name__)
@@ -91,6 +93,19 @@ def _authenticate() -> None:
         raise Unauthorized("missing or invalid X-VTEX-API-AppKey / X-VTEX-API-AppToken")
     if not principal.may(PAYMENTS):
         raise Forbidden("the {role} role may not process payments", role=repr(principal.role))
+
+
+@bp.url_value_preprocessor
+def _check_payment_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A payment id in the path fits its column and can be stored, or the request is a 400."""
+    payment_id = (values or {}).get("payment_id")
+    if payment_id is not None and (len(payment_id) > schemas.MAX_ID or unstorable(payment_id)):
+        raise ValidationError(
+            "invalid paymentId in the path",
+            fields={
+                "paymentId": Reason("at most {limit} storable characters", limit=schemas.MAX_ID)
+            },
+        )
 
 
 def _body() -> Any:

@@ -14,6 +14,7 @@ from connector.credit.identity import canonical_email
 from connector.errors import Code, ValidationError
 from connector.money import AmountError, parse_cents
 from connector.payments.authorization import PaymentRequest
+from connector.wire import UNSTORABLE, unstorable
 
 MAX_ID = 200
 TESTSUITE_HEADER = "X-VTEX-API-Is-TestSuite"
@@ -37,6 +38,8 @@ class Text(fields.Field):  # type: ignore[type-arg]
         text = str(value).strip()
         if len(text) > self.max_length:
             raise SchemaError(f"at most {self.max_length} characters")
+        if unstorable(text):
+            raise SchemaError(UNSTORABLE)
         return text or None
 
 

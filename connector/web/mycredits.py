@@ -35,6 +35,7 @@ from connector.web.auth import (
 )
 from connector.web.pages import (
     parse_day,
+    refuse_unstorable,
     register_error_pages,
     render,
     secure_headers,
@@ -51,6 +52,7 @@ def _guard() -> None:
     if not store_settings().my_credits_enabled:
         abort(404)
     check_csrf()
+    refuse_unstorable()
 
 
 @bp.after_request

@@ -30,10 +30,11 @@ from connector.bulk.export import encoded
 from connector.context import get_db
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import Statement, account_statement
-from connector.errors import ConnectorError, ValidationError
+from connector.errors import N_, ConnectorError, ValidationError
 from connector.web import i18n
 from connector.web.auth import CSRF_FIELD, csrf_token, current_staff, safe_next
 from connector.web.messages import error_message
+from connector.wire import unstorable
 
 PAGE_SIZE = 25
 
@@ -95,6 +96,16 @@ def choose_language(code: str) -> WerkzeugResponse:
     if code in i18n.LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next"), "/admin/"))
+
+
+def refuse_unstorable() -> None:
+    """400 for a query, form field or path naming text no column can store (NUL...): the
+    pages would otherwise search or save it and fail in the database."""
+    values = [*request.args.values(), *(request.view_args or {}).values()]
+    if request.method == "POST":
+        values.extend(request.form.values())
+    if any(unstorable(str(value)) for value in values):
+        abort(400, description=N_("The request holds characters that cannot be stored."))
 
 
 def url_with(**changes: Any) -> str:

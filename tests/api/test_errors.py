@@ -77,13 +77,22 @@ def test_moments_beyond_the_calendar_are_refused(api: DocumentedClient) -> None:
 
 
 def test_nul_characters_never_reach_the_database(api: DocumentedClient, shop: Shop) -> None:
-    """PostgreSQL text cannot hold NUL: it is refused at the edge, on both databases."""
+    """PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate: refused at the edge,
+    on both databases."""
     aid = shop.account(1)["id"]
+    reason = "must not contain NUL or unpaired surrogate characters"
     body = api.post("/accounts", json={"email": "a@example.com", "creditLimit": 1, "id": "a\x00"})
-    assert body.get_json()["error"]["fields"] == {"id": "must not contain NUL characters"}
+    assert body.get_json()["error"]["fields"] == {"id": reason}
+    lone = api.post(
+        "/accounts",
+        data=b'{"email": "a@example.com", "creditLimit": 1, "id": "a\\ud800"}',
+        content_type="application/json",
+    )
+    assert lone.status_code == 400 and lone.get_json()["error"]["fields"] == {"id": reason}
     query = api.get("/invoices?observation=x%00y")
     assert query.get_json()["error"]["fields"] == {"observation": ANY}
-    assert api.get("/accounts/a%00b").status_code == 404
+    assert api.get("/accounts/a%00b").status_code == 400
+    assert api.get("/accounts/" + "a" * 121).status_code == 400
     settings = api.put("/storeconfig", json={"paymentInstructions": "pay\x00"})
     assert settings.get_json()["error"]["fields"] == {"paymentInstructions": ANY}
     holder = api.post(f"/accounts/{aid}/holders", json={"claims": {"email": "x\x00@example.com"}})

@@ -31,7 +31,13 @@ from connector.web.auth import (
     staff_required,
 )
 from connector.web.charts import aging_chart, use_chart
-from connector.web.pages import register_error_pages, render, secure_headers, store_settings
+from connector.web.pages import (
+    refuse_unstorable,
+    register_error_pages,
+    render,
+    secure_headers,
+    store_settings,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 register_error_pages(bp)
@@ -46,6 +52,7 @@ def _guard() -> WerkzeugResponse | None:
         # reads the body, and only for signed-in staff.
         request.max_content_length = MAX_UPLOAD_BYTES
     check_csrf()
+    refuse_unstorable()
     if request.endpoint in _PUBLIC:
         return None
     return staff_required()
