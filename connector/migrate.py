@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from connector.resources import migrations_path
 
@@ -30,3 +33,30 @@ def is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         heads = set(MigrationContext.configure(connection).get_current_heads())
     return heads == set(script.get_heads())
+
+
+@contextmanager
+def sqlite_table_rebuild(bind: Connection) -> Iterator[None]:
+    """Around a batch change of a table other tables point at (a no-op on PostgreSQL).
+
+    SQLite changes a column by copying the table, dropping it and renaming the copy. With
+    foreign keys enforced the drop fails while rows point at the table, and
+    ``foreign_keys = OFF`` is ignored inside a transaction. So, as SQLite's own procedure
+    for table changes says: commit what came before, turn the checks off, rebuild in a
+    transaction of its own, prove every reference still holds, and turn them back on.
+    """
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    raw = bind.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA foreign_keys = OFF")
+    raw.execute("BEGIN IMMEDIATE")
+    yield
+    broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"foreign keys broken by the rebuild: {broken[:5]}")
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA foreign_keys = ON")
+    raw.execute("BEGIN IMMEDIATE")

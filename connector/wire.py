@@ -10,8 +10,10 @@ provider parses numbers as ``Decimal``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -149,6 +151,71 @@ class Moment(fields.DateTime):
             raise ValidationError("an ISO 8601 date or date-time")
         try:
             return parse_moment(value, end_of_day=self.end_of_day)
+        except (ValueError, OverflowError) as exc:  # OverflowError: beyond year 1 or 9999
+            raise ValidationError("an ISO 8601 date or date-time") from exc
+
+
+def _typed(kwargs: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Field arguments whose metadata names the OpenAPI type (a plain Field has none)."""
+    return {**kwargs, "metadata": {"type": kind, **kwargs.get("metadata", {})}}
+
+
+# The store's time zone while a response is written: due dates are written in it.
+_STORE_ZONE: ContextVar[tzinfo] = ContextVar("store_zone", default=UTC)
+
+
+@contextmanager
+def store_zone(zone: tzinfo) -> Iterator[None]:
+    """Write due dates in ``zone`` (the store's) within the block."""
+    token = _STORE_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        _STORE_ZONE.reset(token)
+
+
+class DueDate(fields.Field):  # type: ignore[type-arg]
+    """A due date, a day of the store's calendar, written as that day's first moment in the
+    store's time zone with its offset (``2026-12-30T00:00:00-03:00``).
+
+    The public API's due dates are date-times; a client that reads this one as a moment and
+    shows it in the store's zone, or only takes its date, sees the right day, where
+    ``...T00:00:00Z`` would read as the day before west of Greenwich.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_typed(kwargs, "string"))
+
+    def _serialize(
+        self, value: date | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
+        if value is None:
+            return None
+        start = datetime.combine(value, time.min, tzinfo=_STORE_ZONE.get())
+        return start.isoformat().replace("+00:00", "Z")
+
+
+class DayOrMoment(fields.Field):  # type: ignore[type-arg]
+    """A bound of a period: a bare ISO 8601 date (a day of the store's calendar, which the
+    caller places in the store's time zone) or a date-time (a moment; UTC without an offset).
+
+    Loads a ``date`` or an aware ``datetime``; ``StoreSettings.first_moment`` and friends
+    turn either into what a filter compares.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_typed(kwargs, "string"))
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> date | datetime:
+        if not isinstance(value, str):
+            raise ValidationError("an ISO 8601 date or date-time")
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return parse_moment(text)
         except (ValueError, OverflowError) as exc:  # OverflowError: beyond year 1 or 9999
             raise ValidationError("an ISO 8601 date or date-time") from exc
 

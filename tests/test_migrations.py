@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -89,3 +90,100 @@ def test_0006_stores_the_settings_by_field_name_and_back(tmp_path: Path) -> None
         restored = connection.scalar(select(StoreSettingsRow.document))
     assert restored == {**before, "defaultCreditValue": "1500.5"}
     engine.dispose()
+
+
+_DUE_ROWS = {
+    # id: (original due moment, due moment) as UTC, and the days the store saw
+    "T-01": ("2026-12-30 04:27:16", "2026-12-30 04:27:16", "2026-12-30", "2026-12-30"),
+    # 01:30 UTC is still the evening before in Brasília (UTC-3)
+    "T-02": ("2027-01-02 01:30:00", "2027-01-09 02:59:59", "2027-01-01", "2027-01-08"),
+    "T-03": ("2027-01-02 03:00:00", "2027-01-02 03:00:00", "2027-01-02", "2027-01-02"),
+}
+
+
+def _migration_database(tmp_path: Path, database: Database) -> Iterator[str]:
+    """A fresh database for a migration test: SQLite in a file, or a schema of its own in
+    the suite's PostgreSQL database (the search path names it)."""
+    if not database.is_postgresql:
+        yield f"sqlite:///{tmp_path / 'migration.sqlite3'}"
+        return
+    from sqlalchemy import text
+
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS migration_test CASCADE"))
+        connection.execute(text("CREATE SCHEMA migration_test"))
+    url = database.engine.url.update_query_dict({"options": "-csearch_path=migration_test"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA migration_test CASCADE"))
+
+
+def test_0008_turns_due_moments_into_the_store_days_and_back(
+    tmp_path: Path, database: Database
+) -> None:
+    from datetime import date
+
+    from alembic import command
+    from sqlalchemy import text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0007")
+        engine = make_engine(url)
+        stamp = "2026-11-30 12:00:00"
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO accounts VALUES ('A', 'a@example.com', NULL, NULL, 'Open', "
+                    "100000, 0, -3000, 0, :at, :at, NULL)"
+                ),
+                {"at": stamp},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO reservations VALUES ('T', 'A', NULL, NULL, 'posted', 0, 3000, "
+                    "3000, 0, 3, '[30, 60, 90]', 3, NULL, NULL, :at, :at, :at, NULL)"
+                ),
+                {"at": stamp},
+            )
+            for number, (key, (original, due, _, _)) in enumerate(_DUE_ROWS.items(), start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO invoices (id, friendly_id, account_id, reservation_id, "
+                        "order_id, installment, number_of_installments, value_cents, "
+                        "original_value_cents, status, created_at, updated_at, "
+                        "original_due_date, due_date, resolved_at, payment_link, observation, "
+                        "postponement_count, postponed_days) VALUES (:id, :friendly, 'A', 'T', "
+                        "NULL, :n, 3, 1000, 1000, 'Opened', :at, :at, :original, :due, NULL, "
+                        "NULL, NULL, 0, 0)"
+                    ),
+                    {
+                        "id": key,
+                        "friendly": f"F-{number}",
+                        "n": number,
+                        "at": stamp,
+                        "original": original + "+00:00" if database.is_postgresql else original,
+                        "due": due + "+00:00" if database.is_postgresql else due,
+                    },
+                )
+        upgrade(url)
+        with Database(url).transaction() as session:
+            from connector.credit.models import Invoice
+
+            days = {
+                invoice.id: (invoice.original_due_date, invoice.due_date)
+                for invoice in session.query(Invoice)
+            }
+        assert days == {
+            key: (date.fromisoformat(original), date.fromisoformat(due))
+            for key, (_, _, original, due) in _DUE_ROWS.items()
+        }
+        command.downgrade(alembic_config(url), "0007")
+        with engine.connect() as connection:
+            back = connection.execute(text("SELECT id, due_date FROM invoices")).all()
+        # Back to moments: each day's first moment in the store's zone (03:00 UTC).
+        assert {key: str(value)[:19] for key, value in back} == {
+            key: f"{due} 03:00:00" for key, (_, _, _, due) in _DUE_ROWS.items()
+        }
+        engine.dispose()

@@ -199,14 +199,21 @@ def change_tolerance(session: Session, account_id: str) -> Response:
     query=s.StatementQuery,
     response=s.StatementOut,
     description="The entries of the period [dateFrom, dateTo], oldest first (default: from "
-    "the opening to now; a bare dateTo date includes that day). previousBalance is the "
-    "balance before dateFrom, intervalBalance the change within the period, "
+    "the opening to now; bare dates are the store's days, and dateTo's is included). "
+    "previousBalance is the balance before dateFrom, intervalBalance the change within the period, "
     "currentBalance the balance now; balances leave out Credit entries, which move the "
     "limit. A period with more than 10,000 entries is refused (400), never cut short.",
 )
 def statements(session: Session, account_id: str) -> Response:
     q = query_args(s.StatementQuery)
-    result = account_statement(session, account_id, q.get("dateFrom"), q.get("dateTo"))
+    settings = load_store_settings(session)
+    start, end = q.get("dateFrom"), q.get("dateTo")
+    result = account_statement(
+        session,
+        account_id,
+        None if start is None else settings.first_moment(start),
+        None if end is None else settings.last_moment(end),
+    )
     return dump(s.StatementOut, result)
 
 

@@ -32,6 +32,7 @@ from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.context import get_db, now
 from connector.credit.account_search import AccountFilter
 from connector.credit.invoice_search import InvoiceFilter
+from connector.credit.settings import StoreSettings, load_store_settings
 from connector.errors import Code, NotFound
 from connector.wire import load
 
@@ -218,12 +219,13 @@ def export_invoices() -> Response:
 
 
 def _export(
-    kind: ExportKind, read_filter: Callable[[Mapping[str, str]], AccountFilter | InvoiceFilter]
+    kind: ExportKind,
+    read_filter: Callable[[Mapping[str, str], StoreSettings], AccountFilter | InvoiceFilter],
 ) -> Response:
     """Stream an export filtered by the query string, separated by its ``delimiter``."""
     params = request.args.to_dict(flat=True)
     delimiter = parse_delimiter(params.pop("delimiter", None))
-    f = read_filter(params)
+    f = read_filter(params, get_db().run(load_store_settings, read_only=True))
     moment = now()
     pieces = export_text(get_db(), kind, f, delimiter=delimiter, now=moment)
     return _csv_response(pieces, f"{kind}-{moment:%Y%m%d-%H%M%S}.csv")

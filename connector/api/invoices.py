@@ -16,6 +16,9 @@ from connector.context import now
 from connector.credit import invoices as service
 from connector.credit.account_search import get_account
 from connector.credit.invoice_search import get_invoice, invoice_summary, search_invoices
+from connector.credit.models import Invoice
+from connector.credit.settings import load_store_settings
+from connector.wire import store_zone
 
 TAG = "Invoices"
 INVOICE = "/accounts/<account_id>/invoices/<invoice_id>"
@@ -29,16 +32,21 @@ SEARCH_HELP = (
 def _search(
     session: Session, q: dict[str, Any], account_id: str | None, *, check_account: bool
 ) -> Response:
-    f = invoice_filter(q, account_id)
+    settings = load_store_settings(session)
+    f = invoice_filter(q, account_id, settings)
     page = page_of(q)
-    moment = now()
+    today = settings.today(now())
     if check_account and account_id is not None:
         get_account(session, account_id)
-    rows = search_invoices(
-        session, f, moment, offset=page.offset, limit=page.limit, direction="asc"
-    )
-    summary = invoice_summary(session, f, moment)
-    return dump(s.InvoicePage, {"data": rows, "summary": summary})
+    rows = search_invoices(session, f, today, offset=page.offset, limit=page.limit, direction="asc")
+    summary = invoice_summary(session, f, today)
+    with store_zone(settings.zone()):
+        return dump(s.InvoicePage, {"data": rows, "summary": summary})
+
+
+def _dump_invoice(session: Session, invoice: Invoice) -> Response:
+    with store_zone(load_store_settings(session).zone()):
+        return dump(s.InvoiceOut, invoice)
 
 
 @route(
@@ -79,7 +87,7 @@ def search_account_invoices(session: Session, account_id: str) -> Response:
     response=s.InvoiceOut,
 )
 def get_invoice_view(session: Session, account_id: str, invoice_id: str) -> Response:
-    return dump(s.InvoiceOut, get_invoice(session, account_id, invoice_id))
+    return _dump_invoice(session, get_invoice(session, account_id, invoice_id))
 
 
 @route(
@@ -143,7 +151,7 @@ def pay_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
     invoice = service.pay_invoice(
         session, invoice_id, account_id=account_id, done_by=done_by(), now=now()
     )
-    return dump(s.InvoiceOut, invoice)
+    return _dump_invoice(session, invoice)
 
 
 @route(

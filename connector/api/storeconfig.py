@@ -78,6 +78,20 @@ class StoreConfigDoc(Strict):
     holidayCalendar = fields.String(allow_none=True, attribute="holiday_calendar")
     paymentInstructions = fields.String(attribute="payment_instructions")
     overLimitReviewEnabled = fields.Boolean(attribute="over_limit_review_enabled")
+    timeZone = fields.String(
+        attribute="time_zone",
+        metadata={
+            "description": "IANA time zone of every date the service shows or decides "
+            "(due dates, overdue, reminders, statement periods); default America/Sao_Paulo"
+        },
+    )
+    dueDatesOnBusinessDays = fields.Boolean(
+        attribute="due_dates_on_business_days",
+        metadata={
+            "description": "a due date on a weekend or a holiday of holidayCalendar moves "
+            "to the next business day (default true)"
+        },
+    )
 
     @pre_load
     def _null_keeps(self, data: Any, **_kwargs: Any) -> Any:

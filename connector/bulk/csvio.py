@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -330,11 +330,12 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
 
 # --- Writing ------------------------------------------------------------------------
 
-Cell = str | int | Decimal | datetime | bool | None
+Cell = str | int | Decimal | datetime | date | bool | None
 
 
-def format_cell(value: Cell, decimal_comma: bool) -> str:
-    """A value as a CSV cell: text escaped, numbers plain, moments in ISO 8601 UTC."""
+def format_cell(value: Cell, decimal_comma: bool, zone: tzinfo = UTC) -> str:
+    """A value as a CSV cell: text escaped, numbers plain, dates ``YYYY-MM-DD`` and moments
+    in ISO 8601 in ``zone``, with its offset (``Z`` in UTC)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -342,26 +343,37 @@ def format_cell(value: Cell, decimal_comma: bool) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_moment_in(value, zone)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Decimal):
         text = format(value, "f")
         return text.replace(".", ",") if decimal_comma else text
     return str(value)
 
 
+def format_moment_in(moment: datetime, zone: tzinfo) -> str:
+    """``2026-11-30T07:27:16-03:00``: the moment's wall time in ``zone`` and the offset."""
+    local = moment.astimezone(zone)
+    if local.utcoffset() == timedelta(0):
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
+
+
 class CsvWriter:
     """Rows into CSV text, handed out in pieces so a stream never holds the whole file."""
 
-    def __init__(self, delimiter: str = ",") -> None:
+    def __init__(self, delimiter: str = ",", zone: tzinfo = UTC) -> None:
         if delimiter not in DELIMITERS:
             raise ValueError(f"unsupported delimiter {delimiter!r}")
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, delimiter=delimiter, lineterminator="\r\n")
         # Spreadsheets in locales that separate with ";" read "," as the decimal point.
         self._decimal_comma = delimiter == ";"
+        self._zone = zone
 
     def row(self, values: Iterable[Cell]) -> None:
-        self._writer.writerow([format_cell(v, self._decimal_comma) for v in values])
+        self._writer.writerow([format_cell(v, self._decimal_comma, self._zone) for v in values])
 
     def take(self) -> str:
         text = self._buffer.getvalue()
@@ -378,10 +390,11 @@ def csv_text(
     rows: Iterable[Iterable[Cell]],
     *,
     delimiter: str = ",",
+    zone: tzinfo = UTC,
     piece: int = 1 << 16,
 ) -> Iterator[str]:
     """A CSV document as pieces of about ``piece`` characters: header, then every row."""
-    writer = CsvWriter(delimiter)
+    writer = CsvWriter(delimiter, zone)
     writer.row(header)
     for values in rows:
         writer.row(values)

@@ -10,7 +10,7 @@ semicolon file), dates ISO 8601 in UTC.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from connector.credit import rules
 from connector.credit.account_search import AccountFilter, account_select
 from connector.credit.invoice_search import InvoiceFilter, invoice_select
 from connector.credit.models import Account, Invoice
+from connector.credit.settings import load_store_settings
 from connector.db import Database
 from connector.errors import ValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
@@ -85,9 +86,10 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
         )
 
 
-def invoice_rows(session: Session, f: InvoiceFilter, now: datetime) -> Iterator[tuple[Cell, ...]]:
+def invoice_rows(session: Session, f: InvoiceFilter, today: date) -> Iterator[tuple[Cell, ...]]:
+    """The invoice export's rows; ``Overdue`` as of the store's ``today``."""
     query = (
-        invoice_select(f, now)
+        invoice_select(f, today)
         .join(Account, Account.id == Invoice.account_id)
         .with_only_columns(
             Invoice.id,
@@ -138,7 +140,7 @@ def invoice_rows(session: Session, f: InvoiceFilter, now: datetime) -> Iterator[
             installments,
             cents_to_decimal(value),
             status,
-            rules.is_overdue(status, due, now),
+            rules.is_overdue(status, due, today),
             created,
             original_due,
             due,
@@ -152,14 +154,14 @@ ExportKind = Literal["accounts", "invoices"]
 
 
 def export_rows(
-    session: Session, kind: ExportKind, f: AccountFilter | InvoiceFilter, now: datetime
+    session: Session, kind: ExportKind, f: AccountFilter | InvoiceFilter, today: date
 ) -> tuple[tuple[str, ...], Iterator[tuple[Cell, ...]]]:
-    """The header and the rows of an export."""
+    """The header and the rows of an export, as of the store's date ``today``."""
     if kind == "accounts":
         assert isinstance(f, AccountFilter)
         return ACCOUNT_EXPORT, account_rows(session, f)
     assert isinstance(f, InvoiceFilter)
-    return INVOICE_EXPORT, invoice_rows(session, f, now)
+    return INVOICE_EXPORT, invoice_rows(session, f, today)
 
 
 def export_text(
@@ -171,13 +173,17 @@ def export_text(
     now: datetime | None = None,
     on_row: Callable[[], None] | None = None,
 ) -> Iterator[str]:
-    """The export as pieces of CSV text, read from one snapshot while it is consumed."""
+    """The export as pieces of CSV text, read from one snapshot while it is consumed.
+
+    Dates are the store's; moments are written in its time zone with their UTC offset.
+    """
     now = now or utcnow()
     with db.transaction(read_only=True) as session:
-        header, rows = export_rows(session, kind, f, now)
+        settings = load_store_settings(session)
+        header, rows = export_rows(session, kind, f, settings.today(now))
         if on_row is not None:
             rows = _counted(rows, on_row)
-        yield from csv_text(header, rows, delimiter=delimiter)
+        yield from csv_text(header, rows, delimiter=delimiter, zone=settings.zone())
 
 
 def _counted(

@@ -4,8 +4,9 @@ from the names the API uses. The CLI's ``connector export`` and the API's export
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -13,7 +14,10 @@ from connector.credit.account_search import ACCOUNT_STATUS_CHOICES, AccountFilte
 from connector.credit.identity import normalize_document
 from connector.credit.invoice_search import OVERDUE, InvoiceFilter
 from connector.credit.invoices import parse_invoice_status
-from connector.wire import Cents, Moment, load
+from connector.credit.settings import StoreSettings
+from connector.wire import Cents, DayOrMoment, load
+
+T = TypeVar("T")
 
 
 class Strict(Schema):
@@ -32,17 +36,23 @@ class Combine(Strict):
 class InvoiceFilters(Combine):
     """The invoice search's filters."""
 
-    createdDateFrom = Moment(metadata={"description": "ISO 8601 date or date-time"})
-    createdDateTo = Moment(
-        end_of_day=True, metadata={"description": "a bare date includes the day"}
+    createdDateFrom = DayOrMoment(
+        metadata={
+            "description": "ISO 8601 date-time, or a date: from its start in the store's time zone"
+        }
+    )
+    createdDateTo = DayOrMoment(
+        metadata={"description": "ISO 8601 date-time, or a date: the whole day is included"}
     )
     # The public reference spells these without the "d" in one place; accept both.
-    createDateFrom = Moment(load_only=True, metadata={"description": "alias of createdDateFrom"})
-    createDateTo = Moment(
-        end_of_day=True, load_only=True, metadata={"description": "alias of createdDateTo"}
+    createDateFrom = DayOrMoment(
+        load_only=True, metadata={"description": "alias of createdDateFrom"}
     )
-    dueDateFrom = Moment()
-    dueDateTo = Moment(end_of_day=True)
+    createDateTo = DayOrMoment(load_only=True, metadata={"description": "alias of createdDateTo"})
+    dueDateFrom = DayOrMoment(
+        metadata={"description": "a date (a date-time counts as its date in the store's zone)"}
+    )
+    dueDateTo = DayOrMoment(metadata={"description": "a date, included"})
     value = Cents()
     status = fields.String(
         metadata={
@@ -96,15 +106,24 @@ def _statuses(text: str | None) -> tuple[str, ...]:
     )
 
 
-def invoice_filter(q: Mapping[str, Any], account_id: str | None) -> InvoiceFilter:
-    """The filter of loaded invoice-search parameters, for one account or (None) every one."""
+def _bound(value: date | datetime | None, place: Callable[[date | datetime], T]) -> T | None:
+    return None if value is None else place(value)
+
+
+def invoice_filter(
+    q: Mapping[str, Any], account_id: str | None, settings: StoreSettings
+) -> InvoiceFilter:
+    """The filter of loaded invoice-search parameters, for one account or (None) every one;
+    bare dates are the store's days."""
     return InvoiceFilter(
         account_id=account_id,
         statuses=_statuses(q.get("status")),
-        created_from=q.get("createdDateFrom") or q.get("createDateFrom"),
-        created_to=q.get("createdDateTo") or q.get("createDateTo"),
-        due_from=q.get("dueDateFrom"),
-        due_to=q.get("dueDateTo"),
+        created_from=_bound(
+            q.get("createdDateFrom") or q.get("createDateFrom"), settings.first_moment
+        ),
+        created_to=_bound(q.get("createdDateTo") or q.get("createDateTo"), settings.last_moment),
+        due_from=_bound(q.get("dueDateFrom"), settings.date_of),
+        due_to=_bound(q.get("dueDateTo"), settings.date_of),
         value_cents=q.get("value"),
         friendly_id=q.get("friendlyId"),
         observation=q.get("observation"),
@@ -113,13 +132,13 @@ def invoice_filter(q: Mapping[str, Any], account_id: str | None) -> InvoiceFilte
     )
 
 
-def invoice_export_filter(params: Mapping[str, str]) -> InvoiceFilter:
+def invoice_export_filter(params: Mapping[str, str], settings: StoreSettings) -> InvoiceFilter:
     """The invoices an export holds, from the invoice search's parameter names."""
     q = load(InvoiceExportQuery, dict(params), "filters")
-    return invoice_filter(q, q.get("creditAccountId"))
+    return invoice_filter(q, q.get("creditAccountId"), settings)
 
 
-def account_export_filter(params: Mapping[str, str]) -> AccountFilter:
+def account_export_filter(params: Mapping[str, str], _settings: StoreSettings) -> AccountFilter:
     """The accounts an export holds: ``status`` Open (default), Closed or all."""
     q = load(AccountExportQuery, dict(params), "filters")
     document = normalize_document(q["document"]) if q.get("document") else None

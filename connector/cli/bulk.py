@@ -25,6 +25,7 @@ from connector.bulk.runner import Progress, run_import, start_file_import
 from connector.bulk.templates import template_text
 from connector.cli.common import Command, friendly, pass_command, write_csv
 from connector.clock import utcnow
+from connector.credit.settings import load_store_settings
 from connector.db import Database
 from connector.errors import ValidationError
 
@@ -268,7 +269,10 @@ def export(
     }
     params = {names[k]: v for k, v in filters.items() if v}
     try:
-        f = (account_export_filter if kind == "accounts" else invoice_export_filter)(params)
+        settings = command.db.run(load_store_settings, read_only=True)
+        f = (account_export_filter if kind == "accounts" else invoice_export_filter)(
+            params, settings
+        )
     except ValidationError as exc:
         raise click.BadParameter("; ".join(f"{k}: {v}" for k, v in exc.fields.items())) from exc
     count = 0

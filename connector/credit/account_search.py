@@ -4,7 +4,7 @@ account export, on one filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
@@ -35,7 +35,7 @@ class AccountFilter:
     op: Literal["and", "or"] = "and"
     # The admin list's filters, always combined with AND (see account_search_condition).
     search: str | None = None
-    overdue_at: datetime | None = None  # only accounts with an invoice overdue at this moment
+    overdue_on: date | None = None  # only accounts with an invoice overdue on this store date
 
 
 def account_select(f: AccountFilter, *, direction: Direction = "desc") -> Select[Account]:
@@ -54,8 +54,8 @@ def account_select(f: AccountFilter, *, direction: Direction = "desc") -> Select
     narrowed = [status, matched]
     if f.search and f.search.strip():
         narrowed.append(account_search_condition(f.search))
-    if f.overdue_at is not None:
-        narrowed.append(has_overdue_condition(f.overdue_at))
+    if f.overdue_on is not None:
+        narrowed.append(has_overdue_condition(f.overdue_on))
     order = (
         (Account.created_at.desc(), Account.id.desc())
         if direction == "desc"
@@ -103,9 +103,9 @@ def account_search_condition(text: str) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def has_overdue_condition(now: datetime) -> ColumnElement[bool]:
+def has_overdue_condition(today: date) -> ColumnElement[bool]:
     """Accounts with at least one overdue invoice."""
-    return select(Invoice.id).where(Invoice.account_id == Account.id, overdue(now)).exists()
+    return select(Invoice.id).where(Invoice.account_id == Account.id, overdue(today)).exists()
 
 
 def sorted_account_select(

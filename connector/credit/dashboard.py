@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from connector.credit import rules
 from connector.credit.invoice_search import OVERDUE, InvoiceFilter, invoice_summary
 from connector.credit.models import (
     Account,
@@ -30,15 +31,16 @@ class AgingBucket:
 
 
 def invoice_aging(
-    session: Session, now: datetime, *, account_id: str | None = None
+    session: Session, today: date, *, account_id: str | None = None
 ) -> list[AgingBucket]:
-    """Open invoices by age: not yet due, then 1-30, 31-60, 61-90 and over 90 days overdue."""
-    day = timedelta(days=1)
+    """Open invoices by age on the store's ``today``: not yet overdue, then 1-30, 31-60,
+    61-90 and over 90 days overdue (``rules.days_overdue``)."""
+    day, today = timedelta(days=1), rules.calendar_day(today)
     bucket = case(
-        (Invoice.due_date >= now, 0),
-        (Invoice.due_date >= now - 30 * day, 1),
-        (Invoice.due_date >= now - 60 * day, 2),
-        (Invoice.due_date >= now - 90 * day, 3),
+        (Invoice.due_date >= today, 0),
+        (Invoice.due_date >= today - 30 * day, 1),
+        (Invoice.due_date >= today - 60 * day, 2),
+        (Invoice.due_date >= today - 90 * day, 3),
         else_=4,
     )
     query = (
@@ -123,7 +125,7 @@ class StoreTotals:
     overdue_cents: int
 
 
-def store_totals(session: Session, now: datetime) -> StoreTotals:
+def store_totals(session: Session, today: date) -> StoreTotals:
     accounts = session.execute(
         select(
             func.count(),
@@ -131,8 +133,8 @@ def store_totals(session: Session, now: datetime) -> StoreTotals:
             func.coalesce(func.sum(Account.reserved_cents), 0),
         ).where(Account.status == AccountStatus.OPEN)
     ).one()
-    summary = invoice_summary(session, InvoiceFilter(statuses=(InvoiceStatus.OPENED,)), now)
-    overdue = invoice_summary(session, InvoiceFilter(statuses=(OVERDUE,)), now)
+    summary = invoice_summary(session, InvoiceFilter(statuses=(InvoiceStatus.OPENED,)), today)
+    overdue = invoice_summary(session, InvoiceFilter(statuses=(OVERDUE,)), today)
     return StoreTotals(
         open_accounts=int(accounts[0]),
         limit_cents=int(accounts[1]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
@@ -26,9 +26,9 @@ Direction = Literal["asc", "desc"]
 InvoiceSort = Literal["created", "due", "value"]
 
 
-def overdue(now: datetime) -> ColumnElement[bool]:
+def overdue(today: date) -> ColumnElement[bool]:
     """The overdue rule on the invoice's columns."""
-    condition: ColumnElement[bool] = rules.is_overdue(Invoice.status, Invoice.due_date, now)
+    condition: ColumnElement[bool] = rules.is_overdue(Invoice.status, Invoice.due_date, today)
     return condition
 
 
@@ -46,8 +46,8 @@ class InvoiceFilter:
     statuses: tuple[str, ...] = ()  # Opened, Paid, Cancelled, Overdue
     created_from: datetime | None = None
     created_to: datetime | None = None
-    due_from: datetime | None = None
-    due_to: datetime | None = None
+    due_from: date | None = None  # due dates are the store's dates
+    due_to: date | None = None
     value_cents: int | None = None
     friendly_id: str | None = None
     observation: str | None = None  # matched as a case-insensitive substring
@@ -55,21 +55,21 @@ class InvoiceFilter:
     op: Literal["and", "or"] = "and"
 
 
-def _status_condition(statuses: Sequence[str], now: datetime) -> ColumnElement[bool]:
+def _status_condition(statuses: Sequence[str], today: date) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     stored = [s for s in statuses if s != OVERDUE]
     if stored:
         conditions.append(Invoice.status.in_(stored))
     if OVERDUE in statuses:
-        conditions.append(overdue(now))
+        conditions.append(overdue(today))
     return or_(*conditions)
 
 
-def invoice_conditions(f: InvoiceFilter, now: datetime) -> list[ColumnElement[bool]]:
+def invoice_conditions(f: InvoiceFilter, today: date) -> list[ColumnElement[bool]]:
     """The filter's conditions, other than the account (which always applies)."""
     conditions: list[ColumnElement[bool]] = []
     if f.statuses:
-        conditions.append(_status_condition(f.statuses, now))
+        conditions.append(_status_condition(f.statuses, today))
     if f.created_from is not None:
         conditions.append(Invoice.created_at >= f.created_from)
     if f.created_to is not None:
@@ -89,8 +89,8 @@ def invoice_conditions(f: InvoiceFilter, now: datetime) -> list[ColumnElement[bo
     return conditions
 
 
-def _where(f: InvoiceFilter, now: datetime) -> ColumnElement[bool]:
-    conditions = invoice_conditions(f, now)
+def _where(f: InvoiceFilter, today: date) -> ColumnElement[bool]:
+    conditions = invoice_conditions(f, today)
     if not conditions:
         combined: ColumnElement[bool] = true()
     elif f.op == "or":
@@ -103,7 +103,7 @@ def _where(f: InvoiceFilter, now: datetime) -> ColumnElement[bool]:
 
 
 def invoice_select(
-    f: InvoiceFilter, now: datetime, *, direction: Direction = "desc"
+    f: InvoiceFilter, today: date, *, direction: Direction = "desc"
 ) -> Select[Invoice]:
     """Invoices matching ``f``, newest first by default, in a stable order."""
     order = (
@@ -111,7 +111,7 @@ def invoice_select(
         if direction == "desc"
         else (Invoice.created_at.asc(), Invoice.id.asc())
     )
-    return select(Invoice).where(_where(f, now)).order_by(*order)
+    return select(Invoice).where(_where(f, today)).order_by(*order)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class InvoiceSummary:
     overdue_cents: int = 0
 
 
-def invoice_summary(session: Session, f: InvoiceFilter, now: datetime) -> InvoiceSummary:
+def invoice_summary(session: Session, f: InvoiceFilter, today: date) -> InvoiceSummary:
     """Count and totals of every invoice matching ``f`` (not only one page)."""
 
     def total_where(condition: ColumnElement[bool]) -> Any:
@@ -137,8 +137,8 @@ def invoice_summary(session: Session, f: InvoiceFilter, now: datetime) -> Invoic
             total_where(Invoice.status == InvoiceStatus.PAID),
             total_where(Invoice.status == InvoiceStatus.CANCELLED),
             total_where(Invoice.status == InvoiceStatus.OPENED),
-            total_where(overdue(now)),
-        ).where(_where(f, now))
+            total_where(overdue(today)),
+        ).where(_where(f, today))
     ).one()
     return InvoiceSummary(*(int(v) for v in row))
 
@@ -146,14 +146,14 @@ def invoice_summary(session: Session, f: InvoiceFilter, now: datetime) -> Invoic
 def search_invoices(
     session: Session,
     f: InvoiceFilter,
-    now: datetime,
+    today: date,
     *,
     offset: int = 0,
     limit: int = 50,
     direction: Direction = "desc",
 ) -> list[Invoice]:
     return list(
-        session.scalars(invoice_select(f, now, direction=direction).offset(offset).limit(limit))
+        session.scalars(invoice_select(f, today, direction=direction).offset(offset).limit(limit))
     )
 
 
@@ -168,7 +168,7 @@ def get_invoice(session: Session, account_id: str, invoice_id: str) -> Invoice:
 
 
 def sorted_invoice_select(
-    f: InvoiceFilter, now: datetime, *, sort: InvoiceSort = "created", direction: Direction = "desc"
+    f: InvoiceFilter, today: date, *, sort: InvoiceSort = "created", direction: Direction = "desc"
 ) -> Select[Invoice]:
     """``invoice_select`` ordered by creation, due date or value (ties by id)."""
     column: Any = {
@@ -177,4 +177,4 @@ def sorted_invoice_select(
         "value": Invoice.value_cents,
     }[sort]
     order = (column.desc(), Invoice.id.desc()) if direction == "desc" else (column, Invoice.id)
-    return invoice_select(f, now).order_by(None).order_by(*order)
+    return invoice_select(f, today).order_by(None).order_by(*order)

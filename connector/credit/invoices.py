@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,7 +129,7 @@ def postpone_invoice(
     )
     if refusal is not None:
         raise Conflict(refusal.template, code=Code.POSTPONEMENT_REFUSED, **refusal.values)
-    invoice.due_date += timedelta(days=due_days)
+    invoice.due_date = settings.postponed(invoice.due_date, due_days)
     invoice.postponement_count += 1
     invoice.postponed_days += due_days
     invoice.updated_at = now

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from connector.credit import rules
 from connector.credit.ledger import post_entry
 from connector.credit.models import Account, Invoice, InvoiceStatus, Origin, Reservation
+from connector.credit.settings import StoreSettings
 
 
 def issue_invoices(
@@ -19,16 +20,18 @@ def issue_invoices(
     reservation: Reservation,
     amount_cents: int,
     *,
+    settings: StoreSettings,
     now: datetime,
     done_by: str | None = None,
 ) -> list[Invoice]:
-    """Turn ``amount`` of a purchase into one invoice per installment of its plan.
+    """Turn ``amount`` of a purchase into one invoice per installment of its plan, due on
+    the store's dates (``StoreSettings.due_dates``).
 
     The parts sum exactly to the amount. When the amount has fewer cents than the plan
     has installments, only the non-zero parts become invoices.
     """
     parts = [p for p in rules.split_installments(amount_cents, len(reservation.term_days)) if p]
-    dates = rules.due_dates(now, reservation.term_days)
+    dates = settings.due_dates(now, reservation.term_days)
     invoices = []
     for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
         number = reservation.invoice_count + position

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -172,8 +172,9 @@ class Invoice(Base):
     status: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    original_due_date: Mapped[datetime]
-    due_date: Mapped[datetime]
+    # Dates in the store's calendar: overdue from the day after, in the store's time zone.
+    original_due_date: Mapped[date]
+    due_date: Mapped[date]
     resolved_at: Mapped[datetime | None]
     payment_link: Mapped[str | None] = mapped_column(String(2048))
     observation: Mapped[str | None] = mapped_column(Text)

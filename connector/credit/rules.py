@@ -84,9 +84,26 @@ def split_installments(total_cents: int, count: int) -> list[int]:
     return [base + 1 if i < extra else base for i in range(count)]
 
 
-def due_dates(settled_at: datetime, offsets_days: Sequence[int]) -> list[datetime]:
-    """One due date per installment: settlement time plus each offset of the plan."""
-    return [settled_at + timedelta(days=days) for days in offsets_days]
+def due_dates(
+    settled_on: date,
+    offsets_days: Sequence[int],
+    is_business_day: Callable[[date], bool] | None = None,
+) -> list[date]:
+    """One due date per installment: the settlement's date plus each offset of the plan,
+    moved forward to the next business day when ``is_business_day`` is given."""
+    return [
+        next_business_day(settled_on + timedelta(days=days), is_business_day)
+        for days in offsets_days
+    ]
+
+
+def next_business_day(day: date, is_business_day: Callable[[date], bool] | None) -> date:
+    """``day`` itself when it is a business day (or no calendar is kept), else the next one."""
+    if is_business_day is None:
+        return day
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
 
 
 def add_business_days(start: datetime, days: int, is_holiday: Callable[[date], bool]) -> datetime:
@@ -137,12 +154,26 @@ def reduce_last_first(
     return reductions, remaining
 
 
-def is_overdue(status: Any, due_date: Any, now: datetime) -> Any:
-    """Overdue is derived, never stored: an opened invoice whose due date has passed.
+def is_overdue(status: Any, due_date: Any, today: date) -> Any:
+    """Overdue is derived, never stored: an opened invoice from the first day after its due
+    date, ``today`` being the store's date.
 
     On values it answers a bool; on the invoice's columns, the SQL condition.
     """
-    return (status == InvoiceStatus.OPENED) & (due_date < now)
+    return (status == InvoiceStatus.OPENED) & (due_date < calendar_day(today))
+
+
+def calendar_day(today: date) -> date:
+    """``today`` itself, refusing a moment: a ``datetime`` is a ``date`` to Python and to
+    the type checker, but compared with a date column it decides by the wrong day."""
+    if isinstance(today, datetime):
+        raise TypeError("due dates are compared with the store's date, not with a moment")
+    return today
+
+
+def days_overdue(due_date: date, today: date) -> int:
+    """How many days an invoice due on ``due_date`` is late on ``today``: 1 on the day after."""
+    return max(0, (today - due_date).days)
 
 
 @dataclass(frozen=True)

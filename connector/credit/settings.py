@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
 from sqlalchemy import Engine, select
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
 from connector.credit.models import StoreSettingsRow
-from connector.credit.rules import add_business_days
+from connector.credit.rules import add_business_days, due_dates, next_business_day
 from connector.errors import Reason, ValidationError
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -60,6 +61,55 @@ class StoreSettings:
     holiday_calendar: str | None = "BR"
     payment_instructions: str = ""
     over_limit_review_enabled: bool = False
+    time_zone: str = "America/Sao_Paulo"
+    due_dates_on_business_days: bool = True
+
+    def zone(self) -> ZoneInfo:
+        return zone_named(self.time_zone)
+
+    def today(self, now: datetime) -> date:
+        """The store's date at the UTC moment ``now``: what due dates are compared with."""
+        return now.astimezone(self.zone()).date()
+
+    def start_of(self, day: date) -> datetime:
+        """The first moment of ``day`` in the store's zone, as a UTC moment.
+
+        In UTC because Python never finds a moment inside a clock change equal to one of
+        another zone (PEP 495): Santiago's 2026-09-06 00:00 does not exist, and its day
+        starts at 04:00 UTC all the same.
+        """
+        return datetime.combine(day, time(0), tzinfo=self.zone()).astimezone(UTC)
+
+    def first_moment(self, bound: date | datetime) -> datetime:
+        """A period's start: a moment as is, a day from its first moment in the store's zone."""
+        if isinstance(bound, datetime):
+            return bound
+        return self.start_of(bound)
+
+    def last_moment(self, bound: date | datetime) -> datetime:
+        """A period's end, included: a moment as is, a day up to its last moment."""
+        if isinstance(bound, datetime):
+            return bound
+        return self.start_of(bound + timedelta(days=1)) - timedelta(microseconds=1)
+
+    def date_of(self, bound: date | datetime) -> date:
+        """A day as is; a moment as the store's date at that moment."""
+        return self.today(bound) if isinstance(bound, datetime) else bound
+
+    def due_dates(self, settled_at: datetime, offsets_days: Sequence[int]) -> list[date]:
+        """The due dates of a purchase settled at ``settled_at``: the settlement's date in the
+        store's zone plus each offset, moved to the next business day when the store says so."""
+        return due_dates(self.today(settled_at), offsets_days, self._due_day_rule())
+
+    def postponed(self, due_date: date, days: int) -> date:
+        """A due date moved ``days`` later, then to a business day as due dates are."""
+        return next_business_day(due_date + timedelta(days=days), self._due_day_rule())
+
+    def _due_day_rule(self) -> Callable[[date], bool] | None:
+        if not self.due_dates_on_business_days:
+            return None
+        is_holiday = self.is_holiday()
+        return lambda day: day.weekday() < 5 and not is_holiday(day)
 
     def plan_for(self, installments: int) -> tuple[int, ...] | None:
         """The payment-term plan with ``installments`` due dates (0 means 1), if any."""
@@ -70,8 +120,11 @@ class StoreSettings:
         return holiday_checker(self.holiday_calendar)
 
     def auto_settle_at(self, now: datetime) -> datetime:
-        """When a purchase authorized ``now`` is settled if nobody settles it first."""
-        return add_business_days(now, self.auto_settle_business_days, self.is_holiday())
+        """When a purchase authorized ``now`` is settled if nobody settles it first: as many
+        business days later, counted in the store's calendar and zone, at the same time."""
+        local = now.astimezone(self.zone())
+        later = add_business_days(local, self.auto_settle_business_days, self.is_holiday())
+        return later.astimezone(now.tzinfo)
 
     def to_storage(self) -> dict[str, Any]:
         """The JSON document stored: every field by name, Decimals as strings."""
@@ -89,6 +142,11 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_to_json(item) for item in value]
     return value
+
+
+@lru_cache(maxsize=16)
+def zone_named(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 @lru_cache(maxsize=64)
@@ -187,6 +245,29 @@ def _calendar(value: Any) -> str | None:
     return code
 
 
+def _time_zone(value: Any) -> str:
+    """An IANA zone name such as ``America/Sao_Paulo``; ``UTC`` too."""
+    if not isinstance(value, str) or not value.strip():
+        raise _Refused(Reason("must be an IANA time zone such as America/Sao_Paulo"))
+    name = value.strip()
+    if name not in _zone_names():
+        raise _Refused(
+            Reason("{name} is not an IANA time zone such as America/Sao_Paulo", name=name)
+        )
+    try:
+        zone_named(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # listed but not loadable
+        raise _Refused(
+            Reason("{name} is not an IANA time zone such as America/Sao_Paulo", name=name)
+        ) from exc
+    return name
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def _text(limit: int) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or len(value) > limit:
@@ -215,6 +296,8 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "holiday_calendar": _calendar,
     "payment_instructions": _text(4000),
     "over_limit_review_enabled": _flag,
+    "time_zone": _time_zone,
+    "due_dates_on_business_days": _flag,
 }
 assert set(RULES) == FIELDS, "every setting has its rule"
 

@@ -74,7 +74,9 @@ def settle_reservation(
         reservation.settled_at = now
         reservation.updated_at = now
         reservation.settled_cents = amount
-        invoices = issue_invoices(session, account, reservation, amount, now=now, done_by=done_by)
+        invoices = issue_invoices(
+            session, account, reservation, amount, settings=settings, now=now, done_by=done_by
+        )
         session.flush()
         return Settlement(reservation, amount, invoices)
     # Posted: the order changed after it was invoiced.
@@ -87,7 +89,9 @@ def settle_reservation(
         ensure_growth(reservation, value_cents, settings)
         ensure_credit(account, delta, settings)
         reservation.settled_cents = value_cents
-        invoices = issue_invoices(session, account, reservation, delta, now=now, done_by=done_by)
+        invoices = issue_invoices(
+            session, account, reservation, delta, settings=settings, now=now, done_by=done_by
+        )
         session.flush()
         return Settlement(reservation, value_cents, invoices)
     if value_cents < reservation.refunded_cents:

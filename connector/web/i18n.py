@@ -4,13 +4,13 @@ The language comes from the switch (kept in the session) or the browser's
 ``Accept-Language``. Words are looked up by their English text in the gettext catalogs
 (``translations/<lang>/LC_MESSAGES/messages.po``, extracted with ``pybabel extract -F
 babel.cfg``), compiled in memory the first time a language is asked for, so no ``.mo`` file
-is kept; money and dates are formatted by Babel in the language's locale. Times are shown
-in UTC, the service's one time zone.
+is kept; money and dates are formatted by Babel in the language's locale. Moments are
+shown on the store's clock (its ``time_zone`` setting); due dates are the store's dates.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache
 from io import BytesIO
@@ -133,7 +133,8 @@ def day(value: date | datetime | None) -> str:
     return format_date(value, format="medium", locale=locale())
 
 
-def moment(value: datetime | None) -> str:
+def moment(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """A moment on the clock of ``zone`` (the store's): ``30 de nov. de 2026 07:27:16``."""
     if value is None:
         return ""
-    return format_datetime(value, format="medium", tzinfo=UTC, locale=locale()) + " UTC"
+    return format_datetime(value, format="medium", tzinfo=zone, locale=locale())

@@ -41,6 +41,7 @@ from connector.web.pages import (
     secure_headers,
     statement_or_none,
     store_settings,
+    store_today,
 )
 
 bp = Blueprint("mycredits", __name__, url_prefix="/mycredits")
@@ -146,7 +147,7 @@ def home() -> WerkzeugResponse | tuple[str, int]:
     account_id = _granted_account()
     if account_id is None:
         return redirect(url_for("mycredits.sign_in"))
-    moment = now()
+    today = store_today()
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
 
@@ -160,15 +161,15 @@ def home() -> WerkzeugResponse | tuple[str, int]:
             "holders": list_holders(session, account_id),
             "open_invoices": list(
                 session.scalars(
-                    sorted_invoice_select(opened, moment, sort="due", direction="asc").limit(200)
+                    sorted_invoice_select(opened, today, sort="due", direction="asc").limit(200)
                 )
             ),
             "paid_invoices": list(
                 session.scalars(
-                    sorted_invoice_select(paid, moment, sort="due", direction="desc").limit(50)
+                    sorted_invoice_select(paid, today, sort="due", direction="desc").limit(50)
                 )
             ),
-            "summary": invoice_summary(session, opened, moment),
+            "summary": invoice_summary(session, opened, today),
             "statement": statement_or_none(session, account_id, start, end),
         }
 
@@ -177,7 +178,6 @@ def home() -> WerkzeugResponse | tuple[str, int]:
     grant = customer_grant() or {}
     return render(
         "mycredits/home.html",
-        now=moment,
         settings=settings,
         figures=figures(data["account"], settings),
         period_from=request.args.get("from", ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +27,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.bulk.export import encoded
-from connector.context import get_db
+from connector.context import get_db, now
+from connector.credit import rules
+from connector.credit.models import Invoice
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import Statement, account_statement
 from connector.errors import N_, ConnectorError, ValidationError
@@ -72,7 +74,8 @@ def init_templates(app: Flask) -> None:
         languages=i18n.LANGUAGES,
         current_language=i18n.current_language,
         day=i18n.day,
-        moment=i18n.moment,
+        moment=moment,
+        overdue=overdue,
         percent_bps=i18n.percent_bps,
         plain_amount=i18n.plain_amount,
         percent_plain=i18n.percent_plain,
@@ -167,16 +170,38 @@ def money(cents: int | None) -> str:
     return i18n.money(cents, store_settings().currency)
 
 
-def parse_day(raw: str | None, *, end: bool = False) -> datetime | None:
-    """``YYYY-MM-DD`` from a date input as a UTC moment: the day's start, or its end."""
+def store_today() -> date:
+    """The store's date now: what due dates are compared with."""
+    return store_settings().today(now())
+
+
+def moment(value: datetime | None) -> str:
+    """A UTC moment as the store's clock shows it, written the page's way."""
+    return i18n.moment(value, store_settings().zone())
+
+
+def overdue(invoice: Invoice) -> bool:
+    """Whether the page shows an invoice as overdue: ``rules.is_overdue`` on the store's day."""
+    return bool(rules.is_overdue(invoice.status, invoice.due_date, store_today()))
+
+
+def parse_date(raw: str | None) -> date | None:
+    """``YYYY-MM-DD`` from a date input; None when empty or not a date."""
     if not raw:
         return None
     try:
-        parsed = datetime.strptime(raw.strip(), "%Y-%m-%d").date()
+        return datetime.strptime(raw.strip(), "%Y-%m-%d").date()
     except ValueError:
         return None
-    start = datetime.combine(parsed, time(0), tzinfo=UTC)
-    return start + timedelta(days=1, microseconds=-1) if end else start
+
+
+def parse_day(raw: str | None, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` from a date input as a moment: the store's day's start, or its end."""
+    day = parse_date(raw)
+    if day is None:
+        return None
+    settings = store_settings()
+    return settings.last_moment(day) if end else settings.first_moment(day)
 
 
 @dataclass(frozen=True)

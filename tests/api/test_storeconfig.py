@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from unittest.mock import ANY
 
+from connector.clock import FixedClock
 from tests.api.conftest import DocumentedClient, Shop
 
 PUBLIC_EXAMPLE = {
@@ -124,3 +126,31 @@ def test_purchase_conditions(api: DocumentedClient, shop: Shop) -> None:
         250,
         250,
     )
+
+
+def test_the_time_zone_decides_the_due_dates_the_api_writes(
+    api: DocumentedClient, shop: Shop, clock: FixedClock
+) -> None:
+    defaults = api.get("/storeconfig").get_json()
+    assert (defaults["timeZone"], defaults["dueDatesOnBusinessDays"]) == ("America/Sao_Paulo", True)
+    bad = api.put("/storeconfig", json={"timeZone": "Mars/Olympus"})
+    assert bad.status_code == 400 and set(bad.get_json()["error"]["fields"]) == {"timeZone"}
+    saved = api.put("/storeconfig", json={"timeZone": "America/Santiago", "holidayCalendar": "CL"})
+    assert saved.get_json()["timeZone"] == "America/Santiago"
+    # Friday 2026-07-10 at 22:00 in Santiago (02:00 UTC on Saturday): +30 days is a Sunday.
+    clock.moment = datetime(2026, 7, 11, 2, tzinfo=UTC)
+    aid = shop.account(1)["id"]
+    [invoice_id] = shop.buy(aid, "100.00")["invoices"]
+    invoice = api.get(f"/accounts/{aid}/invoices/{invoice_id}").get_json()
+    assert invoice["dueDate"] == "2026-08-10T00:00:00-04:00"  # Monday, winter time
+    found = api.get(f"/accounts/{aid}/invoices?dueDateFrom=2026-08-10&dueDateTo=2026-08-10")
+    assert [i["id"] for i in found.get_json()["data"]] == [invoice_id]
+    # A date-time bound counts as the store's date at that moment: 03:30 UTC on August 11
+    # is still August 10 in Santiago.
+    moment = api.get(f"/accounts/{aid}/invoices?dueDateTo=2026-08-11T03:30:00Z")
+    assert [i["id"] for i in moment.get_json()["data"]] == [invoice_id]
+    calendar = api.put("/storeconfig", json={"dueDatesOnBusinessDays": False}).get_json()
+    assert calendar["dueDatesOnBusinessDays"] is False
+    [second] = shop.buy(aid, "10.00")["invoices"]
+    due = api.get(f"/accounts/{aid}/invoices/{second}").get_json()["dueDate"]
+    assert due == "2026-08-09T00:00:00-04:00"  # the Sunday itself

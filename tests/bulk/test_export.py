@@ -9,19 +9,27 @@ from datetime import timedelta
 import pytest
 
 from connector.bulk.export import export_text
-from connector.bulk.filters import account_export_filter as account_filter
-from connector.bulk.filters import invoice_export_filter as invoice_filter
+from connector.bulk.filters import account_export_filter, invoice_export_filter
 from connector.credit.account_search import AccountFilter
 from connector.credit.accounts import close_account, open_account
 from connector.credit.invoice_search import InvoiceFilter
 from connector.credit.invoices import pay_invoice, update_invoice
 from connector.credit.reservations import reserve
+from connector.credit.settings import StoreSettings
 from connector.credit.settlements import settle_reservation
 from connector.credit.statements import adjust_balance
 from connector.db import Database
 from connector.errors import ValidationError
 from tests.bulk.conftest import RunImport, WriteFile, counts
 from tests.factories import NOW
+
+
+def account_filter(params: dict[str, str]) -> AccountFilter:
+    return account_export_filter(params, StoreSettings())
+
+
+def invoice_filter(params: dict[str, str]) -> InvoiceFilter:
+    return invoice_export_filter(params, StoreSettings())
 
 
 def rows_of(text: str, delimiter: str = ",") -> list[dict[str, str]]:
@@ -52,7 +60,8 @@ def test_accounts_export_has_the_template_columns_first_and_plain_numbers(db: Da
     assert row["Email"] == "'=cmd@example.com"  # escaped: a spreadsheet would run it
     assert (row["Credit limit"], row["Tolerance rate"]) == ("1234.56", "0.05")
     assert (row["Balance"], row["Available credit"]) == ("-2000.00", "-765.44")  # numbers stay
-    assert row["Id"] == "1_CPF" and row["Created at"] == "2026-03-02T12:00:00Z"
+    # Moments on the store's clock (São Paulo by default), with their offset.
+    assert row["Id"] == "1_CPF" and row["Created at"] == "2026-03-02T09:00:00-03:00"
     every = rows_of(export(db, "accounts", account_filter({"status": "all"})))
     assert {r["Status"] for r in every} == {"Open", "Closed"}
     semicolon = rows_of(export(db, "accounts", AccountFilter(), delimiter=";"), ";")
@@ -117,6 +126,13 @@ def test_invoices_export_uses_the_api_filters(
         "order-a",
     )
     assert by_id[purchases["a"][1]]["Observation"] == "'@SUM(A1:A9)"
+    # Due dates are the store's days: +30, +60 and +90 from Monday 2026-03-02; May 1 (a
+    # holiday, Friday) moves to Monday May 4, Sunday May 31 to Monday June 1.
+    assert [by_id[i]["Due date"] for i in purchases["a"]] == [
+        "2026-04-01",
+        "2026-05-04",
+        "2026-06-01",
+    ]
     assert by_id[purchases["b"][0]]["Observation"] == "'-5 and\ta tab"
     # 45 days on, a's second installment (due +60) is not overdue; its first (+30) was paid.
     overdue = rows_of(export(db, "invoices", invoice_filter({"status": "Overdue"})))

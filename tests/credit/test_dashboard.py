@@ -13,6 +13,7 @@ from connector.credit.accounts import open_account
 from connector.credit.dashboard import credit_use_series, invoice_aging
 from connector.credit.invoices import cancel_invoice, pay_invoice
 from connector.credit.models import AccountStatus
+from connector.credit.settings import StoreSettings
 from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
 from tests.factories import Seeded
@@ -21,10 +22,10 @@ from tests.factories import Seeded
 def test_aging_buckets_by_days_overdue(db: Database, seed: Callable[..., Seeded]) -> None:
     seed(purchase_cents=9_000, installments=3, settled_days_ago=100)  # due -70, -40, -10
     current = seed(purchase_cents=1_000)
-    now = utcnow()
+    today = StoreSettings().today(utcnow())
     with db.transaction() as session:
-        buckets = invoice_aging(session, now)
-        mine = invoice_aging(session, now, account_id=current.account_id)
+        buckets = invoice_aging(session, today)
+        mine = invoice_aging(session, today, account_id=current.account_id)
     assert [(b.name, b.count, b.total_cents) for b in buckets] == [
         ("current", 1, 1_000),
         ("1-30", 1, 3_000),
@@ -89,7 +90,7 @@ def test_account_search_by_dependent_email_and_sort_by_available(
     # The same filters carried by the filter itself (what the list's export uses).
     carried = session.scalars(account_select(AccountFilter(search="helper_1"))).all()
     assert [x.id for x in carried] == [a.id]
-    overdue = AccountFilter(search="x.example", overdue_at=utcnow())
+    overdue = AccountFilter(search="x.example", overdue_on=utcnow().date())
     assert session.scalars(account_select(overdue)).all() == []
 
 
@@ -101,7 +102,7 @@ def test_store_totals_count_open_accounts_and_invoices(
     late = seed(limit_cents=50_000, purchase_cents=9_000, installments=3, settled_days_ago=70)
     seed(limit_cents=20_000, purchase_cents=1_000)
     with db.transaction() as session:
-        totals = store_totals(session, utcnow())
+        totals = store_totals(session, StoreSettings().today(utcnow()))
         emails = owner_emails(session, {late.account_id})
     assert (totals.open_accounts, totals.limit_cents, totals.reserved_cents) == (2, 70_000, 0)
     assert (totals.open_count, totals.open_cents) == (4, 10_000)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -98,14 +98,17 @@ def test_postponement_within_the_store_limits(
     postpone_invoice(session, invoice.id, 15, now=NOW)
     with pytest.raises(Conflict):
         postpone_invoice(session, invoice.id, 1, now=NOW)  # a third time
-    assert invoice.due_date == original + timedelta(days=20)
+    # 2026-04-01 + 20 days is Tiradentes' Day, a holiday: the next business day.
+    assert (original, invoice.due_date) == (date(2026, 4, 1), date(2026, 4, 22))
+    assert invoice.postponed_days == 20  # the days asked for, which the limits count
 
 
 def test_overdue_is_derived_from_the_due_date(bought: tuple[Account, list[Invoice]]) -> None:
     _account, invoices = bought
     first = invoices[0]
-    assert not is_overdue(first.status, first.due_date, NOW + timedelta(days=29))
-    assert is_overdue(first.status, first.due_date, NOW + timedelta(days=31))
+    assert first.due_date == date(2026, 4, 1)
+    assert not is_overdue(first.status, first.due_date, date(2026, 4, 1))
+    assert is_overdue(first.status, first.due_date, date(2026, 4, 2))
 
 
 def test_update_invoice_sets_link_observation_and_status(

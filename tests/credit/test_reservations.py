@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -137,7 +137,8 @@ def test_settle_issues_one_invoice_per_installment(
     assert [i.id for i in invoices] == [f"{reservation.id}-0{n}" for n in (1, 2, 3)]
     assert [i.installment for i in invoices] == [1, 2, 3]
     assert {i.number_of_installments for i in invoices} == {3}
-    assert [i.due_date - settled_at for i in invoices] == [timedelta(days=d) for d in (30, 60, 90)]
+    # Settled on Tuesday 2026-03-03 (São Paulo): +30, +60 (Saturday: Monday) and +90.
+    assert [i.due_date for i in invoices] == [date(2026, 4, 2), date(2026, 5, 4), date(2026, 6, 1)]
     assert all(i.original_due_date == i.due_date for i in invoices)
     assert all(i.status == "Opened" and i.order_id == "ord-7" for i in invoices)
     assert all(i.friendly_id.endswith(f"-{i.installment}") for i in invoices)
@@ -197,7 +198,7 @@ def test_order_changes_after_settlement(
     higher = settle_reservation(session, reservation.id, 12_000, now=later)
     assert [i.id[-2:] for i in higher.invoices] == ["04", "05", "06"]
     assert [i.value_cents for i in higher.invoices] == [2334, 2333, 2333]
-    assert higher.invoices[0].due_date == later + timedelta(days=30)
+    assert higher.invoices[0].due_date == date(2026, 4, 6)  # +30 is a Saturday: Monday
     assert account.balance_cents == -12_000
     with pytest.raises(CreditDenied) as error:
         settle_reservation(session, reservation.id, 13_501, now=NOW)

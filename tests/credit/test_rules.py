@@ -58,11 +58,23 @@ def test_credit_capacity_is_limit_times_one_plus_tolerance() -> None:
     assert rules.credit_capacity(100_000, 500) == 105_000
 
 
-def test_due_dates_add_the_plan_offsets() -> None:
-    settled = datetime(2026, 1, 31, 15, 0, tzinfo=UTC)
-    dates = rules.due_dates(settled, [30, 60, 90])
-    assert [d.date() for d in dates] == [date(2026, 3, 2), date(2026, 4, 1), date(2026, 5, 1)]
-    assert all(d.time() == settled.time() for d in dates)
+def test_due_dates_add_the_plan_offsets_then_move_to_a_business_day() -> None:
+    settled = date(2026, 1, 31)
+    assert rules.due_dates(settled, [30, 60, 90]) == [
+        date(2026, 3, 2),
+        date(2026, 4, 1),
+        date(2026, 5, 1),
+    ]
+    brazil = holiday_checker("BR")
+
+    def business(day: date) -> bool:
+        return day.weekday() < 5 and not brazil(day)
+
+    # May 1 is Worker's Day (a Friday): Monday May 4.
+    assert rules.due_dates(settled, [30, 60, 90], business)[2] == date(2026, 5, 4)
+    assert rules.next_business_day(date(2026, 12, 31), business) == date(2026, 12, 31)
+    # New Year's Day is a Friday, then the weekend: Monday January 4.
+    assert rules.next_business_day(date(2027, 1, 1), business) == date(2027, 1, 4)
 
 
 def test_business_days_skip_weekends() -> None:
@@ -106,12 +118,15 @@ def test_growth_ceiling() -> None:
     assert rules.max_grown_value(10_000, 0) == 10_000
 
 
-def test_overdue_is_derived() -> None:
-    now = datetime(2026, 3, 2, tzinfo=UTC)
-    past = datetime(2026, 3, 1, tzinfo=UTC)
-    assert rules.is_overdue("Opened", past, now)
-    assert not rules.is_overdue("Paid", past, now)
-    assert not rules.is_overdue("Opened", now, now)
+def test_overdue_is_derived_from_the_store_date() -> None:
+    today, yesterday = date(2026, 3, 2), date(2026, 3, 1)
+    assert rules.is_overdue("Opened", yesterday, today)
+    assert not rules.is_overdue("Paid", yesterday, today)
+    assert not rules.is_overdue("Opened", today, today)  # due today: not yet
+    assert rules.days_overdue(yesterday, today) == 1
+    assert rules.days_overdue(today, today) == 0
+    with pytest.raises(TypeError):  # a moment is not a day of the store's calendar
+        rules.is_overdue("Opened", yesterday, datetime(2026, 3, 2, tzinfo=UTC))
 
 
 def test_postponement_limits() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +38,9 @@ def test_invoice_filters_order_and_summary(session: Session, new_account: OpenAc
     pay_invoice(session, a1[0], now=NOW)
     cancel_invoice(session, a1[1], now=NOW)
     update_invoice(session, a2[0], observation="Boleto 100% sent", now=NOW)
-    later = NOW + timedelta(days=40)  # a2 and b1 (due +31, +32) are overdue; a1[2] is not
+    # a2 is due 2026-04-02; b1's +30 is Good Friday 2026-04-03, so 2026-04-06. On April 11
+    # both are overdue; a1[2] (2026-06-01) is not.
+    later = date(2026, 4, 11)
 
     everything = search_invoices(session, InvoiceFilter(), later)
     assert [i.id for i in everything] == [b1[0], a2[0], *reversed(a1)]  # newest first
@@ -49,7 +51,8 @@ def test_invoice_filters_order_and_summary(session: Session, new_account: OpenAc
     ]
     overdue = InvoiceFilter(statuses=("Overdue",))
     assert {i.id for i in search_invoices(session, overdue, later)} == {a2[0], b1[0]}
-    assert {i.id for i in search_invoices(session, overdue, NOW)} == set()
+    assert {i.id for i in search_invoices(session, overdue, date(2026, 4, 2))} == set()
+    assert {i.id for i in search_invoices(session, overdue, date(2026, 4, 3))} == {a2[0]}
     paid_or_cancelled = InvoiceFilter(statuses=("Paid", "Cancelled"))
     assert {i.id for i in search_invoices(session, paid_or_cancelled, later)} == {a1[0], a1[1]}
     of_a_opened = InvoiceFilter(account_id=a.id, statuses=("Opened",))
@@ -65,8 +68,10 @@ def test_invoice_filters_order_and_summary(session: Session, new_account: OpenAc
     # "or" never escapes the account of a per-account listing.
     scoped = InvoiceFilter(account_id=a.id, value_cents=7_000, order_id="order-a2", op="or")
     assert {i.id for i in search_invoices(session, scoped, later)} == {a2[0]}
-    due_window = InvoiceFilter(due_from=NOW + timedelta(days=31), due_to=NOW + timedelta(days=32))
-    assert {i.id for i in search_invoices(session, due_window, later)} == {a2[0], b1[0]}
+    due_window = InvoiceFilter(due_from=date(2026, 4, 2), due_to=date(2026, 4, 3))
+    assert {i.id for i in search_invoices(session, due_window, later)} == {a2[0]}
+    due_window = InvoiceFilter(due_from=date(2026, 4, 3), due_to=date(2026, 4, 6))
+    assert {i.id for i in search_invoices(session, due_window, later)} == {b1[0]}
     page = search_invoices(session, InvoiceFilter(), later, offset=1, limit=2)
     assert [i.id for i in page] == [a2[0], a1[2]]
 
@@ -102,10 +107,21 @@ def test_the_overdue_filter_is_the_overdue_rule(session: Session, new_account: O
         invoices.extend(settled.invoices)
     pay_invoice(session, invoices[-1].id, now=NOW)  # overdue by date, but paid
     session.flush()
-    for moment in (NOW, NOW + timedelta(microseconds=1), NOW + timedelta(days=2)):
-        by_sql = set(session.scalars(select(Invoice.id).where(overdue(moment))))
-        by_rule = {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, moment)}
+    today = NOW.date()
+    for day in (
+        today - timedelta(days=1),
+        today,
+        today + timedelta(days=1),
+        today + timedelta(days=2),
+    ):
+        by_sql = set(session.scalars(select(Invoice.id).where(overdue(day))))
+        by_rule = {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, day)}
         assert by_sql == by_rule
-    assert {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, NOW)} == {
-        invoices[4].id
+    # Due 2026-03-02 (+30 from Sunday 2026-01-31 and Saturday 2026-01-30, moved to Monday):
+    # overdue from March 3; the one due February 2 was paid.
+    assert not any(rules.is_overdue(i.status, i.due_date, today) for i in invoices)
+    tomorrow = today + timedelta(days=1)
+    assert {i.id for i in invoices if rules.is_overdue(i.status, i.due_date, tomorrow)} == {
+        invoices[3].id,
+        invoices[4].id,
     }

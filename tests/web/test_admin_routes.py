@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from connector.credit.check import find_drift
 from connector.credit.models import Holder, StatementEntry
-from connector.credit.settings import Reminder, load_store_settings
+from connector.credit.settings import Reminder, StoreSettings, load_store_settings
 from connector.db import Database
 from tests.factories import Seeded, load_account, load_invoice
 from tests.web.conftest import post_form, text_of
@@ -167,7 +167,10 @@ def test_cancel_payment_link_observation_and_postponement(
         post_form(admin_client, f"/admin/invoices/{first}/postpone", {"dueDays": "10"}).status_code
         == 302
     )
-    assert load_invoice(db, first).due_date == before + timedelta(days=10)
+    # Ten days later, or the next business day after that (the store's calendar).
+    after = load_invoice(db, first).due_date
+    assert after == StoreSettings().postponed(before, 10)
+    assert timedelta(days=10) <= after - before <= timedelta(days=14)
     too_far = post_form(admin_client, f"/admin/invoices/{first}/postpone", {"dueDays": "10"})
     assert too_far.status_code == 409
 
@@ -225,6 +228,7 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
         "reminders_after": "2 10:00",
         "my_credits_enabled": "1",
         "payment_instructions": "Pay by bank transfer.",
+        "time_zone": "America/Argentina/Buenos_Aires",
     }
     response = post_form(admin_client, "/admin/settings", form)
     assert response.status_code == 302, response.text
@@ -237,6 +241,8 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
     assert saved.reminders_before[1] == Reminder(1, "08:30")
     assert saved.tolerance_enabled and saved.my_credits_enabled
     assert not saved.automatic_account_creation_enabled
+    assert saved.time_zone == "America/Argentina/Buenos_Aires"
+    assert not saved.due_dates_on_business_days  # its box was left unticked
     page = admin_client.get("/admin/settings").text
     assert "30, 60, 90" in page and 'value="12.5"' in page
 
@@ -246,5 +252,8 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
     unreadable = post_form(admin_client, "/admin/settings", {**form, "tax_rate": "five"})
     assert unreadable.status_code == 400
     assert 'id="f-tax_rate-note">Enter a fraction such as 0.05.' in unreadable.text
+    zone = post_form(admin_client, "/admin/settings", {**form, "time_zone": "Buenos Aires"})
+    assert zone.status_code == 400
+    assert 'id="f-time_zone-note">Buenos Aires is not an IANA time zone' in zone.text
     with db.transaction() as session:
         assert load_store_settings(session).currency == "USD"  # nothing half-saved

@@ -15,7 +15,7 @@ from connector.credit.identity import normalize_document, normalize_document_typ
 from connector.credit.models import Account
 from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
-from connector.wire import Cents, Moment, Rate, WholeNumber
+from connector.wire import Cents, DayOrMoment, Moment, Rate, WholeNumber
 
 
 class AccountQuery(Paging, Combine):
@@ -28,10 +28,11 @@ class AccountQuery(Paging, Combine):
 
 
 class StatementQuery(Query):
-    dateFrom = Moment(metadata={"description": "first moment of the period (default: opening)"})
-    dateTo = Moment(
-        end_of_day=True,
-        metadata={"description": "last moment of the period, included (default: now)"},
+    dateFrom = DayOrMoment(
+        metadata={"description": "first moment or day of the period (default: opening)"}
+    )
+    dateTo = DayOrMoment(
+        metadata={"description": "last moment or day of the period, included (default: now)"}
     )
 
 

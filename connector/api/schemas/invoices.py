@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from connector.api.schemas.common import Body, Paging
 from connector.bulk.filters import AllInvoiceFilters, InvoiceFilters
 from connector.money import cents_to_decimal
-from connector.wire import Cents, InvoiceStatusField, Moment, WholeNumber
+from connector.wire import Cents, DueDate, InvoiceStatusField, Moment, WholeNumber
 
 
 class InvoiceQuery(Paging, InvoiceFilters):
@@ -40,8 +40,12 @@ class InvoiceOut(Schema):
     createdAt = Moment(attribute="created_at", required=True)
     updatedAt = Moment(attribute="updated_at", required=True)
     resolvedAt = Moment(attribute="resolved_at", allow_none=True)
-    originalDueDate = Moment(attribute="original_due_date", required=True)
-    dueDate = Moment(attribute="due_date", required=True)
+    originalDueDate = DueDate(attribute="original_due_date", required=True)
+    dueDate = DueDate(
+        attribute="due_date",
+        required=True,
+        metadata={"description": "the store's date, as its first moment in its time zone"},
+    )
     paymentLink = fields.String(attribute="payment_link", allow_none=True)
     observation = fields.String(allow_none=True)
 

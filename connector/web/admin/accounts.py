@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -35,6 +35,7 @@ from connector.web.pages import (
     render,
     statement_or_none,
     store_settings,
+    store_today,
     with_filters,
 )
 
@@ -56,17 +57,17 @@ class AccountListArgs:
         status = str(args.get("status")) if args.get("status") in ACCOUNT_STATUS_CHOICES else "open"
         return cls((args.get("q") or "").strip(), status, args.get("overdue") == "1")
 
-    def account_filter(self, now: datetime) -> AccountFilter:
+    def account_filter(self, today: date) -> AccountFilter:
         return AccountFilter(
             statuses=ACCOUNT_STATUS_CHOICES[self.status],
             search=self.search or None,
-            overdue_at=now if self.overdue else None,
+            overdue_on=today if self.overdue else None,
         )
 
 
-def account_filter_from_request(now: datetime) -> AccountFilter:
+def account_filter_from_request(today: date) -> AccountFilter:
     """The accounts the list shows (and its export holds), from the query string."""
-    return AccountListArgs.from_request().account_filter(now)
+    return AccountListArgs.from_request().account_filter(today)
 
 
 @bp.get("/accounts")
@@ -76,7 +77,7 @@ def accounts() -> tuple[str, int]:
     sort = args.get("sort") if args.get("sort") in _SORTS else "created"
     direction: Literal["asc", "desc"] = "asc" if args.get("dir") == "asc" else "desc"
     query = sorted_account_select(
-        listed.account_filter(now()),
+        listed.account_filter(store_today()),
         sort=sort,  # type: ignore[arg-type]
         direction=direction,
     )
@@ -154,7 +155,7 @@ def _account_page(
 ) -> tuple[str, int]:
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
-    moment = now()
+    today = store_today()
 
     def load(session: Session) -> dict[str, Any]:
         account = session.get(Account, account_id)
@@ -166,10 +167,10 @@ def _account_page(
             "account": account,
             "holders": holders.list_holders(session, account_id),
             "invoices": search_invoices(
-                session, InvoiceFilter(account_id=account_id), moment, limit=10
+                session, InvoiceFilter(account_id=account_id), today, limit=10
             ),
             "statement": statement_or_none(session, account_id, start, end),
-            "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), moment),
+            "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), today),
         }
 
     data = get_db().run(load)
@@ -179,7 +180,6 @@ def _account_page(
         status,
         settings=settings,
         figures=account_service.figures(data["account"], settings),
-        now=moment,
         period_from=request.args.get("from", ""),
         period_to=request.args.get("to", ""),
         form_name=form_name,

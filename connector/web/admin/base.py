@@ -37,6 +37,7 @@ from connector.web.pages import (
     render,
     secure_headers,
     store_settings,
+    store_today,
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -98,14 +99,16 @@ def aging_labels() -> list[str]:
 def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     """The aging bars and the credit-use line of the store or of one account."""
     moment = now()
+    today = store_today()
 
     def load(session: Session) -> tuple[list[AgingBucket], list[UsePoint]]:
         return (
-            invoice_aging(session, moment, account_id=account_id),
+            invoice_aging(session, today, account_id=account_id),
             credit_use_series(session, moment, account_id=account_id),
         )
 
     aging, series = get_db().run(load, read_only=True)
+    zone = store_settings().zone()
 
     def money(cents: int) -> str:
         return i18n.money(cents, currency)
@@ -119,7 +122,7 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
         "use_chart": use_chart(
             series,
             money,
-            lambda point: i18n.day(point.at),
+            lambda point: i18n.day(point.at.astimezone(zone)),
             i18n.gettext("Credit in use over the last 90 days"),
             i18n.gettext("In use"),
             i18n.gettext("Credit limit"),
@@ -130,10 +133,10 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
 @bp.get("/")
 def dashboard() -> tuple[str, int]:
     settings = store_settings()
-    moment = now()
+    today = store_today()
 
     def load(session: Session) -> tuple[StoreTotals, int]:
-        return store_totals(session, moment), len(list_reviews(session))
+        return store_totals(session, today), len(list_reviews(session))
 
     totals, pending_reviews = get_db().run(load, read_only=True)
     return render(

@@ -40,7 +40,7 @@ from connector.web.admin.base import bp
 from connector.web.admin.invoices import invoice_filter_from_request
 from connector.web.auth import current_staff
 from connector.web.messages import error_fields, error_message
-from connector.web.pages import csv_download, not_found, page_from_request, render
+from connector.web.pages import csv_download, not_found, page_from_request, render, store_today
 
 ERRORS_SHOWN = 20  # the import page lists the first errors; the report has them all
 REFRESH_SECONDS = 2
@@ -228,5 +228,4 @@ def export_invoices() -> WerkzeugResponse:
 @bp.get("/bulk/exports/accounts")
 def export_accounts() -> WerkzeugResponse:
     """The accounts list as filtered (search, status, "has overdue invoices")."""
-    moment = now()
-    return _export("accounts", account_filter_from_request(moment), moment)
+    return _export("accounts", account_filter_from_request(store_today()), now())

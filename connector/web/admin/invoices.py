@@ -26,7 +26,15 @@ from connector.web import i18n
 from connector.web.admin.base import bp
 from connector.web.auth import done_by
 from connector.web.forms import Form, submit
-from connector.web.pages import page_from_request, parse_day, render, store_settings, with_filters
+from connector.web.pages import (
+    page_from_request,
+    parse_date,
+    parse_day,
+    render,
+    store_settings,
+    store_today,
+    with_filters,
+)
 
 STATUSES = (InvoiceStatus.OPENED, OVERDUE, InvoiceStatus.PAID, InvoiceStatus.CANCELLED)
 _SORTS = ("created", "due", "value")
@@ -40,8 +48,8 @@ def invoice_filter_from_request() -> InvoiceFilter:
         statuses=tuple(s for s in args.getlist("status") if s in STATUSES),
         created_from=parse_day(args.get("created_from")),
         created_to=parse_day(args.get("created_to"), end=True),
-        due_from=parse_day(args.get("due_from")),
-        due_to=parse_day(args.get("due_to"), end=True),
+        due_from=parse_date(args.get("due_from")),
+        due_to=parse_date(args.get("due_to")),
         order_id=(args.get("order") or "").strip() or None,
         friendly_id=(args.get("friendly") or "").strip() or None,
     )
@@ -52,8 +60,8 @@ def invoices() -> tuple[str, int]:
     f = invoice_filter_from_request()
     sort = request.args.get("sort") if request.args.get("sort") in _SORTS else "created"
     direction: Literal["asc", "desc"] = "asc" if request.args.get("dir") == "asc" else "desc"
-    moment = now()
-    query = sorted_invoice_select(f, moment, sort=sort, direction=direction)  # type: ignore[arg-type]
+    today = store_today()
+    query = sorted_invoice_select(f, today, sort=sort, direction=direction)  # type: ignore[arg-type]
 
     def load(session: Session) -> dict[str, Any]:
         page = page_from_request(count_rows(session, query))
@@ -63,12 +71,11 @@ def invoices() -> tuple[str, int]:
             "page": page,
             "rows": rows,
             "emails": emails,
-            "summary": invoice_summary(session, f, moment),
+            "summary": invoice_summary(session, f, today),
         }
 
     return render(
         "admin/invoices.html",
-        now=moment,
         filter=f,
         statuses=STATUSES,
         sort=sort,
@@ -105,7 +112,6 @@ def _invoice_page(
         invoice=invoice,
         account=account,
         settings=store_settings(),
-        now=now(),
         form_name=form_name,
         errors=errors or {},
         values=values or {},

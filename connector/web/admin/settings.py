@@ -29,6 +29,24 @@ CHECKBOXES = (
     "postponement_enabled",
     "my_credits_enabled",
     "over_limit_review_enabled",
+    "due_dates_on_business_days",
+)
+# Offered in the time zone field's list; any IANA name is accepted.
+COMMON_ZONES = (
+    "America/Sao_Paulo",
+    "America/Manaus",
+    "America/Fortaleza",
+    "America/Argentina/Buenos_Aires",
+    "America/Santiago",
+    "America/Bogota",
+    "America/Lima",
+    "America/Mexico_City",
+    "America/Montevideo",
+    "America/Asuncion",
+    "America/New_York",
+    "Europe/Lisbon",
+    "Europe/Madrid",
+    "UTC",
 )
 _REMINDER = re.compile(r"^(\d{1,3})\s*(?:@|\s)\s*(\d{1,2}:\d{2})$")
 
@@ -59,6 +77,7 @@ def form_values(settings: StoreSettings) -> dict[str, str]:
         payment_terms=plans_text(settings.payment_terms),
         auto_settle_business_days=str(settings.auto_settle_business_days),
         holiday_calendar=settings.holiday_calendar or "",
+        time_zone=settings.time_zone,
         payment_instructions=settings.payment_instructions,
     )
     return values
@@ -110,6 +129,7 @@ def changes_from_form(form: Form) -> dict[str, Any]:
         "daily_interest_rate": form.fraction("daily_interest_rate"),
         "tax_rate": form.fraction("tax_rate"),
         "holiday_calendar": form.text("holiday_calendar", max_length=8) or None,
+        "time_zone": form.text("time_zone", required=True, max_length=64),
         "payment_instructions": form.data.get("payment_instructions", "").strip(),
         "payment_terms": _plans(form),
         "reminders_before": _reminders("reminders_before", form),
@@ -123,7 +143,9 @@ def changes_from_form(form: Form) -> dict[str, Any]:
 
 @bp.get("/settings")
 def settings() -> tuple[str, int]:
-    return render("admin/settings.html", values=form_values(store_settings()), errors={})
+    return render(
+        "admin/settings.html", values=form_values(store_settings()), errors={}, zones=COMMON_ZONES
+    )
 
 
 @bp.post("/settings")
@@ -143,6 +165,7 @@ def save_settings() -> WerkzeugResponse | tuple[str, int]:
             values=values,
             errors=error_fields(error),
             error=error_message(error),
+            zones=COMMON_ZONES,
         )
     flash(i18n.gettext("Settings saved."), "success")
     return redirect(url_for("admin.settings"))
