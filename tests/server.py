@@ -51,11 +51,33 @@ def is_gone(pid: int) -> bool:
         return True
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _ppid, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    """``connector serve`` on a free port, its output in ``log``.
+
+    With ``new_session``, the server leads a session and process group of its own, which
+    its workers and its scheduler join, so that ``kill`` can crash all of them at once.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, *, new_session: bool = False) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.new_session = new_session
         with log.open("w") as out:
             self.process = subprocess.Popen(
                 [
@@ -71,6 +93,7 @@ class Server:
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=new_session,
             )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -87,6 +110,18 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text()
+
+    def kill(self, timeout: float = 10) -> None:
+        """SIGKILL the whole process group (server, workers, scheduler): a crash, with no
+        shutdown of any kind; return once none of them is left running."""
+        assert self.new_session, "only a server started with new_session leads its group"
+        pgid = self.process.pid
+        os.killpg(pgid, signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while group_members(pgid):
+            assert time.monotonic() < deadline, f"still running: {group_members(pgid)}"
+            time.sleep(0.05)
 
     def stop(self) -> int:
         if self.process.poll() is None:
