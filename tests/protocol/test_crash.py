@@ -30,6 +30,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from tests import factories
 from tests.factories import payment_body
 from tests.server import Server, children, environment, group_members
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
 HEADERS = {"X-VTEX-API-AppKey": "gateway", "X-VTEX-API-AppToken": "gateway-token-0123456789"}
 CLIENTS = 8  # threads sending requests at once
@@ -145,14 +146,17 @@ def client(
     each request waits for the answer before it, and the first one cut off ends the run.
 
     Twins (two clients of one ``name`` and one ``twin`` barrier) send the same requests,
-    each create at the same moment: the gateway's repeats racing their originals.
+    each create at the same moment: the gateway's repeats racing their originals. They
+    connect anew for each request, so that twins meet in different workers as often as
+    in the same one (the others keep their connection alive, as the gateway does).
     """
     rng = random.Random(name)
     emails = [*LIMITS, NO_ACCOUNT]
-    http = requests.Session()
+    kept = requests.Session()
 
     def post(path: str, body: dict[str, Any]) -> Sent | None:
-        sent = send(http, base, path, body)
+        with requests.Session() if twin is not None else nullcontext(kept) as http:
+            sent = send(http, base, path, body)
         log.append(sent)
         if sent.status is None:
             if twin is not None:
@@ -197,30 +201,26 @@ def client(
 def load_and_kill(server: Server, generation: int) -> list[Sent]:
     """Clients in threads until ``ANSWERS_BEFORE_KILL`` answers, then SIGKILL the group."""
     stop, progress = threading.Event(), Progress()
-    logs: list[list[Sent]] = [[] for _ in range(CLIENTS)]
+    names = [f"g{generation}c{i}" for i in range(CLIENTS - 2 * TWINS)]
     twins = [threading.Barrier(2, timeout=10) for _ in range(TWINS)]
-    threads = [
-        threading.Thread(
-            target=client,
-            args=(server.base, f"g{generation}c{i}", stop, logs[i], progress),
+    logs: dict[str, list[Sent]] = {}
+    threads: dict[str, threading.Thread] = {}
+    for i in range(CLIENTS):
+        twin = twins[(i - len(names)) // 2] if i >= len(names) else None
+        name = names[i] if twin is None else f"g{generation}t{(i - len(names)) // 2}"
+        key = f"{name}/{i}"
+        logs[key] = []
+        threads[key] = threading.Thread(
+            target=client, args=(server.base, name, stop, logs[key], progress, twin)
         )
-        for i in range(CLIENTS - 2 * TWINS)
-    ]
-    threads += [
-        threading.Thread(
-            target=client,
-            args=(server.base, f"g{generation}t{i // 2}", stop, logs[-1 - i], progress),
-            kwargs={"twin": twins[i // 2]},
-        )
-        for i in range(2 * TWINS)
-    ]
-    for thread in threads:
+    for thread in threads.values():
         thread.start()
     try:
         deadline = time.monotonic() + 30
         while progress.answers < ANSWERS_BEFORE_KILL:
             assert time.monotonic() < deadline, f"too few answers:\n{server.output()}"
-            assert all(t.is_alive() for t in threads), [s for log in logs for s in log][-3:]
+            for key, thread in threads.items():
+                assert thread.is_alive(), f"{key} stopped before the kill: {logs[key][-1:]}"
             time.sleep(0.005)
         # The whole group dies: the server, its two workers and the scheduler.
         group = set(group_members(server.process.pid))
@@ -231,11 +231,11 @@ def load_and_kill(server: Server, generation: int) -> list[Sent]:
         stop.set()
         for barrier in twins:
             barrier.abort()
-        for thread in threads:
+        for thread in threads.values():
             thread.join(timeout=30)
     assert server.process.returncode == -signal.SIGKILL
-    assert not any(thread.is_alive() for thread in threads)
-    return [sent for log in logs for sent in log]
+    assert not any(thread.is_alive() for thread in threads.values())
+    return [sent for log in logs.values() for sent in log]
 
 
 def read_stored(db: Database) -> Stored:
