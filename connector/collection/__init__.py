@@ -1,0 +1,1 @@
+"""The collection half of the credit cycle: due dates kept, reminders, charges, getting paid."""
