@@ -65,6 +65,7 @@ class Code(StrEnum):
     PAYMENT_METHOD_NOT_SUPPORTED = "payment_method_not_supported"
     PAYMENT_CANCELLED = "payment_cancelled"
     GROWTH_LIMIT_EXCEEDED = "growth_limit_exceeded"
+    OVERDUE_INVOICES = "overdue_invoices"
     # Reservations (the API's transactions)
     TRANSACTION_EXISTS = "transaction_exists"
     TRANSACTION_NOT_PENDING = "transaction_not_pending"

@@ -19,6 +19,7 @@ from connector.access.principals import READ, WRITE_SETTINGS
 from connector.api.routes import done_by, dump, json_body, query_args, route
 from connector.api.schemas.store import PurchaseConditionsOut, PurchaseConditionsQuery
 from connector.bulk.filters import Strict
+from connector.context import now
 from connector.credit.conditions import purchase_conditions
 from connector.credit.settings import (
     Reminder,
@@ -30,6 +31,7 @@ from connector.errors import ValidationError
 from connector.wire import Cents, Fraction, Rate, WholeNumber
 
 TAG = "Store configuration"
+_NULL_CLEARS = ("holidayCalendar", "pixKey")
 
 
 class ReminderDoc(Strict):
@@ -46,15 +48,27 @@ class ReminderDoc(Strict):
 
 
 class NotificationsDoc(Strict):
+    """The e-mails to holders: reminders before and after due dates, at a time of day in
+    the store's zone; one when invoices are issued and one when an invoice is paid."""
+
     daysPrior = fields.List(fields.Nested(ReminderDoc), attribute="reminders_before")
     daysAfter = fields.List(fields.Nested(ReminderDoc), attribute="reminders_after")
+    invoiceIssued = fields.Boolean(attribute="notify_invoice_issued")
+    invoicePaid = fields.Boolean(attribute="notify_invoice_paid")
+    notifyDependents = fields.Boolean(
+        attribute="notify_dependents",
+        metadata={"description": "also mail the dependent who made the purchase"},
+    )
+    language = fields.String(
+        metadata={"description": "pt, es or en: of the mails to holders who chose none"}
+    )
 
 
 class StoreConfigDoc(Strict):
     """The store settings; on PUT every field is optional and merged into the current ones.
 
-    ``null`` keeps a field as it is, but for ``holidayCalendar``, where it clears the
-    calendar (then only weekends are skipped).
+    ``null`` keeps a field as it is, but for ``holidayCalendar`` and ``pixKey``, where it
+    clears them (then only weekends are skipped; invoices offer no Pix code).
     """
 
     currency = fields.String()
@@ -93,11 +107,27 @@ class StoreConfigDoc(Strict):
         },
     )
 
+    blockPurchasesWhenOverdue = fields.Boolean(
+        attribute="block_purchases_when_overdue",
+        metadata={
+            "description": "deny purchases (code overdue_invoices) of an account with an "
+            "invoice overdue longer than overdueGraceDays"
+        },
+    )
+    overdueGraceDays = WholeNumber(attribute="overdue_grace_days")
+    pixKey = fields.String(
+        allow_none=True,
+        attribute="pix_key",
+        metadata={"description": "every open invoice offers a Pix code paying this key"},
+    )
+    pixMerchantName = fields.String(attribute="pix_merchant_name")
+    pixMerchantCity = fields.String(attribute="pix_merchant_city")
+
     @pre_load
     def _null_keeps(self, data: Any, **_kwargs: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        return {k: v for k, v in data.items() if v is not None or k == "holidayCalendar"}
+        return {k: v for k, v in data.items() if v is not None or k in _NULL_CLEARS}
 
     @post_load
     def _flat(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
@@ -110,6 +140,10 @@ class StoreConfigDoc(Strict):
         document["notifications"] = {
             "reminders_before": settings.reminders_before,
             "reminders_after": settings.reminders_after,
+            "notify_invoice_issued": settings.notify_invoice_issued,
+            "notify_invoice_paid": settings.notify_invoice_paid,
+            "notify_dependents": settings.notify_dependents,
+            "language": settings.language,
         }
         return document
 
@@ -158,7 +192,8 @@ def get_storeconfig(session: Session) -> Response:
     body=StoreConfigDoc,
     response=StoreConfigDoc,
     description="Every field is optional: those sent are merged into the current settings "
-    "(null keeps a field, but clears holidayCalendar). An unknown field or a bad value is "
+    "(null keeps a field, but clears holidayCalendar and pixKey). An unknown field or a "
+    "bad value is "
     "a 400 naming it.",
 )
 def put_storeconfig(session: Session) -> Response:
@@ -192,5 +227,6 @@ def get_purchase_conditions(session: Session) -> Response:
         email=q.get("email"),
         document=q.get("document"),
         document_type=q.get("documentType"),
+        now=now(),
     )
     return dump(PurchaseConditionsOut, conditions)

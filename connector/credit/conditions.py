@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from connector.clock import utcnow
 from connector.credit.accounts import figures
+from connector.credit.blocking import is_blocked
 from connector.credit.holders import find_account_for_buyer
 from connector.credit.settings import load_store_settings
 from connector.errors import Code, NotFound, ValidationError
@@ -28,6 +31,7 @@ class PurchaseConditions:
     tolerance_headroom_cents: int
     spending_power_cents: int
     payment_terms: tuple[tuple[int, ...], ...]
+    denied_because: Code | None = None  # every purchase would be denied now, and why
 
 
 def purchase_conditions(
@@ -36,8 +40,13 @@ def purchase_conditions(
     email: str | None,
     document: str | None = None,
     document_type: str | None = None,
+    now: datetime | None = None,
 ) -> PurchaseConditions:
-    """Answer for the open account a buyer would pay with, found as ``authorize`` finds it."""
+    """Answer for the open account a buyer would pay with, found as ``authorize`` finds it.
+
+    An account the store blocks for overdue invoices can spend nothing: its
+    ``spending_power_cents`` is 0 and ``denied_because`` says why.
+    """
     if not email and not document:
         raise ValidationError(
             "say who the buyer is", fields={"email": "an e-mail or a document is required"}
@@ -48,6 +57,7 @@ def purchase_conditions(
     )
     if account is not None:
         f = figures(account, settings)
+        late = is_blocked(session, account.id, settings, now or utcnow())
         return PurchaseConditions(
             account_id=account.id,
             currency=settings.currency,
@@ -55,8 +65,9 @@ def purchase_conditions(
             available_cents=f.available_cents,
             tolerance_enabled=settings.tolerance_enabled,
             tolerance_headroom_cents=f.tolerance_headroom_cents,
-            spending_power_cents=f.spending_power_cents,
+            spending_power_cents=0 if late else f.spending_power_cents,
             payment_terms=settings.payment_terms,
+            denied_because=Code.OVERDUE_INVOICES if late else None,
         )
     if email and settings.automatic_account_creation_enabled:
         return PurchaseConditions(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
 from connector.credit import rules
+from connector.credit.blocking import ensure_not_blocked
 from connector.credit.ledger import ensure_open, lock_account, lock_reservation
 from connector.credit.models import Account, Reservation, ReservationStatus
 from connector.credit.settings import StoreSettings, load_store_settings
@@ -144,6 +145,7 @@ def reserve(
     plan = plan_for(settings, installments)
     account = lock_account(session, account_id)
     ensure_open(account)
+    ensure_not_blocked(session, account.id, settings, now)
     if not over_limit:
         ensure_credit(account, value_cents, settings)
     reservation = Reservation(

@@ -28,11 +28,13 @@ from connector.clock import utcnow
 from connector.credit.models import StoreSettingsRow
 from connector.credit.rules import add_business_days, due_dates, next_business_day
 from connector.errors import Reason, ValidationError
+from connector.pix import check_pix_key, pix_text_fits
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:00)?$")
 MAX_INSTALLMENTS = 48
 MAX_TERM_DAYS = 3650
+LANGUAGES = ("pt", "es", "en")  # of the mails; a holder may choose another than the store's
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,15 @@ class StoreSettings:
     over_limit_review_enabled: bool = False
     time_zone: str = "America/Sao_Paulo"
     due_dates_on_business_days: bool = True
+    block_purchases_when_overdue: bool = False
+    overdue_grace_days: int = 0
+    pix_key: str | None = None
+    pix_merchant_name: str = ""
+    pix_merchant_city: str = ""
+    language: str = "pt"  # of the mails to holders who chose none
+    notify_invoice_issued: bool = True
+    notify_invoice_paid: bool = True
+    notify_dependents: bool = False  # also mail the dependent who made the purchase
 
     def zone(self) -> ZoneInfo:
         return zone_named(self.time_zone)
@@ -268,6 +279,27 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones()) | {"UTC"}
 
 
+def _pix_key(value: Any) -> str | None:
+    if value in (None, ""):
+        return None  # no Pix: invoices offer no code
+    refused = Reason(
+        "must be a Pix key: a CPF or CNPJ with its check digits, an e-mail, "
+        "a phone with +55 or a random key"
+    )
+    if not isinstance(value, str):
+        raise _Refused(refused)
+    try:
+        return check_pix_key(value)
+    except ValueError as exc:
+        raise _Refused(refused) from exc
+
+
+def _language(value: Any) -> str:
+    if value not in LANGUAGES:
+        raise _Refused(Reason("must be one of {choices}", choices=", ".join(LANGUAGES)))
+    return str(value)
+
+
 def _text(limit: int) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or len(value) > limit:
@@ -298,6 +330,15 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "over_limit_review_enabled": _flag,
     "time_zone": _time_zone,
     "due_dates_on_business_days": _flag,
+    "block_purchases_when_overdue": _flag,
+    "overdue_grace_days": _whole(0, 365),
+    "pix_key": _pix_key,
+    "pix_merchant_name": _text(100),
+    "pix_merchant_city": _text(100),
+    "language": _language,
+    "notify_invoice_issued": _flag,
+    "notify_invoice_paid": _flag,
+    "notify_dependents": _flag,
 }
 assert set(RULES) == FIELDS, "every setting has its rule"
 
@@ -318,7 +359,20 @@ def checked(changes: Mapping[str, Any], base: StoreSettings | None = None) -> St
             errors[name] = refused.reason
     if errors:
         raise ValidationError("invalid store settings", fields=errors)
-    return replace(base or StoreSettings(), **values)
+    settings = replace(base or StoreSettings(), **values)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: StoreSettings) -> None:
+    """Rules that join fields: a Pix key needs the name and city its codes carry."""
+    errors: dict[str, str | Reason] = {}
+    if settings.pix_key is not None:
+        for name in ("pix_merchant_name", "pix_merchant_city"):
+            if not pix_text_fits(getattr(settings, name)):
+                errors[name] = Reason("required with a Pix key: letters the Pix code can carry")
+    if errors:
+        raise ValidationError("invalid store settings", fields=errors)
 
 
 def from_storage(document: Mapping[str, Any]) -> StoreSettings:

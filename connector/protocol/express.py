@@ -81,9 +81,10 @@ from connector.access.principals import (
 )
 from connector.clock import Clock, utcnow
 from connector.credit import rules
+from connector.credit.blocking import blocked, blocking_day
 from connector.credit.holders import buyer_account_conditions
 from connector.credit.identity import canonical_email
-from connector.credit.models import Account, Reservation, StoreSettingsRow
+from connector.credit.models import Account, Invoice, Reservation, StoreSettingsRow
 from connector.credit.reservations import new_reservation, plan_for
 from connector.credit.settings import (
     StoreSettings,
@@ -132,14 +133,16 @@ def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
 
 
 def _statement(
-    engine: Engine, tolerance_enabled: bool, issued_key: bool
+    engine: Engine, tolerance_enabled: bool, issued_key: bool, blocking: bool
 ) -> tuple[str, dict[str, Any]]:
     """The SQL for the driver, and the constants it binds (the open status, ...).
 
     It answers one row: the new payment's id (NULL when nothing was written) and the
     store settings' revision. The hold happens only while the settings are still the
     revision the caller decided by, and, for an issued key, while that key is valid:
-    a change or a revocation committed before this statement decides it.
+    a change or a revocation committed before this statement decides it. With
+    ``blocking``, only while the account has no invoice overdue on ``:blocked_on``
+    (``credit.blocking``).
     """
     value = bindparam("value", type_=Account.reserved_cents.type)
     revision = func.coalesce(
@@ -150,6 +153,9 @@ def _statement(
         value <= spending_power_sql(tolerance_enabled),
         revision == bindparam("revision"),
     ]
+    if blocking:
+        day = bindparam("blocked_on", type_=Invoice.due_date.type)
+        conditions.append(~blocked(Account.__table__.c.id, day))
     if issued_key:
         conditions.append(
             exists().where(
@@ -199,9 +205,10 @@ class ExpressAuthorizer:
         self._opened: list[psycopg.Connection[Any]] = []
         self._opened_lock = threading.Lock()
         self._sql = {
-            (tolerance, issued): _statement(engine, tolerance, issued)
+            (tolerance, issued, blocking): _statement(engine, tolerance, issued, blocking)
             for tolerance in (False, True)
             for issued in (False, True)
+            for blocking in (False, True)
         }
         current = select(StoreSettingsRow.revision, StoreSettingsRow.document).where(
             StoreSettingsRow.id == bindparam("id")
@@ -295,8 +302,12 @@ class ExpressAuthorizer:
         }
         if key is not None:
             params.update(app_key=key.app_key, token_sha256=key.token_sha256)
+        blocked_on = blocking_day(settings, now)
+        if blocked_on is not None:
+            params["blocked_on"] = blocked_on
         with connection.cursor() as cursor:
-            sql, constants = self._sql[(settings.tolerance_enabled, key is not None)]
+            variant = (settings.tolerance_enabled, key is not None, blocked_on is not None)
+            sql, constants = self._sql[variant]
             written, current = cursor.execute(sql, {**constants, **params}).fetchone() or (None, 0)
         if written is None:
             return None, current  # no such account, not enough credit, or news to read

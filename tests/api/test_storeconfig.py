@@ -42,6 +42,10 @@ def test_get_and_put_the_public_example(api: DocumentedClient) -> None:
     assert body["notificationsSettings"] == {
         "daysPrior": [{"days": 1, "timeOfDay": "16:00"}],
         "daysAfter": [{"days": 0, "timeOfDay": "12:00"}],
+        "invoiceIssued": True,
+        "invoicePaid": True,
+        "notifyDependents": False,
+        "language": "pt",
     }
     assert api.get("/storeconfig").get_json() == body
     partial = api.put("/storeconfig", json={"paymentTerms": [[7], [28, 56]]}).get_json()
@@ -104,6 +108,7 @@ def test_purchase_conditions(api: DocumentedClient, shop: Shop) -> None:
         "toleranceEnabled": False,
         "toleranceHeadroom": 0,
         "maxPurchaseValue": 800,
+        "deniedBecause": None,
         "paymentTerms": [
             {"installments": 1, "dueDays": [30]},
             {"installments": 2, "dueDays": [30, 60]},
@@ -154,3 +159,21 @@ def test_the_time_zone_decides_the_due_dates_the_api_writes(
     [second] = shop.buy(aid, "10.00")["invoices"]
     due = api.get(f"/accounts/{aid}/invoices/{second}").get_json()["dueDate"]
     assert due == "2026-08-09T00:00:00-04:00"  # the Sunday itself
+
+
+def test_collection_settings_are_checked_together(api: DocumentedClient) -> None:
+    defaults = api.get("/storeconfig").get_json()
+    assert (defaults["blockPurchasesWhenOverdue"], defaults["overdueGraceDays"]) == (False, 0)
+    assert defaults["pixKey"] is None
+    lonely = api.put("/storeconfig", json={"pixKey": "fulano@example.com"})
+    assert lonely.status_code == 400
+    assert set(lonely.get_json()["error"]["fields"]) == {"pixMerchantName", "pixMerchantCity"}
+    wrong = api.put("/storeconfig", json={"pixKey": "123.456.789-00", "overdueGraceDays": -1})
+    assert set(wrong.get_json()["error"]["fields"]) == {"pixKey", "overdueGraceDays"}
+    pix = {"pixKey": "123.456.789-09", "pixMerchantName": "Loja", "pixMerchantCity": "Recife"}
+    saved = api.put("/storeconfig", json=pix).get_json()
+    assert saved["pixKey"] == "12345678909"  # as the DICT keeps it
+    language = api.put("/storeconfig", json={"notificationsSettings": {"language": "fr"}})
+    assert set(language.get_json()["error"]["fields"]) == {"notificationsSettings.language"}
+    cleared = api.put("/storeconfig", json={"pixKey": None}).get_json()
+    assert cleared["pixKey"] is None and cleared["pixMerchantName"] == "Loja"

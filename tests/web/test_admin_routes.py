@@ -229,6 +229,13 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
         "my_credits_enabled": "1",
         "payment_instructions": "Pay by bank transfer.",
         "time_zone": "America/Argentina/Buenos_Aires",
+        "block_purchases_when_overdue": "1",
+        "overdue_grace_days": "5",
+        "pix_key": "+55 (11) 98765-4321",
+        "pix_merchant_name": "Loja Exemplo",
+        "pix_merchant_city": "São Paulo",
+        "language": "es",
+        "notify_invoice_paid": "1",
     }
     response = post_form(admin_client, "/admin/settings", form)
     assert response.status_code == 302, response.text
@@ -243,6 +250,13 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
     assert not saved.automatic_account_creation_enabled
     assert saved.time_zone == "America/Argentina/Buenos_Aires"
     assert not saved.due_dates_on_business_days  # its box was left unticked
+    assert saved.block_purchases_when_overdue and saved.overdue_grace_days == 5
+    assert (saved.pix_key, saved.pix_merchant_city) == ("+5511987654321", "São Paulo")
+    assert (saved.language, saved.notify_invoice_issued, saved.notify_invoice_paid) == (
+        "es",
+        False,
+        True,
+    )
     page = admin_client.get("/admin/settings").text
     assert "30, 60, 90" in page and 'value="12.5"' in page
 

@@ -43,6 +43,15 @@ class PurchaseConditionsOut(Schema):
     maxPurchaseValue = Cents(
         attribute="spending_power_cents",
         required=True,
-        metadata={"description": "the largest purchase approved now"},
+        metadata={"description": "the largest purchase approved now (0 while denied)"},
+    )
+    deniedBecause = fields.String(
+        attribute="denied_because",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "why every purchase would be denied now (overdue_invoices: the "
+            "store blocks accounts with invoices overdue longer than its grace), else null"
+        },
     )
     paymentTerms = fields.List(fields.Nested(PlanOut), attribute="payment_terms", required=True)

@@ -14,7 +14,7 @@ from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.context import get_db
-from connector.credit.settings import Reminder, StoreSettings, update_store_settings
+from connector.credit.settings import LANGUAGES, Reminder, StoreSettings, update_store_settings
 from connector.errors import ConnectorError
 from connector.web import i18n
 from connector.web.admin.base import bp
@@ -30,6 +30,10 @@ CHECKBOXES = (
     "my_credits_enabled",
     "over_limit_review_enabled",
     "due_dates_on_business_days",
+    "block_purchases_when_overdue",
+    "notify_invoice_issued",
+    "notify_invoice_paid",
+    "notify_dependents",
 )
 # Offered in the time zone field's list; any IANA name is accepted.
 COMMON_ZONES = (
@@ -78,6 +82,11 @@ def form_values(settings: StoreSettings) -> dict[str, str]:
         auto_settle_business_days=str(settings.auto_settle_business_days),
         holiday_calendar=settings.holiday_calendar or "",
         time_zone=settings.time_zone,
+        overdue_grace_days=str(settings.overdue_grace_days),
+        pix_key=settings.pix_key or "",
+        pix_merchant_name=settings.pix_merchant_name,
+        pix_merchant_city=settings.pix_merchant_city,
+        language=settings.language,
         payment_instructions=settings.payment_instructions,
     )
     return values
@@ -130,6 +139,11 @@ def changes_from_form(form: Form) -> dict[str, Any]:
         "tax_rate": form.fraction("tax_rate"),
         "holiday_calendar": form.text("holiday_calendar", max_length=8) or None,
         "time_zone": form.text("time_zone", required=True, max_length=64),
+        "overdue_grace_days": form.integer("overdue_grace_days", 0, 365),
+        "pix_key": form.text("pix_key", max_length=100) or None,
+        "pix_merchant_name": form.text("pix_merchant_name", max_length=100),
+        "pix_merchant_city": form.text("pix_merchant_city", max_length=100),
+        "language": form.data.get("language", ""),
         "payment_instructions": form.data.get("payment_instructions", "").strip(),
         "payment_terms": _plans(form),
         "reminders_before": _reminders("reminders_before", form),
@@ -141,10 +155,17 @@ def changes_from_form(form: Form) -> dict[str, Any]:
     return changes
 
 
+def _choices() -> dict[str, Any]:
+    return {
+        "zones": COMMON_ZONES,
+        "languages_of_mail": [(code, i18n.LANGUAGES[code]) for code in LANGUAGES],
+    }
+
+
 @bp.get("/settings")
 def settings() -> tuple[str, int]:
     return render(
-        "admin/settings.html", values=form_values(store_settings()), errors={}, zones=COMMON_ZONES
+        "admin/settings.html", values=form_values(store_settings()), errors={}, **_choices()
     )
 
 
@@ -165,7 +186,7 @@ def save_settings() -> WerkzeugResponse | tuple[str, int]:
             values=values,
             errors=error_fields(error),
             error=error_message(error),
-            zones=COMMON_ZONES,
+            **_choices(),
         )
     flash(i18n.gettext("Settings saved."), "success")
     return redirect(url_for("admin.settings"))

@@ -24,7 +24,7 @@ import segno
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.collection import pix
+from connector import pix
 
 # The example of a static QR code in the Banco Central's "Manual de Padrões para Iniciação
 # do Pix" (section "QR Code Estático", "Exemplo"): an EVP key, no amount, no txid.

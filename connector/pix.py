@@ -216,6 +216,15 @@ def _field(tag: str, value: str, what: str) -> str:
     return f"{tag}{len(value):02d}{value}"
 
 
+def pix_text_fits(value: str) -> bool:
+    """Whether a merchant name or city keeps a printable letter once made ASCII."""
+    try:
+        _ascii_text(value, "the text")
+    except ValueError:
+        return False
+    return True
+
+
 def _ascii_text(value: str, what: str, limit: int | None = None) -> str:
     """Accents dropped (NFKD), runs of spaces made one, only printable ASCII, cut to limit."""
     decomposed = unicodedata.normalize("NFKD", value)
