@@ -115,6 +115,8 @@ class Code(StrEnum):
     INVALID_AMOUNT = "invalid_amount"
     INVALID_RATE = "invalid_rate"
     INVALID_STATUS = "invalid_status"
+    INVALID_DATE = "invalid_date"
+    INVALID_PAYMENT_METHOD = "invalid_payment_method"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Response
@@ -15,7 +16,9 @@ from connector.bulk.filters import invoice_filter
 from connector.context import now
 from connector.credit import invoices as service
 from connector.credit.account_search import get_account
+from connector.credit.charges import Quote, quote_invoice
 from connector.credit.invoice_search import get_invoice, invoice_summary, search_invoices
+from connector.credit.invoices import Receipt
 from connector.credit.models import Invoice
 from connector.credit.settings import load_store_settings
 from connector.wire import store_zone
@@ -40,13 +43,35 @@ def _search(
         get_account(session, account_id)
     rows = search_invoices(session, f, today, offset=page.offset, limit=page.limit, direction="asc")
     summary = invoice_summary(session, f, today)
+    quoted = [QuotedInvoice(row, quote_invoice(row, settings, today)) for row in rows]
     with store_zone(settings.zone()):
-        return dump(s.InvoicePage, {"data": rows, "summary": summary})
+        return dump(s.InvoicePage, {"data": quoted, "summary": summary})
 
 
-def _dump_invoice(session: Session, invoice: Invoice) -> Response:
-    with store_zone(load_store_settings(session).zone()):
-        return dump(s.InvoiceOut, invoice)
+class QuotedInvoice:
+    """An invoice as the API answers it: its columns, and its ``quote`` on a day."""
+
+    def __init__(self, invoice: Invoice, quote: Quote) -> None:
+        self.invoice, self.quote = invoice, quote
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.invoice, name)
+
+
+def _dump_invoice(session: Session, invoice: Invoice, as_of: date | None = None) -> Response:
+    settings = load_store_settings(session)
+    quote = quote_invoice(invoice, settings, as_of or settings.today(now()))
+    with store_zone(settings.zone()):
+        return dump(s.InvoiceOut, QuotedInvoice(invoice, quote))
+
+
+def _receipt(body: dict[str, Any]) -> Receipt:
+    return Receipt(
+        paid_on=body.get("paymentDate"),
+        method=body.get("paymentMethod"),
+        reference=body.get("paymentReference"),
+        received_cents=body.get("amountReceived"),
+    )
 
 
 @route(
@@ -84,10 +109,14 @@ def search_account_invoices(session: Session, account_id: str) -> Response:
     summary="Retrieve an invoice",
     tag=TAG,
     permission=READ,
+    query=s.InvoiceQuoteQuery,
     response=s.InvoiceOut,
+    description="With asOf (a date of the store), amountDue, lateFee, interest and "
+    "daysOverdue are quoted for that day: what paying on it would take.",
 )
 def get_invoice_view(session: Session, account_id: str, invoice_id: str) -> Response:
-    return _dump_invoice(session, get_invoice(session, account_id, invoice_id))
+    q = query_args(s.InvoiceQuoteQuery)
+    return _dump_invoice(session, get_invoice(session, account_id, invoice_id), q.get("asOf"))
 
 
 @route(
@@ -99,8 +128,10 @@ def get_invoice_view(session: Session, account_id: str, invoice_id: str) -> Resp
     body=s.ChangeInvoiceBody,
     errors=(409,),
     description="Sets status (Paid or Cancelled; Open/Opened keeps an open invoice open), "
-    "observation and paymentLink; null clears a text. A paid invoice cannot be cancelled "
-    "and a cancelled one cannot be paid (409). Answers 200 without a body.",
+    "observation and paymentLink; null clears a text. With status Paid, paymentDate, "
+    "paymentMethod, paymentReference and amountReceived record the payment as POST "
+    ".../payments does. A paid invoice cannot be cancelled and a cancelled one cannot be "
+    "paid (409). Answers 200 without a body.",
 )
 def change_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
     b = json_body(s.ChangeInvoiceBody)
@@ -114,6 +145,7 @@ def change_invoice(session: Session, account_id: str, invoice_id: str) -> Respon
         invoice_id,
         account_id=account_id,
         status=b.get("status"),
+        receipt=_receipt(b),
         done_by=done_by(),
         now=now(),
         **texts,
@@ -142,14 +174,24 @@ def cancel_invoice(session: Session, account_id: str, invoice_id: str) -> Respon
     summary="Mark an invoice paid",
     tag=TAG,
     permission=WRITE_INVOICES,
+    body=s.PaymentBody,
     response=s.InvoiceOut,
     errors=(409,),
-    description="Restores its value to the account. Paying twice changes nothing; a "
-    "cancelled invoice cannot be paid (409).",
+    description="Records the payment (its date, method, reference and the amount received, "
+    "by default the amount due today) and restores the invoice's value to the account: "
+    "late charges never consume credit, and are booked as LateFee and Interest entries "
+    "beside the Payment. Paying twice changes nothing; a cancelled invoice cannot be paid "
+    "(409). The body may be empty.",
 )
 def pay_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
+    b = json_body(s.PaymentBody)
     invoice = service.pay_invoice(
-        session, invoice_id, account_id=account_id, done_by=done_by(), now=now()
+        session,
+        invoice_id,
+        account_id=account_id,
+        receipt=_receipt(b),
+        done_by=done_by(),
+        now=now(),
     )
     return _dump_invoice(session, invoice)
 

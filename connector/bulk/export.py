@@ -20,9 +20,10 @@ from connector.bulk.templates import ACCOUNT_EXPORT, INVOICE_EXPORT
 from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.account_search import AccountFilter, account_select
+from connector.credit.charges import quote_invoice
 from connector.credit.invoice_search import InvoiceFilter, invoice_select
 from connector.credit.models import Account, Invoice
-from connector.credit.settings import load_store_settings
+from connector.credit.settings import StoreSettings, load_store_settings
 from connector.db import Database
 from connector.errors import ValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
@@ -86,8 +87,11 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
         )
 
 
-def invoice_rows(session: Session, f: InvoiceFilter, today: date) -> Iterator[tuple[Cell, ...]]:
-    """The invoice export's rows; ``Overdue`` as of the store's ``today``."""
+def invoice_rows(
+    session: Session, f: InvoiceFilter, settings: StoreSettings, today: date
+) -> Iterator[tuple[Cell, ...]]:
+    """The invoice export's rows; ``Overdue`` and ``Amount due`` as of the store's
+    ``today``, the charges of a paid invoice as they were received."""
     query = (
         invoice_select(f, today)
         .join(Account, Account.id == Invoice.account_id)
@@ -108,45 +112,42 @@ def invoice_rows(session: Session, f: InvoiceFilter, today: date) -> Iterator[tu
             Invoice.resolved_at,
             Invoice.payment_link,
             Invoice.observation,
+            Invoice.paid_on,
+            Invoice.payment_method,
+            Invoice.payment_reference,
+            Invoice.received_cents,
+            Invoice.late_fee_cents,
+            Invoice.interest_cents,
         )
     )
     for row in session.execute(query, execution_options={"yield_per": YIELD_ROWS}):
-        (
-            invoice_id,
-            friendly_id,
-            account_id,
-            email,
-            order_id,
-            transaction_id,
-            installment,
-            installments,
-            value,
-            status,
-            created,
-            original_due,
-            due,
-            resolved,
-            link,
-            observation,
-        ) = row
+        quote = quote_invoice(row, settings, today)
+        charges = quote.charges
         yield (
-            invoice_id,
-            friendly_id,
-            account_id,
-            email,
-            order_id,
-            transaction_id,
-            installment,
-            installments,
-            cents_to_decimal(value),
-            status,
-            rules.is_overdue(status, due, today),
-            created,
-            original_due,
-            due,
-            resolved,
-            link,
-            observation,
+            row.id,
+            row.friendly_id,
+            row.account_id,
+            row.email,
+            row.order_id,
+            row.reservation_id,
+            row.installment,
+            row.number_of_installments,
+            cents_to_decimal(row.value_cents),
+            row.status,
+            rules.is_overdue(row.status, row.due_date, today),
+            row.created_at,
+            row.original_due_date,
+            row.due_date,
+            row.resolved_at,
+            row.payment_link,
+            row.observation,
+            cents_to_decimal(quote.amount_due_cents),
+            cents_to_decimal(charges.late_fee_cents),
+            cents_to_decimal(charges.interest_cents),
+            row.paid_on,
+            row.payment_method,
+            row.payment_reference,
+            None if row.received_cents is None else cents_to_decimal(row.received_cents),
         )
 
 
@@ -154,14 +155,18 @@ ExportKind = Literal["accounts", "invoices"]
 
 
 def export_rows(
-    session: Session, kind: ExportKind, f: AccountFilter | InvoiceFilter, today: date
+    session: Session,
+    kind: ExportKind,
+    f: AccountFilter | InvoiceFilter,
+    settings: StoreSettings,
+    today: date,
 ) -> tuple[tuple[str, ...], Iterator[tuple[Cell, ...]]]:
     """The header and the rows of an export, as of the store's date ``today``."""
     if kind == "accounts":
         assert isinstance(f, AccountFilter)
         return ACCOUNT_EXPORT, account_rows(session, f)
     assert isinstance(f, InvoiceFilter)
-    return INVOICE_EXPORT, invoice_rows(session, f, today)
+    return INVOICE_EXPORT, invoice_rows(session, f, settings, today)
 
 
 def export_text(
@@ -180,7 +185,7 @@ def export_text(
     now = now or utcnow()
     with db.transaction(read_only=True) as session:
         settings = load_store_settings(session)
-        header, rows = export_rows(session, kind, f, settings.today(now))
+        header, rows = export_rows(session, kind, f, settings, settings.today(now))
         if on_row is not None:
             rows = _counted(rows, on_row)
         yield from csv_text(header, rows, delimiter=delimiter, zone=settings.zone())

@@ -75,7 +75,37 @@ OBSERVATION = Column(
     "Observation",
     ("Observations", "Observación", "Observaciones", "Observação", "Observações", "Notes"),
 )
-INVOICE_COLUMNS: tuple[Column, ...] = (INVOICE_ID, INVOICE_STATUS, PAYMENT_LINK, OBSERVATION)
+# Read with a Status of Paid: how it was paid (each optional, as in "Mark as paid").
+PAID_ON = Column(
+    "paid_on",
+    "Paid on",
+    ("Payment date", "Fecha de pago", "Pagado el", "Data de pagamento", "Pago em"),
+)
+PAYMENT_METHOD = Column(
+    "payment_method",
+    "Payment method",
+    ("Método de pago", "Medio de pago", "Forma de pagamento", "Meio de pagamento"),
+)
+PAYMENT_REFERENCE = Column(
+    "payment_reference",
+    "Payment reference",
+    ("Referencia de pago", "Referencia", "Referência do pagamento", "Referência"),
+)
+AMOUNT_RECEIVED = Column(
+    "amount_received",
+    "Amount received",
+    ("Importe recibido", "Monto recibido", "Valor recebido", "Valor pago"),
+)
+INVOICE_COLUMNS: tuple[Column, ...] = (
+    INVOICE_ID,
+    INVOICE_STATUS,
+    PAYMENT_LINK,
+    OBSERVATION,
+    PAID_ON,
+    PAYMENT_METHOD,
+    PAYMENT_REFERENCE,
+    AMOUNT_RECEIVED,
+)
 
 # The invoice export, which is also the invoice import's template; only Id, Status,
 # Payment link and Observation are read back, every other column is read-only.
@@ -97,6 +127,13 @@ INVOICE_EXPORT = (
     "Resolved at",
     "Payment link",
     "Observation",
+    "Amount due",
+    "Late fee",
+    "Interest",
+    "Paid on",
+    "Payment method",
+    "Payment reference",
+    "Amount received",
 )
 ACCOUNT_EXPORT = (
     *ACCOUNT_TEMPLATE,

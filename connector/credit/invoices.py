@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
 from connector.credit import rules
+from connector.credit.charges import quote_invoice, split_received
 from connector.credit.ledger import in_slices, lock_accounts, lock_invoice, post_entry
-from connector.credit.models import Account, Invoice, InvoiceStatus, Origin
+from connector.credit.models import Account, Invoice, InvoiceStatus, Origin, PaymentMethod
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import Code, Conflict, ConnectorError, NotFound, ValidationError, only
+from connector.errors import (
+    Code,
+    Conflict,
+    ConnectorError,
+    NotFound,
+    Reason,
+    ValidationError,
+    only,
+)
+from connector.money import cents_to_decimal
 
 INVOICE_STATUSES = {
     "opened": InvoiceStatus.OPENED,
@@ -27,18 +37,42 @@ INVOICE_STATUSES = {
 _RESOLVED = {InvoiceStatus.PAID: Code.INVOICE_PAID, InvoiceStatus.CANCELLED: Code.INVOICE_CANCELLED}
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What paying an invoice records. ``paid_on`` is the store's date it was paid (default:
+    today there), ``received_cents`` what came in (default: the amount due on ``paid_on``,
+    its value and late charges); ``method`` one of ``PaymentMethod``."""
+
+    paid_on: date | None = None
+    method: str | None = None
+    reference: str | None = None
+    received_cents: int | None = None
+
+
 def pay_invoice(
     session: Session,
     invoice_id: str,
     *,
     account_id: str | None = None,
+    receipt: Receipt | None = None,
+    settings: StoreSettings | None = None,
     done_by: str | None = None,
     now: datetime | None = None,
 ) -> Invoice:
     """Mark an open invoice paid, restoring its value to the account. Paying twice is a no-op."""
     now = now or utcnow()
+    settings = settings or load_store_settings(session)
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _resolve(session, account, invoice, InvoiceStatus.PAID, done_by=done_by, now=now)
+    _resolve(
+        session,
+        account,
+        invoice,
+        InvoiceStatus.PAID,
+        receipt=receipt or Receipt(),
+        settings=settings,
+        done_by=done_by,
+        now=now,
+    )
     session.flush()
     return invoice
 
@@ -49,13 +83,15 @@ def _resolve(
     invoice: Invoice,
     status: str,
     *,
+    receipt: Receipt,
+    settings: StoreSettings,
     done_by: str | None,
     now: datetime,
 ) -> None:
     """Pay or cancel a locked account's open invoice: its value returns to the account.
 
     Reaching the status it already has is a no-op; a paid invoice cannot be cancelled
-    and a cancelled one cannot be paid.
+    and a cancelled one cannot be paid. Paying books what was received (``_book_payment``).
     """
     if invoice.status == status:
         return
@@ -67,20 +103,113 @@ def _resolve(
             status=invoice.status.lower(),
             verb="paid" if status == InvoiceStatus.PAID else "cancelled",
         )
+    if status == InvoiceStatus.PAID:
+        _book_payment(session, account, invoice, receipt, settings, done_by=done_by, now=now)
+    else:
+        post_entry(
+            session,
+            account,
+            Origin.CANCELLATION,
+            invoice.value_cents,
+            now=now,
+            done_by=done_by,
+            invoice_id=invoice.id,
+            reservation_id=invoice.reservation_id,
+            details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
+        )
     invoice.status = status
     invoice.resolved_at = now
     invoice.updated_at = now
-    post_entry(
-        session,
-        account,
-        Origin.PAYMENT if status == InvoiceStatus.PAID else Origin.CANCELLATION,
-        invoice.value_cents,
-        now=now,
-        done_by=done_by,
-        invoice_id=invoice.id,
-        reservation_id=invoice.reservation_id,
-        details={"transactionId": invoice.reservation_id, "installment": invoice.installment},
-    )
+
+
+def _book_payment(
+    session: Session,
+    account: Account,
+    invoice: Invoice,
+    receipt: Receipt,
+    settings: StoreSettings,
+    *,
+    done_by: str | None,
+    now: datetime,
+) -> None:
+    """Record how an open invoice was paid and book it: the charges received as ``LateFee``
+    and ``Interest`` entries, what was received as the ``Payment``. The entries net to the
+    invoice's value, which is all the credit that comes back (``charges``).
+
+    What was received must cover the value and may not exceed the amount due on the day
+    it was paid; less than the charges quoted is the store waiving the rest.
+    """
+    today = settings.today(now)
+    paid_on = receipt.paid_on or today
+    problems: dict[str, str | Reason] = {}
+    if paid_on > today:
+        problems["paymentDate"] = Reason("cannot be after today, {today}", today=today)
+    elif paid_on < settings.today(invoice.created_at):
+        problems["paymentDate"] = Reason(
+            "cannot be before the invoice was issued, {day}", day=settings.today(invoice.created_at)
+        )
+    method = _payment_method(receipt.method, problems)
+    reference = (receipt.reference or "").strip() or None
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        problems["paymentReference"] = Reason("at most {limit} characters", limit=MAX_REFERENCE)
+    quote = quote_invoice(invoice, settings, paid_on)
+    received = quote.amount_due_cents if receipt.received_cents is None else receipt.received_cents
+    if not problems and received < invoice.value_cents:
+        problems["amountReceived"] = Reason(
+            "at least the invoice's value, {value}", value=cents_to_decimal(invoice.value_cents)
+        )
+    elif not problems and received > quote.amount_due_cents:
+        problems["amountReceived"] = Reason(
+            "at most the amount due on {day}, {due}",
+            day=paid_on,
+            due=cents_to_decimal(quote.amount_due_cents),
+        )
+    if problems:
+        raise ValidationError(
+            "invalid payment of invoice {invoice}", fields=problems, invoice=invoice.id
+        )
+    fee, interest = split_received(quote.charges, received - invoice.value_cents)
+    invoice.paid_on, invoice.payment_method, invoice.payment_reference = paid_on, method, reference
+    invoice.received_cents, invoice.late_fee_cents, invoice.interest_cents = received, fee, interest
+    booked = {"transactionId": invoice.reservation_id, "installment": invoice.installment}
+    for origin, cents in (
+        (Origin.LATE_FEE, -fee),
+        (Origin.INTEREST, -interest),
+        (Origin.PAYMENT, received),
+    ):
+        if cents:
+            post_entry(
+                session,
+                account,
+                origin,
+                cents,
+                now=now,
+                done_by=done_by,
+                invoice_id=invoice.id,
+                reservation_id=invoice.reservation_id,
+                details={
+                    **booked,
+                    "paidOn": paid_on.isoformat(),
+                    "paymentMethod": method,
+                    "paymentReference": reference,
+                    "daysOverdue": quote.charges.days_overdue,
+                },
+            )
+
+
+MAX_REFERENCE = 200
+
+
+def _payment_method(text: str | None, problems: dict[str, str | Reason]) -> str | None:
+    if text is None or not text.strip():
+        return None
+    method = text.strip().lower()
+    if method not in PaymentMethod.__members__.values():
+        problems["paymentMethod"] = Reason(
+            "one of {choices}", choices=", ".join(m.value for m in PaymentMethod)
+        )
+        return None
+    return method
 
 
 def cancel_invoice(
@@ -94,7 +223,16 @@ def cancel_invoice(
     """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
-    _resolve(session, account, invoice, InvoiceStatus.CANCELLED, done_by=done_by, now=now)
+    _resolve(
+        session,
+        account,
+        invoice,
+        InvoiceStatus.CANCELLED,
+        receipt=Receipt(),
+        settings=load_store_settings(session),
+        done_by=done_by,
+        now=now,
+    )
     session.flush()
     return invoice
 
@@ -156,6 +294,7 @@ class InvoiceChange:
     status: str | None = None
     observation: object = _KEEP
     payment_link: object = _KEEP
+    receipt: Receipt = Receipt()  # when it pays the invoice
 
 
 def update_invoice(
@@ -166,11 +305,14 @@ def update_invoice(
     status: str | None = None,
     observation: object = _KEEP,
     payment_link: object = _KEEP,
+    receipt: Receipt | None = None,
     done_by: str | None = None,
     now: datetime | None = None,
 ) -> Invoice:
     """Change an invoice's status (to Paid or Cancelled), observation or payment link."""
-    change = InvoiceChange(invoice_id, account_id, status, observation, payment_link)
+    change = InvoiceChange(
+        invoice_id, account_id, status, observation, payment_link, receipt or Receipt()
+    )
     return only(update_invoices(session, [change], done_by=done_by, now=now))
 
 
@@ -189,13 +331,16 @@ def update_invoices(
     credit exactly as a hundred API calls would.
     """
     now = now or utcnow()
+    settings = load_store_settings(session)
     owners = _owners(session, [c.invoice_id for c in changes])
     accounts = lock_accounts(session, owners.values())
     invoices = _fresh_invoices(session, list(owners))
     results: list[Invoice | ConnectorError] = []
     for change in changes:
         try:
-            results.append(_change(session, change, owners, accounts, invoices, done_by, now))
+            results.append(
+                _change(session, change, owners, accounts, invoices, settings, done_by, now)
+            )
         except ConnectorError as error:
             results.append(error)
     session.flush()
@@ -234,6 +379,7 @@ def _change(
     owners: dict[str, str],
     accounts: dict[str, Account],
     invoices: dict[str, Invoice],
+    settings: StoreSettings,
     done_by: str | None,
     now: datetime,
 ) -> Invoice:
@@ -264,10 +410,17 @@ def _change(
             "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=change.invoice_id
         )
     account, invoice = accounts[owner], invoices[change.invoice_id]
-    if target == InvoiceStatus.PAID:
-        _resolve(session, account, invoice, InvoiceStatus.PAID, done_by=done_by, now=now)
-    elif target == InvoiceStatus.CANCELLED:
-        _resolve(session, account, invoice, InvoiceStatus.CANCELLED, done_by=done_by, now=now)
+    if target in (InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
+        _resolve(
+            session,
+            account,
+            invoice,
+            target,
+            receipt=change.receipt,
+            settings=settings,
+            done_by=done_by,
+            now=now,
+        )
     elif target == InvoiceStatus.OPENED and invoice.status != InvoiceStatus.OPENED:
         raise Conflict(
             "invoice {invoice} is {status} and cannot be reopened",

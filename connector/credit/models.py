@@ -24,6 +24,7 @@ from connector.credit.statuses import (
     HolderLevel,
     InvoiceStatus,
     Origin,
+    PaymentMethod,
     ReservationStatus,
 )
 from connector.db import Base
@@ -36,6 +37,7 @@ __all__ = [
     "Invoice",
     "InvoiceStatus",
     "Origin",
+    "PaymentMethod",
     "Reservation",
     "ReservationStatus",
     "StatementEntry",
@@ -46,6 +48,7 @@ __all__ = [
 _OPEN_ONLY = text("status = 'Open' AND document IS NOT NULL")
 _ACTIVE_HOLDER = text("removed_at IS NULL")
 _PENDING_ONLY = text("status = 'pending'")
+_OPENED_ONLY = text("status = 'Opened'")
 
 
 class Account(Base):
@@ -180,6 +183,14 @@ class Invoice(Base):
     observation: Mapped[str | None] = mapped_column(Text)
     postponement_count: Mapped[int] = mapped_column(SmallInteger)
     postponed_days: Mapped[int] = mapped_column(Integer)
+    # How it was paid: the store's date, the method, a reference, and what was received:
+    # the value plus the charges booked with it (``charges``).
+    paid_on: Mapped[date | None]
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    payment_reference: Mapped[str | None] = mapped_column(String(200))
+    received_cents: Mapped[int | None] = mapped_column(BigInteger)
+    late_fee_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    interest_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint("status IN ('Opened', 'Paid', 'Cancelled')", name="status"),
@@ -195,6 +206,18 @@ class Invoice(Base):
         Index("ix_invoices_due_date", "due_date"),
         Index("ix_invoices_order_id", "order_id"),
         Index("ix_invoices_reservation_id", "reservation_id"),
+        # Overdue blocking asks, at each purchase, whether the account has a late one.
+        Index(
+            "ix_invoices_open_due_date",
+            "account_id",
+            "due_date",
+            sqlite_where=_OPENED_ONLY,
+            postgresql_where=_OPENED_ONLY,
+        ),
+        CheckConstraint(
+            "payment_method IN ('pix', 'boleto', 'transfer', 'other')", name="payment_method"
+        ),
+        CheckConstraint("late_fee_cents >= 0 AND interest_cents >= 0", name="charges"),
     )
 
 
@@ -216,7 +239,8 @@ class StatementEntry(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "origin IN ('Credit', 'Invoice', 'Payment', 'Statement', 'Cancellation', 'Refund')",
+            "origin IN ('Credit', 'Invoice', 'Payment', 'Statement', 'Cancellation', 'Refund', "
+            "'LateFee', 'Interest')",
             name="origin",
         ),
         Index("ix_statement_entries_account_id", "account_id", "created_at", "id"),

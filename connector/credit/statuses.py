@@ -41,3 +41,14 @@ class Origin(StrEnum):
     STATEMENT = "Statement"
     CANCELLATION = "Cancellation"
     REFUND = "Refund"
+    LATE_FEE = "LateFee"  # booked when an overdue invoice is paid with its charges
+    INTEREST = "Interest"
+
+
+class PaymentMethod(StrEnum):
+    """How an invoice was paid, as the staff or the file says."""
+
+    PIX = "pix"
+    BOLETO = "boleto"
+    TRANSFER = "transfer"
+    OTHER = "other"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
@@ -89,6 +90,17 @@ class Form:
             "Enter a whole number from {low} to {high}.", low=low, high=high
         )
         return None
+
+    def day(self, name: str) -> date | None:
+        """A date input's ``YYYY-MM-DD``; None when empty."""
+        raw = (self.data.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            self.errors[name] = i18n.gettext("Enter a date such as 2026-12-31.")
+            return None
 
     def check(self) -> None:
         if self.errors:

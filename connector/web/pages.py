@@ -29,7 +29,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from connector.bulk.export import encoded
 from connector.context import get_db, now
 from connector.credit import rules
-from connector.credit.models import Invoice
+from connector.credit.charges import Quote, quote_invoice
+from connector.credit.models import Invoice, PaymentMethod
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import Statement, account_statement
 from connector.errors import N_, ConnectorError, ValidationError
@@ -73,9 +74,12 @@ def init_templates(app: Flask) -> None:
         csrf_field=CSRF_FIELD,
         languages=i18n.LANGUAGES,
         current_language=i18n.current_language,
-        day=i18n.day,
+        day=day,
         moment=moment,
         overdue=overdue,
+        quote=quote,
+        store_today=store_today,
+        payment_methods=payment_methods,
         percent_bps=i18n.percent_bps,
         plain_amount=i18n.plain_amount,
         percent_plain=i18n.percent_plain,
@@ -175,6 +179,13 @@ def store_today() -> date:
     return store_settings().today(now())
 
 
+def day(value: date | datetime | None) -> str:
+    """A date as the page's language writes it; a moment by its date in the store's zone."""
+    if isinstance(value, datetime):
+        value = value.astimezone(store_settings().zone()).date()
+    return i18n.day(value)
+
+
 def moment(value: datetime | None) -> str:
     """A UTC moment as the store's clock shows it, written the page's way."""
     return i18n.moment(value, store_settings().zone())
@@ -183,6 +194,22 @@ def moment(value: datetime | None) -> str:
 def overdue(invoice: Invoice) -> bool:
     """Whether the page shows an invoice as overdue: ``rules.is_overdue`` on the store's day."""
     return bool(rules.is_overdue(invoice.status, invoice.due_date, store_today()))
+
+
+def quote(invoice: Invoice) -> Quote:
+    """What an invoice asks for today (its value and late charges), for the pages."""
+    return quote_invoice(invoice, store_settings(), store_today())
+
+
+def payment_methods() -> list[tuple[str, str]]:
+    """The methods a payment may be recorded with, named in the page's language."""
+    names = {
+        PaymentMethod.PIX: i18n.gettext("Pix"),
+        PaymentMethod.BOLETO: i18n.gettext("Boleto"),
+        PaymentMethod.TRANSFER: i18n.gettext("Bank transfer"),
+        PaymentMethod.OTHER: i18n.gettext("Other"),
+    }
+    return [(method.value, names[method]) for method in PaymentMethod]
 
 
 def parse_date(raw: str | None) -> date | None:

@@ -36,6 +36,15 @@ def test_invoice_shape_and_lookup(api: DocumentedClient, shop: Shop) -> None:
         "dueDate": invoice["originalDueDate"],
         "paymentLink": None,
         "observation": None,
+        "amountDue": Decimal("33.34"),
+        "lateFee": 0,
+        "interest": 0,
+        "daysOverdue": 0,
+        "asOf": ANY,
+        "paidOn": None,
+        "paymentMethod": None,
+        "paymentReference": None,
+        "amountReceived": None,
     }
     assert invoice["friendlyId"].endswith("-1") and len(invoice["friendlyId"]) == 10
     other = shop.account(2)["id"]
@@ -178,3 +187,64 @@ def test_an_invoice_turns_overdue_at_the_stores_midnight_after_its_due_date(
     assert api.get(overdue).get_json()["summary"]["count"] == 0
     clock.advance(timedelta(seconds=1))
     assert [i["id"] for i in api.get(overdue).get_json()["data"]] == [invoice_id]
+
+
+def test_late_charges_are_quoted_paid_and_booked_apart_from_the_credit(
+    api: DocumentedClient, shop: Shop, clock: FixedClock
+) -> None:
+    """2 % late fee and 0.1 % a day on 1,000.00 due 2026-04-01 (São Paulo)."""
+    clock.moment = NOW
+    api.put("/storeconfig", json={"taxRate": "0.02", "dailyInterestRate": "0.001"})
+    aid = shop.account(1, limit=5_000)["id"]
+    [invoice_id] = shop.buy(aid, "1000.00")["invoices"]
+    path = f"/accounts/{aid}/invoices/{invoice_id}"
+    on_time = api.get(path).get_json()
+    assert (on_time["amountDue"], on_time["daysOverdue"], on_time["asOf"]) == (
+        Decimal("1000.00"),
+        0,
+        "2026-03-02",
+    )
+    quote = api.get(path + "?asOf=2026-04-11").get_json()  # ten days late
+    assert (quote["lateFee"], quote["interest"], quote["amountDue"]) == (
+        Decimal("20.00"),
+        Decimal("10.00"),
+        Decimal("1030.00"),
+    )
+    assert quote["daysOverdue"] == 10
+    assert api.get(path + "?asOf=someday").status_code == 400
+    clock.moment = datetime(2026, 4, 12, 15, tzinfo=UTC)  # April 12: eleven days late
+    listed = api.get(f"/accounts/{aid}/invoices").get_json()["data"][0]
+    assert listed["amountDue"] == Decimal("1031.00")
+    too_little = api.post(path + "/payments", json={"amountReceived": "999.99"})
+    assert too_little.status_code == 400
+    assert set(too_little.get_json()["error"]["fields"]) == {"amountReceived"}
+    future = api.post(path + "/payments", json={"paymentDate": "2026-04-13"})
+    assert set(future.get_json()["error"]["fields"]) == {"paymentDate"}
+    paid = api.post(
+        path + "/payments",
+        json={
+            "paymentDate": "2026-04-11",  # paid yesterday, recorded today
+            "paymentMethod": "pix",
+            "paymentReference": "E123",
+            "amountReceived": "1025.00",  # the store waived 5.00 of the interest
+        },
+    ).get_json()
+    assert (paid["status"], paid["amountDue"], paid["amountReceived"]) == (
+        "Paid",
+        0,
+        Decimal("1025.00"),
+    )
+    assert (paid["lateFee"], paid["interest"], paid["paidOn"]) == (
+        Decimal("20.00"),
+        Decimal("5.00"),
+        "2026-04-11",
+    )
+    assert (paid["paymentMethod"], paid["paymentReference"]) == ("pix", "E123")
+    account = api.get(f"/accounts/{aid}").get_json()
+    assert account["availableCredit"] == Decimal("5000.00")  # the value came back, no more
+    entries = api.get(f"/accounts/{aid}/statements").get_json()["statements"]
+    assert [(e["origin"], e["value"]) for e in entries][-3:] == [
+        ("LateFee", Decimal("-20.00")),
+        ("Interest", Decimal("-5.00")),
+        ("Payment", Decimal("1025.00")),
+    ]

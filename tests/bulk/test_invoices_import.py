@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -174,3 +179,51 @@ def test_dry_run_reports_refusals_and_changes_nothing(
     job = run_file(path, "invoices", "update", dry_run=True)
     assert counts(job) == (0, 1, 0, 1)
     assert (state(db), balance(db)) == before
+
+
+def test_a_file_records_how_invoices_were_paid_and_their_late_charges(
+    db: Database,
+    write_file: WriteFile,
+    run_file: RunImport,
+    invoices: list[str],
+    store: Callable[..., None],
+) -> None:
+    """2 % late fee and 0.1 % a day; the first invoice (100.00) is due 2026-04-01."""
+    store(tax_rate=Decimal("0.02"), daily_interest_rate=Decimal("0.001"))
+    first, second, third, single = invoices
+    path = write_file(
+        "Id;Status;Pago em;Forma de pagamento;Referência;Valor recebido\n"
+        f"{first};Pago;15/04/2026;Transferência;TED 991;103,40\n"  # 14 days late
+        f"{second};Pago;31-12-2026;cheque;;\n"
+        f"{third};Pago;2026-04-01;Pix;E2E;99,99\n"  # below the value
+    )
+    job = run_file(path, "invoices", "update")
+    assert counts(job) == (0, 1, 0, 2)
+    errors = {(row, column, code) for row, column, _value, code in row_errors(db, job.id)}
+    assert errors == {
+        (3, "Pago em", "invalid_date"),
+        (3, "Forma de pagamento", "invalid_payment_method"),
+        (4, "Valor recebido", "invalid_request"),
+    }
+    with db.transaction() as session:
+        paid = session.get(Invoice, first)
+        assert paid is not None
+        assert (paid.status, paid.paid_on, paid.payment_method, paid.payment_reference) == (
+            "Paid",
+            date(2026, 4, 15),
+            "transfer",
+            "TED 991",
+        )
+        assert (paid.received_cents, paid.late_fee_cents, paid.interest_cents) == (
+            10_340,
+            200,
+            140,
+        )
+        assert find_drift(session) == []
+    exported_rows = list(csv.DictReader(io.StringIO(exported(db, Path()))))
+    by_id = {row["Id"]: row for row in exported_rows}
+    assert (by_id[first]["Amount due"], by_id[first]["Amount received"]) == ("0.00", "103.40")
+    assert (by_id[first]["Late fee"], by_id[first]["Interest"]) == ("2.00", "1.40")
+    assert (by_id[first]["Paid on"], by_id[first]["Payment method"]) == ("2026-04-15", "transfer")
+    # The export's own day is NOW (2026-03-02): nothing else is overdue yet.
+    assert by_id[single]["Amount due"] == "50.00" and by_id[single]["Paid on"] == ""

@@ -51,7 +51,15 @@ def test_paying_restores_credit_once(
         select(StatementEntry).where(StatementEntry.origin == "Payment")
     ).all()
     assert payment.value_cents == 10_000 and payment.done_by == "staff@store.com"
-    assert payment.details == {"transactionId": invoices[0].reservation_id, "installment": 1}
+    assert payment.details == {
+        "transactionId": invoices[0].reservation_id,
+        "installment": 1,
+        "paidOn": "2026-03-12",
+        "paymentMethod": None,
+        "paymentReference": None,
+        "daysOverdue": 0,
+    }
+    assert (invoices[0].paid_on, invoices[0].received_cents) == (date(2026, 3, 12), 10_000)
     with pytest.raises(Conflict) as error:
         cancel_invoice(session, invoices[0].id, now=paid_at)
     assert error.value.code == "invoice_paid"

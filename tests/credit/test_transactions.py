@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connector.credit.accounts import close_account, open_account
@@ -122,8 +123,16 @@ def test_migration_0003_keeps_data_and_references(tmp_path: Path) -> None:
         # Written with the old schema's columns only: no hold exists before 0003. The
         # settings are given: the table that keeps them is newer than this schema.
         held = reserve(session, aid, 1_000, settings=StoreSettings(), now=NOW)
-        settle_reservation(session, held.id, settings=StoreSettings(), now=NOW)
         reserve(session, aid, 500, settings=StoreSettings(), now=NOW)
+    # An invoice pointing at the first: in SQL, as invoices have columns 0001 does not.
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO invoices VALUES ('I-1', 'F-1', :account, :held, NULL, 1, 1, 1000, "
+                "1000, 'Opened', :at, :at, :at, :at, NULL, NULL, NULL, 0, 0)"
+            ),
+            {"account": aid, "held": held.id, "at": "2026-03-02 12:00:00"},
+        )
     command.upgrade(config, "head")
     with db.transaction() as session:
         hold = reserve(session, aid, 200, auto_settle=False, now=NOW)

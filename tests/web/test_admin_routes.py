@@ -9,6 +9,7 @@ from decimal import Decimal
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from connector.clock import utcnow
 from connector.credit.check import find_drift
 from connector.credit.models import Holder, StatementEntry
 from connector.credit.settings import Reminder, StoreSettings, load_store_settings
@@ -271,3 +272,55 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
     assert 'id="f-time_zone-note">Buenos Aires is not an IANA time zone' in zone.text
     with db.transaction() as session:
         assert load_store_settings(session).currency == "USD"  # nothing half-saved
+
+
+def test_mark_as_paid_records_how_and_books_the_late_charges(
+    admin_client: FlaskClient, db: Database, seed: Callable[..., Seeded], store: Callable[..., None]
+) -> None:
+    from connector.credit.charges import quote_invoice
+
+    store(tax_rate=Decimal("0.02"), daily_interest_rate=Decimal("0.001"))
+    [late] = seed(purchase_cents=100_000, settled_days_ago=40).invoice_ids
+    invoice = load_invoice(db, late)
+    with db.transaction() as session:
+        settings = load_store_settings(session)
+    today = settings.today(utcnow())
+    quote = quote_invoice(invoice, settings, today)
+    assert quote.charges.days_overdue >= 5 and quote.charges.late_fee_cents == 2_000
+    page = admin_client.get(f"/admin/invoices/{late}")
+    assert f'value="{quote.amount_due_cents // 100}.{quote.amount_due_cents % 100:02d}"' in (
+        page.text
+    )  # the amount received starts at the amount due
+    path = f"/admin/invoices/{late}/pay"
+    too_little = post_form(admin_client, path, {"amountReceived": "999.99"})
+    assert too_little.status_code == 400
+    assert 'id="f-amountReceived-note">at least the invoice' in too_little.text
+    assert load_invoice(db, late).status == "Opened"  # nothing half done
+    bad_date = post_form(admin_client, path, {"paymentDate": "31/12/2026"})
+    assert bad_date.status_code == 400 and 'id="f-paymentDate-note"' in bad_date.text
+    paid = post_form(
+        admin_client,
+        path,
+        {
+            "paymentDate": today.isoformat(),
+            "paymentMethod": "boleto",
+            "paymentReference": "34191.79001",
+            "amountReceived": "1020.00",  # the fee, no interest: the store waived it
+        },
+    )
+    assert paid.status_code == 302, paid.text
+    invoice = load_invoice(db, late)
+    assert (invoice.status, invoice.paid_on, invoice.payment_method) == ("Paid", today, "boleto")
+    assert (invoice.received_cents, invoice.late_fee_cents, invoice.interest_cents) == (
+        102_000,
+        2_000,
+        0,
+    )
+    with db.transaction() as session:
+        origins = session.scalars(
+            select(StatementEntry.origin).where(StatementEntry.invoice_id == late)
+        ).all()
+        assert find_drift(session) == []
+    assert sorted(origins) == ["Invoice", "LateFee", "Payment"]
+    shown = text_of(admin_client.get(f"/admin/invoices/{late}"))
+    assert "34191.79001" in shown and "Boleto" in shown and "R$1,020.00" in shown

@@ -12,7 +12,7 @@ from connector.api.schemas.common import Body, CountSummary, Paging, Query
 from connector.bulk.filters import Combine
 from connector.credit.accounts import Figures
 from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
-from connector.credit.models import Account
+from connector.credit.models import Account, Origin
 from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
 from connector.wire import Cents, DayOrMoment, Moment, Rate, WholeNumber
@@ -160,7 +160,7 @@ class StatementEntryOut(Schema):
     id = fields.String(required=True)
     value = Cents(attribute="value_cents", required=True)
     date = Moment(attribute="created_at", required=True)
-    origin = fields.String(required=True)
+    origin = fields.String(required=True, metadata={"enum": [o.value for o in Origin]})
     doneBy = fields.String(attribute="done_by")
     metadata = fields.Function(
         lambda entry: public_metadata(entry.origin, entry.details),

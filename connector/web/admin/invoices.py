@@ -20,6 +20,7 @@ from connector.credit.invoice_search import (
     invoice_summary,
     sorted_invoice_select,
 )
+from connector.credit.invoices import Receipt
 from connector.credit.models import Account, Invoice, InvoiceStatus
 from connector.errors import Code, NotFound
 from connector.web import i18n
@@ -142,12 +143,26 @@ def _submit(
 
 @bp.post("/invoices/<invoice_id>/pay")
 def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
-    """The seeds' "Mark as paid": the invoice's value returns to the available credit."""
+    """The seeds' "Mark as paid", with how: the date (default today), the method, a
+    reference and the amount received (default the amount due that day). The invoice's
+    value returns to the available credit; late charges are booked apart."""
+    form = Form.from_request()
+    paid_on = form.day("paymentDate")
+    received = form.cents("amountReceived", required=False)
+    receipt = Receipt(
+        paid_on=paid_on,
+        method=form.text("paymentMethod", max_length=16) or None,
+        reference=form.text("paymentReference", max_length=200) or None,
+        received_cents=received,
+    )
     return _submit(
         invoice_id,
-        "status",
-        lambda s: invoice_service.pay_invoice(s, invoice_id, done_by=done_by(), now=now()),
+        "pay",
+        lambda s: invoice_service.pay_invoice(
+            s, invoice_id, receipt=receipt, done_by=done_by(), now=now()
+        ),
         i18n.gettext("Invoice marked as paid."),
+        form,
     )
 
 
