@@ -35,6 +35,7 @@ from connector.web.auth import (
 )
 from connector.web.pages import (
     parse_day,
+    pix_for,
     refuse_unstorable,
     register_error_pages,
     render,
@@ -186,6 +187,21 @@ def home() -> WerkzeugResponse | tuple[str, int]:
         signed_in=True,
         **data,
     )
+
+
+@bp.get("/invoices/<invoice_id>/pix")
+def pix(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """An open invoice's Pix code and QR code, for its amount due today."""
+    account_id = _granted_account()
+    if account_id is None:
+        return redirect(url_for("mycredits.sign_in"))
+    invoice = get_db().run(lambda session: session.get(Invoice, invoice_id))
+    if invoice is None or invoice.account_id != account_id:
+        abort(404)
+    code = pix_for(invoice)
+    if code is None:
+        abort(404)  # paid, cancelled, or the store takes no Pix
+    return render("mycredits/pix.html", invoice=invoice, code=code, signed_in=True)
 
 
 @bp.get("/invoices/<invoice_id>/pay")

@@ -21,16 +21,19 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector import pix
 from connector.bulk.export import encoded
 from connector.context import get_db, now
 from connector.credit import rules
 from connector.credit.charges import Quote, quote_invoice
 from connector.credit.models import Invoice, PaymentMethod
+from connector.credit.pix_codes import PixCode, pix_code
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import Statement, account_statement
 from connector.errors import N_, ConnectorError, ValidationError
@@ -78,6 +81,8 @@ def init_templates(app: Flask) -> None:
         moment=moment,
         overdue=overdue,
         quote=quote,
+        pix_for=pix_for,
+        qr_svg=qr_svg,
         store_today=store_today,
         payment_methods=payment_methods,
         percent_bps=i18n.percent_bps,
@@ -199,6 +204,16 @@ def overdue(invoice: Invoice) -> bool:
 def quote(invoice: Invoice) -> Quote:
     """What an invoice asks for today (its value and late charges), for the pages."""
     return quote_invoice(invoice, store_settings(), store_today())
+
+
+def pix_for(invoice: Invoice) -> PixCode | None:
+    """The Pix code paying an open invoice today, when the store takes Pix."""
+    return pix_code(invoice, store_settings(), store_today())
+
+
+def qr_svg(payload: str) -> Markup:
+    """A QR code drawn inline (our own SVG, made by segno: safe to put in the page)."""
+    return Markup(pix.qr_svg(payload, title=i18n.gettext("Pix QR code")))  # noqa: S704
 
 
 def payment_methods() -> list[tuple[str, str]]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import url_for
@@ -11,8 +16,12 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from connector.access.customer_links import mint_token
+from connector.clock import utcnow
 from connector.context import of
 from connector.credit.accounts import open_account
+from connector.credit.models import Invoice
+from connector.credit.pix_codes import pix_code
+from connector.credit.settings import load_store_settings
 from connector.db import Database
 from connector.payments.models import PaymentCallback, PaymentReview
 from tests.browser.conftest import LiveServer, screenshot
@@ -106,3 +115,65 @@ def test_staff_approve_an_over_limit_purchase_in_the_review_queue(
         assert review.note == "Known customer, order confirmed by phone"
         callback = session.scalars(select(PaymentCallback)).one()
         assert (callback.final_status, callback.status) == ("approved", "pending")
+
+
+def test_a_customer_pays_an_overdue_invoice_by_pix_on_a_phone_in_portuguese(
+    browser: Any,
+    live_server: LiveServer,
+    db: Database,
+    seed: Callable[..., Seeded],
+    store: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    store(
+        my_credits_enabled=True,
+        tax_rate=Decimal("0.02"),
+        daily_interest_rate=Decimal("0.001"),
+        pix_key="pagamentos@loja.example",
+        pix_merchant_name="Loja Exemplo Ltda",
+        pix_merchant_city="São Paulo",
+    )
+    seeded = seed(email="cliente@empresa.example", purchase_cents=100_000, settled_days_ago=40)
+    [invoice_id] = seeded.invoice_ids
+    with db.transaction() as session:
+        settings = load_store_settings(session)
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        code = pix_code(invoice, settings, settings.today(utcnow()))
+        assert code is not None and code.amount_cents > 100_000  # late: fee and interest
+        token, _expires_at = mint_token(
+            session, seeded.account_id, secret=of(live_server.app).secret_key
+        )
+    with live_server.app.test_request_context(base_url=live_server.base):
+        link_url = live_server.base + url_for("mycredits.open_link", token=token)
+    context = browser.new_context(
+        locale="pt-BR", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    page = context.new_page()
+    page.goto(link_url)
+    amount = f"{code.amount_cents // 100:,}".replace(",", ".") + f",{code.amount_cents % 100:02d}"
+    rows = page.get_by_role("region", name="Títulos a pagar").locator("tbody tr")
+    expect(rows).to_contain_text(amount)  # the amount due, late charges included
+    expect(rows).to_contain_text("encargos por atraso")
+    # Nothing wider than the phone: the amount due and the buttons are in view.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.get_by_role("link", name=re.compile(r" por Pix$")).bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390
+    screenshot(page, "10-mycredits-pt-phone")
+    page.get_by_role("link", name=re.compile(r"^Pagar o título .* por Pix$")).click()
+    expect(page.get_by_role("heading", name="Pagar por Pix")).to_be_visible()
+    shown = page.get_by_label("Código Pix copia e cola").input_value()
+    assert shown == code.payload
+    screenshot(page, "11-mycredits-pix-pt-phone")
+    # The QR code on the screen holds the same code, read by a real decoder.
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        assert not os.environ.get("CI"), "zbarimg (zbar-tools) is missing in CI"
+    else:
+        qr = tmp_path / "qr.png"
+        page.locator(".pix-qr svg").screenshot(path=str(qr))
+        read = subprocess.run(
+            [zbarimg, "--raw", "-q", str(qr)], capture_output=True, text=True, check=True
+        )
+        assert read.stdout.strip() == code.payload
+    context.close()

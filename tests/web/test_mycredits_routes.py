@@ -20,6 +20,7 @@ from connector.clock import utcnow
 from connector.context import of
 from connector.credit.accounts import close_account
 from connector.credit.holders import add_holder, remove_holder
+from connector.credit.invoices import pay_invoice
 from connector.db import Database
 from connector.errors import Conflict, NotFound, ValidationError
 from connector.notify.outbox import OutboxMail
@@ -246,3 +247,28 @@ def test_closing_the_account_ends_its_links_and_sessions(
     redeemed = post_form(other, token_path.group(0))
     assert redeemed.status_code == 403
     assert other.get("/mycredits/").headers["Location"] == "/mycredits/signin"
+
+
+def test_pix_codes_for_the_customers_own_open_invoices_when_the_store_takes_pix(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    seed: Callable[..., Seeded],
+    store: Callable[..., None],
+) -> None:
+    mine = seed(email="me@shop.example", purchase_cents=12_345, installments=2)
+    theirs = seed(email="them@shop.example", purchase_cents=54_321)
+    first, second = mine.invoice_ids
+    client.get(path_of(mint(app, db, mine.account_id).url))
+    assert client.get(f"/mycredits/invoices/{first}/pix").status_code == 404  # no Pix yet
+    assert "/pix" not in client.get("/mycredits/").text
+    store(pix_key="+55 11 98765-4321", pix_merchant_name="Loja", pix_merchant_city="Recife")
+    page = client.get(f"/mycredits/invoices/{first}/pix")
+    assert page.status_code == 200 and "<svg" in page.text
+    [payload] = re.findall(r'class="mono pix-code"[^>]*>([^<]+)</textarea>', page.text)
+    assert payload.startswith("000201") and "0114+5511987654321" in payload
+    assert "540561.73" in payload  # the first of two installments of 123.45
+    assert client.get(f"/mycredits/invoices/{theirs.invoice_ids[0]}/pix").status_code == 404
+    with db.transaction() as session:
+        pay_invoice(session, second)
+    assert client.get(f"/mycredits/invoices/{second}/pix").status_code == 404  # paid
