@@ -13,6 +13,7 @@ from connector.credit.models import (
     StoreSettingsRow,
 )
 from connector.db import Base
+from connector.notify.notifications import Notification
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import (
     Payment,
@@ -31,6 +32,7 @@ __all__ = [
     "ImportJob",
     "ImportRowError",
     "Invoice",
+    "Notification",
     "OutboxMail",
     "Payment",
     "PaymentCallback",

@@ -11,7 +11,7 @@ import os
 
 import click
 
-from connector.cli import bulk, conformance, keys, mail, service, users
+from connector.cli import bulk, conformance, keys, mail, notifications, service, users
 from connector.cli.common import Command
 
 
@@ -35,6 +35,7 @@ for command in (
     keys.keys,
     users.users,
     mail.mail,
+    notifications.notifications,
     conformance.conformance,
     bulk.import_group,
     bulk.export,

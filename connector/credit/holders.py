@@ -13,7 +13,8 @@ from connector.clock import utcnow
 from connector.credit.identity import canonical_email, normalize_document, normalize_email
 from connector.credit.ledger import ensure_open, in_slices, lock_account, lock_accounts_where
 from connector.credit.models import Account, AccountStatus, Holder, HolderLevel
-from connector.errors import Code, Conflict, NotFound, ValidationError
+from connector.credit.settings import LANGUAGES as MAIL_LANGUAGES
+from connector.errors import Code, Conflict, NotFound, Reason, ValidationError
 from connector.ids import new_id
 
 
@@ -58,8 +59,38 @@ def add_holder(
         level=HolderLevel.DEPENDENT,
         created_at=now,
         removed_at=None,
+        language=None,
+        mail_opt_out_at=None,
     )
     session.add(holder)
+    session.flush()
+    return holder
+
+
+def set_mail_preferences(
+    session: Session,
+    account_id: str,
+    holder_id: str,
+    *,
+    language: str | None,
+    opted_out: bool,
+    now: datetime | None = None,
+) -> Holder:
+    """A holder's language for the mails (None: the store's) and whether they get any."""
+    now = now or utcnow()
+    holder = session.get(Holder, holder_id)
+    if holder is None or holder.account_id != account_id or holder.removed_at is not None:
+        raise NotFound("holder {holder} not found", code=Code.HOLDER_NOT_FOUND, holder=holder_id)
+    if language is not None and language not in MAIL_LANGUAGES:
+        raise ValidationError(
+            "invalid language",
+            fields={"language": Reason("one of {choices}", choices=", ".join(MAIL_LANGUAGES))},
+        )
+    holder.language = language
+    if opted_out and holder.mail_opt_out_at is None:
+        holder.mail_opt_out_at = now
+    elif not opted_out:
+        holder.mail_opt_out_at = None
     session.flush()
     return holder
 

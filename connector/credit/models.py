@@ -99,6 +99,9 @@ class Holder(Base):
     level: Mapped[int] = mapped_column(SmallInteger)
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    # The mails to this person: in their language (None: the store's), or none at all.
+    language: Mapped[str | None] = mapped_column(String(2))
+    mail_opt_out_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint("level IN (1, 2)", name="level"),

@@ -16,6 +16,8 @@ from connector.db import Database
 from connector.http_client import HttpClient
 from connector.jobs.imports import IMPORT_INTERVAL_SECONDS, run_imports
 from connector.jobs.settlement import expire_reservations, settle_due_reservations
+from connector.notify.notifications import send_notifications
+from connector.notify.outbox import deliver_pending
 from connector.payments.callbacks import deliver_due_callbacks
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 JOB_INTERVAL_SECONDS = 60
 # Callbacks are polled often: the homologation suite expects an async answer within 15 s.
 CALLBACK_INTERVAL_SECONDS = 2
+MAIL_INTERVAL_SECONDS = 10
 
 
 def _job(name: str, run: Callable[[], int]) -> Callable[[], None]:
@@ -49,6 +52,11 @@ def build_scheduler(db: Database, settings: Settings) -> BackgroundScheduler:
             lambda: deliver_due_callbacks(db, settings, client=client),
         ),
         "bulk_imports": (IMPORT_INTERVAL_SECONDS, lambda: run_imports(db)),
+        "notifications": (
+            JOB_INTERVAL_SECONDS,
+            lambda: send_notifications(db, public_url=settings.public_url),
+        ),
+        "deliver_mail": (MAIL_INTERVAL_SECONDS, lambda: deliver_pending(db, settings.smtp_url)),
     }
     for name, (interval, run) in jobs.items():
         scheduler.add_job(

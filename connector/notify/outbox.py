@@ -11,15 +11,16 @@ with ``?from=address`` for the sender (default ``no-reply@<host>``).
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import JSON, Index, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.clock import utcnow
@@ -30,10 +31,15 @@ from connector.ids import new_id
 log = logging.getLogger(__name__)
 _TIMEOUT_SECONDS = 15
 MAX_ATTEMPTS = 10
+CLAIM_SECONDS = 120  # longer than an SMTP conversation can take (timeouts of 15 s)
 
 
 class OutboxMail(Base):
-    """A mail to send. Kept after sending, so operators and tests can read what went out."""
+    """A mail to send. Kept after sending, so operators and tests can read what went out.
+
+    ``body`` is the plain text every client shows; ``html``, when there is one, the same
+    mail laid out, with ``images`` (``{cid: base64 PNG}``) it shows inline.
+    """
 
     __tablename__ = "outbox_mails"
 
@@ -41,16 +47,27 @@ class OutboxMail(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    images: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A sender's claim: no other process sends it before then (two schedulers, one mail).
+    claimed_until: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_outbox_mails_created_at", "created_at", "id"),)
 
 
 def queue_mail(
-    session: Session, *, to: str, subject: str, body: str, now: datetime | None = None
+    session: Session,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    html: str | None = None,
+    images: dict[str, bytes] | None = None,
+    now: datetime | None = None,
 ) -> OutboxMail:
     """Put a mail in the outbox, in the caller's transaction."""
     mail = OutboxMail(
@@ -58,10 +75,15 @@ def queue_mail(
         recipient=to,
         subject=subject,
         body=body,
+        html=html,
+        images={cid: base64.b64encode(png).decode() for cid, png in images.items()}
+        if images
+        else None,
         created_at=now or utcnow(),
         sent_at=None,
         attempts=0,
         last_error=None,
+        claimed_until=None,
     )
     session.add(mail)
     session.flush()
@@ -108,8 +130,17 @@ class SmtpTarget:
         message["From"] = self.sender
         message["To"] = mail.recipient
         message["Subject"] = mail.subject
+        # The same id on every attempt: a mail sent again after a crash is the same message.
         message["Message-ID"] = f"<{mail.id}@{self.host}>"
         message.set_content(mail.body)
+        if mail.html is not None:
+            message.add_alternative(mail.html, subtype="html")
+            html_part = message.get_body(("html",))
+            assert html_part is not None
+            for cid, data in (mail.images or {}).items():
+                html_part.add_related(
+                    base64.b64decode(data), "image", "png", cid=f"<{cid}>", filename=f"{cid}.png"
+                )
         context = ssl.create_default_context()
         client: smtplib.SMTP
         if self.mode == "tls":
@@ -130,17 +161,25 @@ def deliver_pending(db: Database, smtp_url: str | None, *, limit: int = 20) -> i
     """Send unsent mails by SMTP (when configured); returns how many went out.
 
     The SMTP conversation happens outside any transaction (on SQLite a transaction holds
-    the database's write lock): count the attempt, send, then record the outcome. A crash
-    between sending and recording sends that mail again: delivery is at least once.
+    the database's write lock): claim the mail and count the attempt, send, then record
+    the outcome. A claim keeps a second sender (another scheduler, a sign-in page) off
+    the mail for ``CLAIM_SECONDS``. A crash between the SMTP server's acceptance and the
+    record sends that mail again once its claim runs out, with the same Message-ID, which
+    mail systems recognise: delivery is at least once, never twice at the same moment.
     """
     if not smtp_url:
         return 0
     target = SmtpTarget.from_url(smtp_url)
+    now = utcnow()
     with db.transaction() as session:
         due = list(
             session.scalars(
                 select(OutboxMail.id)
-                .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+                .where(
+                    OutboxMail.sent_at.is_(None),
+                    OutboxMail.attempts < MAX_ATTEMPTS,
+                    or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+                )
                 .order_by(OutboxMail.created_at)
                 .limit(limit)
             )
@@ -149,9 +188,15 @@ def deliver_pending(db: Database, smtp_url: str | None, *, limit: int = 20) -> i
     for mail_id in due:
         with db.transaction() as session:
             mail = session.get(OutboxMail, mail_id, with_for_update=True)
-            if mail is None or mail.sent_at is not None:
+            now = utcnow()
+            if (
+                mail is None
+                or mail.sent_at is not None
+                or (mail.claimed_until is not None and mail.claimed_until >= now)
+            ):
                 continue
             mail.attempts += 1
+            mail.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
         error: str | None = None
         try:
             target.send(mail)
@@ -165,5 +210,5 @@ def deliver_pending(db: Database, smtp_url: str | None, *, limit: int = 20) -> i
                 row.sent_at, row.last_error = utcnow(), None
                 sent += 1
             else:
-                row.last_error = error
+                row.last_error, row.claimed_until = error, None  # the next run tries again
     return sent

@@ -1,10 +1,8 @@
 """English, Spanish and Portuguese: the page's language, its words, money and dates.
 
 The language comes from the switch (kept in the session) or the browser's
-``Accept-Language``. Words are looked up by their English text in the gettext catalogs
-(``translations/<lang>/LC_MESSAGES/messages.po``, extracted with ``pybabel extract -F
-babel.cfg``), compiled in memory the first time a language is asked for, so no ``.mo`` file
-is kept; money and dates are formatted by Babel in the language's locale. Moments are
+``Accept-Language``. Words come from the gettext catalogs (``connector.catalogs``); money
+and dates are formatted by Babel in the language's locale. Moments are
 shown on the store's clock (its ``time_zone`` setting); due dates are the store's dates.
 """
 
@@ -12,26 +10,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
-from io import BytesIO
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
-from babel.support import NullTranslations, Translations
 from flask import g, has_request_context, request, session
 
+from connector.catalogs import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, translate, translations
 from connector.errors import fill
-
-LANGUAGES = {"en": "English", "es": "Español", "pt": "Português"}
-DEFAULT_LANGUAGE = "en"
-_LOCALES = {"en": "en_US", "es": "es_ES", "pt": "pt_BR"}
-TRANSLATIONS = Path(__file__).with_name("translations")
-DOMAIN = "messages"
 
 
 def current_language() -> str:
@@ -51,9 +38,9 @@ def locale() -> str:
     writes ``3.765,44``, ``es-MX`` ``3,765.44``), else the language's default."""
     language = current_language()
     if not has_request_context():
-        return _LOCALES[language]
+        return LOCALES[language]
     if "babel_locale" not in g:
-        g.babel_locale = _LOCALES[language]
+        g.babel_locale = LOCALES[language]
         for tag, _quality in request.accept_languages:
             parts = tag.replace("_", "-").split("-")
             if parts[0].lower() != language or len(parts) < 2:
@@ -68,29 +55,9 @@ def locale() -> str:
     return str(g.babel_locale)
 
 
-def compile_catalog(po: IO[bytes], language: str) -> Translations:
-    """A ``.po`` file as gettext translations, compiled in memory (fuzzy entries left out)."""
-    mo = BytesIO()
-    write_mo(mo, read_po(po, locale=language, domain=DOMAIN))
-    mo.seek(0)
-    return Translations(mo, domain=DOMAIN)
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """The language's catalog, read at its first use; English (the ids) when it has none."""
-    path = TRANSLATIONS / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if language == DEFAULT_LANGUAGE or not path.is_file():
-        return NullTranslations()
-    with path.open("rb") as po:
-        return compile_catalog(po, language)
-
-
 def gettext(message: str, /, **values: Any) -> str:
     """The message in the page's language, with ``{name}`` placeholders filled."""
-    if not message:
-        return message  # gettext("") would answer the catalog's header
-    return fill(translations(current_language()).gettext(message), values)
+    return translate(current_language(), message, **values)
 
 
 def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:

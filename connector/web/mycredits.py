@@ -22,9 +22,10 @@ from connector.access.customer_links import (
 )
 from connector.context import current, get_db, get_settings, now, public_base_url
 from connector.credit.accounts import figures
-from connector.credit.holders import list_holders
+from connector.credit.holders import list_holders, set_mail_preferences
 from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sorted_invoice_select
-from connector.credit.models import Account, Invoice, InvoiceStatus
+from connector.credit.models import Account, Holder, HolderLevel, Invoice, InvoiceStatus
+from connector.errors import ConnectorError
 from connector.notify.outbox import deliver_pending, queue_mail
 from connector.web import i18n
 from connector.web.auth import (
@@ -33,6 +34,7 @@ from connector.web.auth import (
     sign_in_customer,
     sign_out_customer,
 )
+from connector.web.messages import error_message
 from connector.web.pages import (
     parse_day,
     pix_for,
@@ -185,8 +187,45 @@ def home() -> WerkzeugResponse | tuple[str, int]:
         period_to=request.args.get("to", ""),
         via=grant.get("via"),
         signed_in=True,
+        me=_me(data["holders"]),
         **data,
     )
+
+
+def _me(holders: list[Holder]) -> Holder | None:
+    """The person on the page: the holder who signed in by e-mail; the owner when a link
+    the store minted for the account opened it."""
+    wanted = (customer_grant() or {}).get("holder")
+    for holder in holders:
+        if (holder.id == wanted) if wanted else holder.level == HolderLevel.OWNER:
+            return holder
+    return None
+
+
+@bp.post("/mail")
+def mail_preferences() -> WerkzeugResponse:
+    """The signed-in person's mails: their language (empty: the store's), or none."""
+    account_id = _granted_account()
+    if account_id is None:
+        return redirect(url_for("mycredits.sign_in"))
+    language = (request.form.get("language") or "").strip() or None
+    opted_out = request.form.get("opted_out") == "1"
+
+    def save(session: Session) -> None:
+        me = _me(list_holders(session, account_id))
+        if me is None:
+            abort(404)
+        set_mail_preferences(
+            session, account_id, me.id, language=language, opted_out=opted_out, now=now()
+        )
+
+    try:
+        get_db().run(save)
+    except ConnectorError as error:
+        flash(error_message(error), "error")
+    else:
+        flash(i18n.gettext("Your e-mail preferences are saved."), "success")
+    return redirect(url_for("mycredits.home") + "#mail")
 
 
 @bp.get("/invoices/<invoice_id>/pix")

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector import pix
+from connector import catalogs, pix
 from connector.bulk.export import encoded
 from connector.context import get_db, now
 from connector.credit import rules
@@ -75,7 +75,7 @@ def init_templates(app: Flask) -> None:
         ngettext=i18n.ngettext,
         csrf_token=csrf_token,
         csrf_field=CSRF_FIELD,
-        languages=i18n.LANGUAGES,
+        languages=catalogs.LANGUAGES,
         current_language=i18n.current_language,
         day=day,
         moment=moment,
@@ -105,7 +105,7 @@ def root() -> WerkzeugResponse:
 @bp.get("/language/<code>")
 def choose_language(code: str) -> WerkzeugResponse:
     """The language switch: remembered in the session, then back to the page."""
-    if code in i18n.LANGUAGES:
+    if code in catalogs.LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next"), "/admin/"))
 

@@ -324,3 +324,28 @@ def test_mark_as_paid_records_how_and_books_the_late_charges(
     assert sorted(origins) == ["Invoice", "LateFee", "Payment"]
     shown = text_of(admin_client.get(f"/admin/invoices/{late}"))
     assert "34191.79001" in shown and "Boleto" in shown and "R$1,020.00" in shown
+
+
+def test_a_holders_mails_language_and_opt_out(
+    admin_client: FlaskClient, db: Database, seed: Callable[..., Seeded]
+) -> None:
+    seeded = seed(email="owner@shop.example")
+    with db.transaction() as session:
+        owner = session.scalars(select(Holder).where(Holder.account_id == seeded.account_id)).one()
+    path = f"/admin/accounts/{seeded.account_id}/holders/{owner.id}/mail"
+    assert (
+        "The store&#39;s (Português)"
+        in admin_client.get(f"/admin/accounts/{seeded.account_id}").text
+    )
+    saved = post_form(admin_client, path, {"language": "es", "opted_out": "1"})
+    assert saved.status_code == 302
+    with db.transaction() as session:
+        holder = session.get(Holder, owner.id)
+        assert holder is not None and holder.language == "es" and holder.mail_opt_out_at
+    bad = post_form(admin_client, path, {"language": "fr"})
+    assert bad.status_code == 400
+    back = post_form(admin_client, path, {"language": ""})
+    assert back.status_code == 302
+    with db.transaction() as session:
+        holder = session.get(Holder, owner.id)
+        assert holder is not None and holder.language is None and holder.mail_opt_out_at is None

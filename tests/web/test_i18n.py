@@ -22,10 +22,11 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
+from connector import catalogs
 from connector.web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
-TRANSLATIONS = ROOT / "connector" / "web" / "translations"
+TRANSLATIONS = ROOT / "connector" / "translations"
 LANGUAGES = ("es", "pt")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
@@ -127,7 +128,7 @@ def test_the_template_holds_what_the_extraction_finds() -> None:
     gone = sorted(template - set(extracted()))
     assert not new and not gone, (
         "messages.pot is out of date; run pybabel extract -F babel.cfg -o "
-        "connector/web/translations/messages.pot . and pybabel update (README, Translations)"
+        "connector/translations/messages.pot . and pybabel update (README, Translations)"
         f"\nnot in messages.pot:\n{named(new)}\nno longer in the sources:\n"
         + "\n".join(f"  {text!r}" for text in gone)
     )
@@ -171,7 +172,7 @@ msgstr[1] "{n} t\xc3\xadtulos"
 
 
 def test_ngettext_follows_the_catalogs_plural_forms(monkeypatch: pytest.MonkeyPatch) -> None:
-    portuguese = i18n.compile_catalog(BytesIO(_PLURAL_PO), "pt")
+    portuguese = catalogs.compile_catalog(BytesIO(_PLURAL_PO), "pt")
     monkeypatch.setattr(i18n, "translations", lambda language: portuguese)
     with Flask(__name__).test_request_context(headers={"Accept-Language": "pt"}):
         assert i18n.ngettext("{n} invoice", "{n} invoices", 0) == "0 título"

@@ -272,3 +272,19 @@ def test_pix_codes_for_the_customers_own_open_invoices_when_the_store_takes_pix(
     with db.transaction() as session:
         pay_invoice(session, second)
     assert client.get(f"/mycredits/invoices/{second}/pix").status_code == 404  # paid
+
+
+def test_customers_choose_the_language_of_their_mails_or_none(
+    app: Flask, client: FlaskClient, db: Database, seed: Callable[..., Seeded]
+) -> None:
+    from connector.credit.models import Holder
+
+    mine = seed(email="me@shop.example")
+    client.get(path_of(mint(app, db, mine.account_id).url))
+    page = client.get("/mycredits/")
+    assert "me@shop.example" in text_of(page) and 'name="opted_out"' in page.text
+    saved = post_form(client, "/mycredits/mail", {"language": "en", "opted_out": "1"})
+    assert saved.status_code == 302
+    with db.transaction() as session:
+        owner = session.scalars(select(Holder).where(Holder.account_id == mine.account_id)).one()
+        assert owner.language == "en" and owner.mail_opt_out_at is not None

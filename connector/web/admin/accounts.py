@@ -284,6 +284,21 @@ def remove_holder(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[s
     )
 
 
+@bp.post("/accounts/<account_id>/holders/<holder_id>/mail")
+def holder_mail(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """A holder's mails: their language (empty: the store's) and whether they get any."""
+    language = (request.form.get("language") or "").strip() or None
+    opted_out = request.form.get("opted_out") == "1"
+    return _submit(
+        account_id,
+        "holders",
+        lambda s: holders.set_mail_preferences(
+            s, account_id, holder_id, language=language, opted_out=opted_out, now=now()
+        ),
+        lambda holder: i18n.gettext("E-mails of {email} saved.", email=holder.email),
+    )
+
+
 @bp.post("/accounts/<account_id>/close")
 def close_account(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     force = request.form.get("force") == "1"

@@ -13,6 +13,7 @@ from typing import Any
 from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector import catalogs
 from connector.context import get_db
 from connector.credit.settings import LANGUAGES, Reminder, StoreSettings, update_store_settings
 from connector.errors import ConnectorError
@@ -158,7 +159,7 @@ def changes_from_form(form: Form) -> dict[str, Any]:
 def _choices() -> dict[str, Any]:
     return {
         "zones": COMMON_ZONES,
-        "languages_of_mail": [(code, i18n.LANGUAGES[code]) for code in LANGUAGES],
+        "languages_of_mail": [(code, catalogs.LANGUAGES[code]) for code in LANGUAGES],
     }
 
 
