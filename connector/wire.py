@@ -1,10 +1,11 @@
 """Reading what people and programs send: lenient numbers, statuses and moments as
 marshmallow fields, and the strict loading every JSON body and query string goes through.
 
-Amounts and rates accept JSON numbers (already ``Decimal``) or strings as people write
-them (``"1100"``, ``"1.100,00"``); they load as integer cents or basis points and dump
-as ``Decimal``. Whole numbers accept ``3`` or ``"3"``. A float never gets here: the JSON
-provider parses numbers as ``Decimal``.
+Amounts accept JSON numbers (already ``Decimal``) or strings as people write them
+(``"1100"``, ``"1.100,00"``); they load as integer cents and dump as ``Decimal``. Rates
+are read as everywhere else (``money.parse_rate``: ``"10%"`` or the fraction ``0.1``) and
+dump as the fraction. Whole numbers accept ``3`` or ``"3"``. A float never gets here: the
+JSON provider parses numbers as ``Decimal``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from connector.money import (
     bps_to_decimal,
     cents_to_decimal,
     parse_cents,
+    parse_rate,
     parse_rate_bps,
     to_decimal,
 )
@@ -50,12 +52,29 @@ class Cents(fields.Field[int]):
             raise ValidationError(str(exc)) from exc
 
 
-class Rate(fields.Field[int]):
-    """A fraction (``0.05`` is 5 %): loads as basis points, dumps as a ``Decimal``."""
+RATE_DESCRIPTION = (
+    'a rate: a fraction (0.1 is 10 %) or a percentage written as a string ("10%", "12,5%"); '
+    'a bare number of 1 or more reads two ways and is refused (write "5%" or 0.05); '
+    "answered as a fraction"
+)
 
-    def __init__(self, *, maximum_bps: int = 10_000, **kwargs: Any) -> None:
-        metadata = {"description": "a fraction: 0.05 is 5 %", **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
+
+def _described(kwargs: dict[str, Any], what: str | None) -> dict[str, Any]:
+    """Field arguments whose description says what the rate does, then how it is written."""
+    metadata = dict(kwargs.pop("metadata", {}))
+    text = metadata.get("description", what)
+    metadata["description"] = f"{text}; {RATE_DESCRIPTION}" if text else RATE_DESCRIPTION
+    return {**kwargs, "metadata": metadata}
+
+
+class Rate(fields.Field[int]):
+    """A rate (``0.1`` or ``"10%"``, read by ``money.parse_rate``): loads as basis points,
+    dumps as the fraction, a ``Decimal``."""
+
+    def __init__(
+        self, *, maximum_bps: int = 10_000, description: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**_described(kwargs, description))
         self.maximum_bps = maximum_bps
 
     def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
@@ -71,7 +90,14 @@ class Rate(fields.Field[int]):
 
 
 class Fraction(fields.Field[Decimal]):
-    """A fraction kept exact (``0.0033`` a day): a JSON number or a string, as ``Decimal``."""
+    """A rate kept exact (``0.00033`` or ``"0.033%"`` a day, read by ``money.parse_rate``):
+    loads and dumps the fraction as a ``Decimal``."""
+
+    def __init__(
+        self, *, maximum: Decimal = Decimal(1), description: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**_described(kwargs, description))
+        self.maximum = maximum
 
     def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
@@ -80,7 +106,7 @@ class Fraction(fields.Field[Decimal]):
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> Decimal:
         try:
-            return to_decimal(value)
+            return parse_rate(value, maximum=self.maximum)
         except AmountError as exc:
             raise ValidationError(str(exc)) from exc
 

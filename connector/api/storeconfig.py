@@ -2,9 +2,10 @@
 for before a payment.
 
 The settings' camelCase names and units (amounts in currency units, rates as fractions,
-reminders nested in ``notificationsSettings``) are this module's alone: ``StoreConfigDoc``
-reads them into the fields of ``credit.settings.StoreSettings`` and writes them back, and
-the service's refusals, named by field, are renamed to the public names here.
+also read as percentages such as ``"10%"``, reminders nested in
+``notificationsSettings``) are this module's alone: ``StoreConfigDoc`` reads them into the
+fields of ``credit.settings.StoreSettings`` and writes them back, and the service's
+refusals, named by field, are renamed to the public names here.
 """
 
 from __future__ import annotations
@@ -81,11 +82,21 @@ class StoreConfigDoc(Strict):
     invoicePostponementLimit = WholeNumber(attribute="invoice_postponement_limit")
     maxPostponementDays = WholeNumber(attribute="max_postponement_days")
     maxPreAuthorizationGrowthRate = Rate(
-        attribute="max_preauthorization_growth_bps", maximum_bps=100_000
+        attribute="max_preauthorization_growth_bps",
+        maximum_bps=100_000,
+        description="how much a reserved purchase may grow when it is settled: 0.1 or "
+        '"10%", up to "1000%" (from 100% up, write the %)',
     )
     myCreditsEnabled = fields.Boolean(attribute="my_credits_enabled")
-    dailyInterestRate = Fraction(attribute="daily_interest_rate")
-    taxRate = Fraction(attribute="tax_rate")
+    dailyInterestRate = Fraction(
+        attribute="daily_interest_rate",
+        description="simple interest a day on an overdue invoice's value, from the first day "
+        'after its due date (0.00033 or "0.033%")',
+    )
+    taxRate = Fraction(
+        attribute="tax_rate",
+        description='a one-time late fee on an overdue invoice\'s value (0.02 or "2%")',
+    )
     notificationsSettings = fields.Nested(NotificationsDoc, attribute="notifications")
     paymentTerms = fields.List(fields.List(WholeNumber()), attribute="payment_terms")
     autoSettleBusinessDays = WholeNumber(attribute="auto_settle_business_days")

@@ -8,8 +8,8 @@ numbers are the ones the spreadsheet shows (the header is row 1).
 
 Writing: every text cell that a spreadsheet would run as a formula is escaped with a
 leading apostrophe, which reading removes again, so an export can be re-imported as is.
-Numbers we compute (amounts, rates, counts) are written as plain numbers and never
-escaped, so a negative balance stays a number.
+Numbers we compute (amounts, counts) are written as plain numbers and never escaped, so a
+negative balance stays a number; rates as percentages with their sign (``10%``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from connector.errors import Code, fill
+from connector.money import percent_text
 
 # What a spreadsheet may run as a formula when a cell starts with it (OWASP's list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -330,7 +331,17 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
 
 # --- Writing ------------------------------------------------------------------------
 
-Cell = str | int | Decimal | datetime | date | bool | None
+
+@dataclass(frozen=True)
+class Percent:
+    """A rate written as a percentage with its sign (``10%``; ``12,5%`` with decimal commas):
+    spreadsheets read it as the number 0.1 shown as a percentage, write it back the same
+    way, and the import reads it as a rate."""
+
+    fraction: Decimal
+
+
+Cell = str | int | Decimal | Percent | datetime | date | bool | None
 
 
 def format_cell(value: Cell, decimal_comma: bool, zone: tzinfo = UTC) -> str:
@@ -348,6 +359,9 @@ def format_cell(value: Cell, decimal_comma: bool, zone: tzinfo = UTC) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         text = format(value, "f")
+        return text.replace(".", ",") if decimal_comma else text
+    if isinstance(value, Percent):
+        text = percent_text(value.fraction)
         return text.replace(".", ",") if decimal_comma else text
     return str(value)
 

@@ -4,7 +4,8 @@ The rows come from the credit package's searches (the filters the API and the ad
 read in one read-only snapshot in batches (``yield_per``; on PostgreSQL a server-side
 cursor), and written out a piece at a time. Text cells are
 escaped against formulas; amounts are plain numbers (``-12.34``, or ``-12,34`` in a
-semicolon file), dates ISO 8601 in UTC.
+semicolon file), the tolerance a percentage with its sign (``12.5%``, ``12,5%``), dates
+ISO 8601 in UTC.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from connector.bulk.csvio import Cell, csv_text
+from connector.bulk.csvio import Cell, Percent, csv_text
 from connector.bulk.templates import ACCOUNT_EXPORT, INVOICE_EXPORT
 from connector.clock import utcnow
 from connector.credit import rules
@@ -76,7 +77,7 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
             document,
             kind,
             cents_to_decimal(limit),
-            bps_to_decimal(tolerance),
+            Percent(bps_to_decimal(tolerance)),
             account_id,
             status,
             cents_to_decimal(balance),

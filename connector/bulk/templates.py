@@ -33,10 +33,27 @@ CREDIT_LIMIT = Column(
     ("Limit", "Límite de crédito", "Límite", "Limite de crédito", "Limite"),
     required=True,
 )
+# A rate: "10%" (what the export writes) or the fraction 0.1, read by ``money.parse_rate``.
+# Its titles name both forms without a digit or a comma, which a semicolon file's header
+# could not hold unquoted; the titles before them remain aliases, so old files import.
+TOLERANCE_TITLES: dict[Lang, str] = {
+    "en": "Tolerance (fraction or %)",
+    "es": "Tolerancia (fracción o %)",
+    "pt": "Tolerância (fração ou %)",
+}
 TOLERANCE = Column(
     "tolerance",
-    "Tolerance rate",
-    ("Tolerance", "Tasa de tolerancia", "Tolerancia", "Taxa de tolerância", "Tolerância"),
+    TOLERANCE_TITLES["en"],
+    (
+        TOLERANCE_TITLES["es"],
+        TOLERANCE_TITLES["pt"],
+        "Tolerance rate",
+        "Tolerance",
+        "Tasa de tolerancia",
+        "Tolerancia",
+        "Taxa de tolerância",
+        "Tolerância",
+    ),
 )
 
 # In update mode only a key is required: the Id, the Document or the Email.
@@ -51,11 +68,11 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
 ACCOUNT_UPDATE_COLUMNS: tuple[Column, ...] = tuple(
     Column(c.field, c.title, c.aliases, required=False) for c in ACCOUNT_COLUMNS
 )
-ACCOUNT_TEMPLATE = ("Email", "Document", "Document Type", "Credit limit", "Tolerance rate")
+ACCOUNT_TEMPLATE = ("Email", "Document", "Document Type", "Credit limit", TOLERANCE_TITLES["en"])
 ACCOUNT_TEMPLATE_TITLES: dict[Lang, tuple[str, ...]] = {
     "en": ACCOUNT_TEMPLATE,
-    "es": ("Email", "Documento", "Tipo de documento", "Límite de crédito", "Tasa de tolerancia"),
-    "pt": ("Email", "Documento", "Tipo de documento", "Limite de crédito", "Taxa de tolerância"),
+    "es": ("Email", "Documento", "Tipo de documento", "Límite de crédito", TOLERANCE_TITLES["es"]),
+    "pt": ("Email", "Documento", "Tipo de documento", "Limite de crédito", TOLERANCE_TITLES["pt"]),
 }
 
 INVOICE_ID = Column(

@@ -8,13 +8,14 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
+from babel.numbers import get_decimal_symbol
 from flask import flash, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector.context import get_db
 from connector.errors import ConnectorError
-from connector.money import AmountError, parse_cents, parse_rate_bps, to_decimal
+from connector.money import AmountError, parse_cents, parse_rate, parse_rate_bps
 from connector.web import i18n
 from connector.web.auth import CSRF_FIELD
 from connector.web.messages import FormError, error_fields, error_message
@@ -53,33 +54,33 @@ class Form:
             self.errors[name] = i18n.gettext("Enter an amount such as 1500.00.")
             return None
 
-    def percent_bps(
+    def rate_bps(
         self, name: str, *, required: bool = False, maximum_bps: int = 10_000
     ) -> int | None:
-        """A percentage typed by staff (``10`` or ``10%`` is 10 %) as basis points."""
-        raw = (self.data.get(name) or "").strip().rstrip("%").strip()
+        """A rate typed by staff (``10%`` or the fraction ``0.1``) as basis points."""
+        raw = (self.data.get(name) or "").strip()
         if not raw:
             if required:
                 self.errors[name] = i18n.gettext("Required.")
             return None
         try:
-            return parse_rate_bps(raw + "%", maximum_bps=maximum_bps)
-        except AmountError:
-            self.errors[name] = i18n.gettext(
-                "Enter a percentage from 0 to {maximum}.", maximum=maximum_bps // 100
+            return parse_rate_bps(
+                raw, maximum_bps=maximum_bps, decimal_separator=_decimal_separator()
             )
+        except AmountError as exc:
+            self.errors[name] = _refusal(exc)
             return None
 
-    def fraction(self, name: str) -> Decimal | None:
-        """A fraction typed by staff (``0.05``, ``0,05``) kept exact."""
+    def rate(self, name: str) -> Decimal | None:
+        """A rate typed by staff (``0.033%`` or ``0.00033``) as its exact fraction."""
         raw = (self.data.get(name) or "").strip()
         if not raw:
             self.errors[name] = i18n.gettext("Required.")
             return None
         try:
-            return to_decimal(raw)
-        except AmountError:
-            self.errors[name] = i18n.gettext("Enter a fraction such as 0.05.")
+            return parse_rate(raw, decimal_separator=_decimal_separator())
+        except AmountError as exc:
+            self.errors[name] = _refusal(exc)
             return None
 
     def integer(self, name: str, low: int, high: int) -> int | None:
@@ -105,6 +106,19 @@ class Form:
     def check(self) -> None:
         if self.errors:
             raise FormError("invalid form", fields=dict(self.errors))
+
+
+def _decimal_separator() -> str:
+    """The page's decimal separator (``,`` in Spanish and Portuguese), for the numbers a
+    rate's refusal suggests when the text typed had none."""
+    return get_decimal_symbol(i18n.locale())
+
+
+def _refusal(error: AmountError) -> str:
+    """Why a rate was refused, in the page's language."""
+    if error.reason is None:  # every rate refusal has one; this is a safety net
+        return str(error)
+    return i18n.gettext(error.reason.template, **error.reason.values)
 
 
 def submit(

@@ -44,7 +44,7 @@ def test_sign_in_create_an_account_change_its_limit_add_a_dependent(
     page.get_by_label("Owner's e-mail").fill("Buyer@Company.example")
     page.get_by_label("Document", exact=True).fill("123.456.789-09")
     page.get_by_label("Credit limit").fill("1.500,00")
-    page.get_by_label("Tolerance (%)").fill("10")
+    page.get_by_label("Tolerance (fraction or %)").fill("10%")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Account 12345678909_CPF opened.")).to_be_visible()
     expect(page.locator("[data-figure=limit] dd")).to_have_text(
@@ -167,7 +167,7 @@ def test_the_forms_work_from_the_keyboard(
     page.keyboard.type("typed@company.example")
     page.keyboard.press("Enter")
     expect(page.get_by_text("Dependent typed@company.example added.")).to_be_visible()
-    for label in ("Credit limit", "Tolerance (%)", "Owner's e-mail", "Document type"):
+    for label in ("Credit limit", "Tolerance (fraction or %)", "Owner's e-mail", "Document type"):
         expect(
             page.get_by_role("textbox", name=label).or_(page.get_by_role("combobox", name=label))
         ).to_have_count(1)

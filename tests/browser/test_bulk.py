@@ -16,7 +16,7 @@ from connector.db import Database
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
 
-TEMPLATE = b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance rate\r\n"
+TEMPLATE = b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from connector.bulk.history import ImportRowError
 from connector.credit.accounts import close_account, open_account
 from connector.credit.check import find_drift
 from connector.credit.holders import add_holder
@@ -114,7 +115,7 @@ def test_every_kind_of_bad_row_is_reported_and_good_rows_are_kept(
         + "c@example.com,4,CPF,ten,0\n"  # 6: not an amount
         + "d@example.com,5,CPF,-10,0\n"  # 7: negative
         + "e@example.com,6,CPF,10.0051,0\n"  # 8: fraction of a cent
-        + "f@example.com,7,CPF,10,5\n"  # 9: tolerance above 1
+        + "f@example.com,7,CPF,10,5\n"  # 9: a bare 5 reads as 500 % or 5 %
         + ",8,CPF,,0\n"  # 10: e-mail and limit missing
         + "taken@example.com,9,CPF,10,0\n"  # 11: e-mail holds another account
         + "g@example.com,10,CPF,1,234.56,0\n"  # 12: an unquoted comma shifts the cells
@@ -139,6 +140,41 @@ def test_every_kind_of_bad_row_is_reported_and_good_rows_are_kept(
     assert account(db, "1_CPF").credit_limit_cents == 1000
     assert account(db, "11_CPF").tolerance_bps == 5000
     no_drift(db)
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        ("Email,Document,Document Type,Credit limit,Tolerance (fraction or %)", ","),
+        ("Email;Documento;Tipo de documento;Límite de crédito;Tolerancia (fracción o %)", ";"),
+        ("Email;Documento;Tipo de documento;Limite de crédito;Tolerância (fração ou %)", ";"),
+        ("Email;Documento;Tipo de documento;Límite de crédito;Tasa de tolerancia", ";"),
+        ("Email;Documento;Tipo de documento;Limite de crédito;Taxa de tolerância", ";"),
+        ("Email,Document,Document Type,Credit limit,Tolerance", ","),
+    ],
+)
+def test_the_tolerance_column_reads_a_percentage_or_a_fraction_under_any_of_its_titles(
+    db: Database, write_file: WriteFile, run_file: RunImport, header: str, delimiter: str
+) -> None:
+    comma = delimiter == ";"
+    rows = [
+        ("a@example.com", "1", "12,5%" if comma else "12.5%"),
+        ("b@example.com", "2", "0,1" if comma else "0.1"),
+        ("c@example.com", "3", "10 %"),
+        ("d@example.com", "4", "0"),
+        ("e@example.com", "5", "5"),
+    ]
+    text = (
+        header + "\n" + "".join(delimiter.join((e, d, "CPF", "100", t)) + "\n" for e, d, t in rows)
+    )
+    job = run_file(write_file(text))
+    assert counts(job) == (4, 0, 0, 1)
+    assert [account(db, f"{n}_CPF").tolerance_bps for n in (1, 2, 3, 4)] == [1250, 1000, 1000, 0]
+    [(row, column, value, code)] = row_errors(db, job.id)
+    assert (row, column, value, code) == (6, header.split(delimiter)[4], "5", "invalid_rate")
+    with db.transaction() as session:
+        [error] = session.scalars(select(ImportRowError).where(ImportRowError.job_id == job.id))
+    assert error.reason == "5 reads as 500 % (a fraction) or as 5 %: write 5% or 0.05"
 
 
 def test_running_the_same_file_twice_gives_the_same_end_state(

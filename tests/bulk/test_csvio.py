@@ -11,9 +11,11 @@ import pytest
 from connector.bulk.csvio import (
     CsvWriter,
     FileProblem,
+    Percent,
     check_not_a_workbook,
     csv_text,
     escape_text,
+    format_cell,
     header_key,
     open_sheet,
     read_facts,
@@ -190,3 +192,19 @@ def test_csv_text_comes_in_pieces() -> None:
     pieces = list(csv_text(["A"], ([str(i)] for i in range(5000)), piece=1000))
     assert len(pieces) > 10
     assert "".join(pieces).count("\r\n") == 5001
+
+
+@pytest.mark.parametrize(
+    ("fraction", "point", "comma"),
+    [
+        (Decimal("0.1"), "10%", "10%"),
+        (Decimal("0.125"), "12.5%", "12,5%"),
+        (Decimal("0.0001"), "0.01%", "0,01%"),
+        (Decimal(0), "0%", "0%"),
+    ],
+)
+def test_a_rate_is_written_as_a_percentage_with_its_sign(
+    fraction: Decimal, point: str, comma: str
+) -> None:
+    assert format_cell(Percent(fraction), decimal_comma=False) == point
+    assert format_cell(Percent(fraction), decimal_comma=True) == comma

@@ -10,10 +10,12 @@ import pytest
 
 from connector.bulk.export import export_text
 from connector.bulk.filters import account_export_filter, invoice_export_filter
+from connector.credit.account_changes import update_account
 from connector.credit.account_search import AccountFilter
 from connector.credit.accounts import close_account, open_account
 from connector.credit.invoice_search import InvoiceFilter
 from connector.credit.invoices import pay_invoice, update_invoice
+from connector.credit.models import Account
 from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
 from connector.credit.settlements import settle_reservation
@@ -56,9 +58,16 @@ def test_accounts_export_has_the_template_columns_first_and_plain_numbers(db: Da
         close_account(session, closed.id, now=NOW)
     text = export(db, "accounts", AccountFilter())
     [row] = rows_of(text)
-    assert list(row)[:5] == ["Email", "Document", "Document Type", "Credit limit", "Tolerance rate"]
+    assert list(row)[:5] == [
+        "Email",
+        "Document",
+        "Document Type",
+        "Credit limit",
+        "Tolerance (fraction or %)",
+    ]
     assert row["Email"] == "'=cmd@example.com"  # escaped: a spreadsheet would run it
-    assert (row["Credit limit"], row["Tolerance rate"]) == ("1234.56", "0.05")
+    # the tolerance as a percentage with its sign, as a spreadsheet shows and saves it
+    assert (row["Credit limit"], row["Tolerance (fraction or %)"]) == ("1234.56", "5%")
     assert (row["Balance"], row["Available credit"]) == ("-2000.00", "-765.44")  # numbers stay
     # Moments on the store's clock (São Paulo by default), with their offset.
     assert row["Id"] == "1_CPF" and row["Created at"] == "2026-03-02T09:00:00-03:00"
@@ -86,6 +95,37 @@ def test_the_accounts_export_imports_back_unchanged(
     job = run_file(path, mode="update")
     assert counts(job) == (0, 0, 5, 0)
     assert set(job.ignored_columns) >= {"Status", "Balance"}
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "written"),
+    [
+        (",", ["10%", "12.5%", "0.01%", "0%", "100%"]),
+        (";", ["10%", "12,5%", "0,01%", "0%", "100%"]),
+    ],
+)
+def test_the_tolerance_goes_out_as_a_percentage_and_comes_back_exactly(
+    db: Database, write_file: WriteFile, run_file: RunImport, delimiter: str, written: list[str]
+) -> None:
+    tolerances = [1000, 1250, 1, 0, 10_000]
+    with db.transaction() as session:
+        ids = [
+            open_account(
+                session, email=f"t{n}@example.com", credit_limit_cents=10_000, tolerance_bps=bps
+            ).id
+            for n, bps in enumerate(tolerances)
+        ]
+    text = export(db, "accounts", AccountFilter(), delimiter=delimiter)
+    exported = rows_of(text, delimiter)
+    by_email = {row["Email"]: row["Tolerance (fraction or %)"] for row in exported}
+    assert [by_email[f"t{n}@example.com"] for n in range(len(tolerances))] == written
+    with db.transaction() as session:  # lose every tolerance, then import the export back
+        for account_id in ids:
+            update_account(session, account_id, tolerance_bps=0)
+    job = run_file(write_file(text, name="accounts.csv"), mode="update")
+    assert counts(job) == (0, 4, 1, 0)  # the one at 0 % is unchanged
+    with db.transaction() as session:
+        assert [session.get(Account, i).tolerance_bps for i in ids] == tolerances  # type: ignore[union-attr]
 
 
 @pytest.fixture

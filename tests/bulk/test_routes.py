@@ -128,8 +128,8 @@ def test_permissions(client: FlaskClient, headers_for: Callable[[str], dict[str,
 
 def test_templates(client: FlaskClient, admin_headers: dict[str, str]) -> None:
     english = client.get(f"{BASE}/templates/accounts", headers=admin_headers)
-    assert (
-        english.data == b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance rate\r\n"
+    assert english.data == (
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
     )
     spanish = client.get(f"{BASE}/templates/accounts?lang=es", headers=admin_headers)
     assert spanish.get_data(as_text=True).lstrip("\ufeff").startswith("Email;Documento;")
@@ -149,7 +149,7 @@ def test_exports_stream_csv_with_filters(
     response = client.get(f"{BASE}/exports/accounts?delimiter=semicolon", headers=admin_headers)
     assert response.status_code == 200 and response.is_streamed
     text = response.get_data(as_text=True).lstrip("\ufeff")
-    assert text.splitlines()[1].startswith("'+1@example.com;;;1,50;0;")
+    assert text.splitlines()[1].startswith("'+1@example.com;;;1,50;0%;")
     invoices = client.get(f"{BASE}/exports/invoices?status=Overdue", headers=admin_headers)
     assert invoices.status_code == 200
     bad = client.get(f"{BASE}/exports/invoices?status=Late", headers=admin_headers)

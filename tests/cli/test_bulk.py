@@ -90,7 +90,9 @@ def test_template_and_export_commands(db: Database, tmp_path: Path) -> None:
     env = environment(db.url, tmp_path)
     template = run(["template", "accounts"], env)
     # (text mode reads the CRLF that spreadsheets expect as a plain line break)
-    assert template.stdout == "Email,Document,Document Type,Credit limit,Tolerance rate\n"
+    assert (
+        template.stdout == "Email,Document,Document Type,Credit limit,Tolerance (fraction or %)\n"
+    )
     portuguese = run(["template", "accounts", "--lang", "pt", "-o", str(tmp_path / "t.csv")], env)
     assert portuguese.returncode == 0
     assert (tmp_path / "t.csv").read_bytes().startswith(b"\xef\xbb\xbfEmail;Documento;")
@@ -110,7 +112,7 @@ def test_template_and_export_commands(db: Database, tmp_path: Path) -> None:
     bad = run(["export", "invoices", "--status", "Late"], env)
     assert bad.returncode == 2 and "status: Opened, Paid or Cancelled" in bad.stderr
     accounts = run(["export", "accounts", "--delimiter", "semicolon"], env)
-    assert accounts.stdout.splitlines()[1].startswith("a@example.com;;;100,00;0;")
+    assert accounts.stdout.splitlines()[1].startswith("a@example.com;;;100,00;0%;")
 
 
 def kill_midway(args: list[str], env: dict[str, str], db: Database, after_rows: int) -> str:

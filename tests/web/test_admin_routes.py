@@ -27,7 +27,7 @@ def test_open_an_account_from_the_form(admin_client: FlaskClient, db: Database) 
             "document": "12.345.678/0001-95",
             "documentType": "CNPJ",
             "creditLimit": "1.234,56",
-            "tolerance": "12.5",
+            "tolerance": "12,5%",
         },
     )
     assert response.status_code == 302
@@ -57,7 +57,7 @@ def test_a_bad_form_shows_each_error_by_its_field_and_saves_nothing(
     assert 'id="f-creditLimit" name="creditLimit" value="ten"' in response.text
     assert 'aria-invalid="true"' in response.text
     assert "Enter an amount such as 1500.00." in response.text
-    assert "Enter a percentage from 0 to 100." in response.text
+    assert "150 is out of range: from 0% to 100%" in response.text
     seed(email="taken@shop.example")
     taken = post_form(
         admin_client, "/admin/accounts/new", {"email": "taken@shop.example", "creditLimit": "1"}
@@ -71,11 +71,11 @@ def test_change_limit_and_tolerance(
 ) -> None:
     seeded = seed(limit_cents=100_000, purchase_cents=30_000)
     path = f"/admin/accounts/{seeded.account_id}/credit"
-    response = post_form(admin_client, path, {"creditLimit": "2000", "tolerance": "5"})
+    response = post_form(admin_client, path, {"creditLimit": "2000", "tolerance": "5%"})
     assert response.status_code == 302
     account = load_account(db, seeded.account_id)
     assert (account.credit_limit_cents, account.tolerance_bps) == (200_000, 500)
-    bad = post_form(admin_client, path, {"creditLimit": "-5", "tolerance": "5"})
+    bad = post_form(admin_client, path, {"creditLimit": "-5", "tolerance": "0.05"})
     assert bad.status_code == 400 and "Enter an amount such as 1500.00." in bad.text
     assert load_account(db, seeded.account_id).credit_limit_cents == 200_000
     page = text_of(admin_client.get(f"/admin/accounts/{seeded.account_id}"))
@@ -215,7 +215,7 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
         "currency": "usd",
         "tolerance_enabled": "1",
         "over_limit_review_enabled": "1",
-        "max_preauthorization_growth_bps": "12.5",
+        "max_preauthorization_growth_bps": "12.5%",
         "default_credit_cents": "250",
         "payment_terms": "7\n30, 60\n30; 60 90",
         "auto_settle_business_days": "3",
@@ -259,14 +259,18 @@ def test_settings_form_saves_every_field(admin_client: FlaskClient, db: Database
         True,
     )
     page = admin_client.get("/admin/settings").text
-    assert "30, 60, 90" in page and 'value="12.5"' in page
+    assert "30, 60, 90" in page and 'value="12.5%"' in page
+    assert 'value="0.1%"' in page and 'value="5%"' in page  # daily interest and tax rate
 
     bad = post_form(admin_client, "/admin/settings", {**form, "payment_terms": "30\n60"})
     assert bad.status_code == 400
     assert 'id="f-payment_terms-note">two plans have 1 installment(s)' in bad.text
     unreadable = post_form(admin_client, "/admin/settings", {**form, "tax_rate": "five"})
     assert unreadable.status_code == 400
-    assert 'id="f-tax_rate-note">Enter a fraction such as 0.05.' in unreadable.text
+    assert (
+        'id="f-tax_rate-note">five is not a rate: write a fraction such as 0.1 '
+        "or a percentage such as 10%" in unreadable.text
+    )
     zone = post_form(admin_client, "/admin/settings", {**form, "time_zone": "Buenos Aires"})
     assert zone.status_code == 400
     assert 'id="f-time_zone-note">Buenos Aires is not an IANA time zone' in zone.text

@@ -227,11 +227,12 @@ def test_templates_in_each_language(admin_client: FlaskClient) -> None:
     english = admin_client.get("/admin/bulk/template?kind=accounts&lang=en")
     assert english.status_code == 200 and english.mimetype == "text/csv"
     assert 'filename="accounts-template-en.csv"' in english.headers["Content-Disposition"]
-    assert (
-        english.data == b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance rate\r\n"
+    assert english.data == (
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
     )
     spanish = admin_client.get("/admin/bulk/template?kind=accounts&lang=es")
     assert rows_of(spanish)[0][:2] == ["Email", "Documento"]
+    assert rows_of(spanish)[0][4] == "Tolerancia (fracción o %)"
     invoices = admin_client.get("/admin/bulk/template?kind=invoices&lang=pt")
     assert rows_of(invoices)[0][:2] == ["Id", "Friendly id"]
     assert admin_client.get("/admin/bulk/template?kind=nope").status_code == 404
@@ -286,7 +287,7 @@ def test_exports_honour_the_lists_filters_and_escape_formulas(
 
     admin_client.get("/language/es")  # Spanish spreadsheets: semicolons and decimal commas
     spanish = admin_client.get("/admin/bulk/exports/accounts?q=fresh").get_data(as_text=True)
-    assert spanish.splitlines()[1].startswith("fresh@example.com;00000000002;CPF;1000,00;0;")
+    assert spanish.splitlines()[1].startswith("fresh@example.com;00000000002;CPF;1000,00;0%;")
 
 
 def test_staff_uploads_may_exceed_the_apps_request_limit(

@@ -67,13 +67,18 @@ DOCUMENT = _checked(normalize_document)
 DOCUMENT_TYPE = _checked(lambda value: normalize_document_type(value, None))
 
 
+TOLERANCE = (
+    "how far above the credit limit a purchase may go when the store enables tolerance, up to 100%"
+)
+
+
 class OpenAccountBody(Body):
     id = fields.String(metadata={"description": "default: {document}_{documentType}"})
     email = fields.String(required=True, validate=EMAIL)
     document = fields.String(allow_none=True, validate=DOCUMENT)
     documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
     creditLimit = Cents(required=True)
-    tolerance = Rate(load_default=0)
+    tolerance = Rate(load_default=0, description=TOLERANCE)
     description = fields.Raw(
         load_only=True, metadata={"description": "deprecated by the public API; ignored"}
     )
@@ -84,7 +89,7 @@ class UpdateAccountBody(Body):
     document = fields.String(allow_none=True, validate=DOCUMENT)
     documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
     creditLimit = Cents()
-    tolerance = Rate()
+    tolerance = Rate(description=TOLERANCE)
     description = fields.Raw(load_only=True, metadata={"description": "ignored"})
 
 
@@ -101,7 +106,7 @@ class ValueBody(Body):
 
 
 class ToleranceBody(Body):
-    value = Rate(required=True)
+    value = Rate(required=True, description=TOLERANCE)
 
 
 class AdjustmentBody(Body):
@@ -136,7 +141,7 @@ class AccountOut(Schema):
     documentType = fields.String(attribute="account.document_type", allow_none=True)
     status = fields.String(attribute="account.status", required=True)
     creditLimit = Cents(attribute="figures.credit_limit_cents", required=True)
-    tolerance = Rate(attribute="figures.tolerance_bps", required=True)
+    tolerance = Rate(attribute="figures.tolerance_bps", required=True, description=TOLERANCE)
     balance = Cents(attribute="figures.balance_cents", required=True)
     preAuthorizedCredit = Cents(attribute="figures.reserved_cents", required=True)
     availableCredit = Cents(attribute="figures.available_cents", required=True)

@@ -116,7 +116,7 @@ def new_account() -> WerkzeugResponse | tuple[str, int]:
     document = form.text("document", max_length=64) or None
     document_type = form.text("documentType", max_length=16) or None
     limit = form.cents("creditLimit")
-    tolerance = form.percent_bps("tolerance") or 0
+    tolerance = form.rate_bps("tolerance") or 0
     try:
         form.check()
         assert limit is not None
@@ -218,7 +218,7 @@ def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """Edit the credit limit and the tolerance (one transaction, one ``Credit`` entry)."""
     form = Form.from_request()
     limit = form.cents("creditLimit")
-    tolerance = form.percent_bps("tolerance", required=True)
+    tolerance = form.rate_bps("tolerance", required=True)
     return _submit(
         account_id,
         "credit",

@@ -9,7 +9,9 @@ a snapshot, as the API's polling reads them.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from functools import cache
 from typing import Any, BinaryIO, cast
 
 from flask import flash, redirect, request, url_for
@@ -34,6 +36,7 @@ from connector.context import get_db, now
 from connector.credit.account_search import AccountFilter
 from connector.credit.invoice_search import InvoiceFilter
 from connector.errors import ConnectorError, NotFound
+from connector.money import RATE_REASONS
 from connector.web import i18n
 from connector.web.admin.accounts import account_filter_from_request
 from connector.web.admin.base import bp
@@ -44,6 +47,40 @@ from connector.web.pages import csv_download, not_found, page_from_request, rend
 
 ERRORS_SHOWN = 20  # the import page lists the first errors; the report has them all
 REFRESH_SECONDS = 2
+# Row reasons whose template the page finds again in the stored English text.
+TRANSLATED_ROW_REASONS = RATE_REASONS
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A template as a pattern whose groups take back the values it was filled with."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        parts.append(re.escape(template[position : match.start()]))
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        position = match.end()
+    parts.append(re.escape(template[position:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def row_reason(stored: str) -> str:
+    """A row's reason in the page's language.
+
+    The scheduler runs an import with no page, so row reasons are stored in English, filled
+    (the error report writes them so). A reason whose template is known (a rate's refusal)
+    is matched back to that template and its values and translated; any other is shown as
+    stored.
+    """
+    for template in TRANSLATED_ROW_REASONS:
+        found = _template_pattern(template).fullmatch(stored)
+        if found is not None:
+            return i18n.gettext(template, **found.groupdict())
+    return stored
 
 
 def _dry_run(session: Session, job_id: str | None, moment: datetime) -> dict[str, Any] | None:
@@ -181,7 +218,7 @@ def bulk_import(job_id: str) -> tuple[str, int]:
                 "column": e.column_name,
                 "value": e.value,
                 "code": e.code,
-                "reason": e.reason,
+                "reason": row_reason(e.reason),
             }
             for e in iter_errors(session, job_id, limit=ERRORS_SHOWN)
         ]

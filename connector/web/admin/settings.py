@@ -1,8 +1,8 @@
 """Store settings: every field of ``StoreSettings`` in one form, under its own name.
 
-The form reads what staff type (amounts, percentages, plans one per line, reminders as
-"days time") into the settings' values; the service checks each field by its rule and
-names the bad ones, which the page shows next to their fields.
+The form reads what staff type (amounts, rates as ``10%`` or ``0.1``, plans one per line,
+reminders as "days time") into the settings' values; the service checks each field by its
+rule and names the bad ones, which the page shows next to their fields.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from connector import catalogs
 from connector.context import get_db
 from connector.credit.settings import LANGUAGES, Reminder, StoreSettings, update_store_settings
 from connector.errors import ConnectorError
+from connector.money import bps_percent_text, percent_text
 from connector.web import i18n
 from connector.web.admin.base import bp
 from connector.web.auth import done_by
@@ -65,18 +66,17 @@ def reminders_text(reminders: tuple[Reminder, ...]) -> str:
 
 
 def form_values(settings: StoreSettings) -> dict[str, str]:
-    """The settings as the form shows them (rates as percentages, plans one per line)."""
+    """The settings as the form shows them (rates as percentages with their sign, which read
+    back unchanged; plans one per line)."""
     values = {name: "1" if getattr(settings, name) else "" for name in CHECKBOXES}
     values.update(
         currency=settings.currency,
         default_credit_cents=i18n.plain_amount(settings.default_credit_cents),
         invoice_postponement_limit=str(settings.invoice_postponement_limit),
         max_postponement_days=str(settings.max_postponement_days),
-        max_preauthorization_growth_bps=i18n.percent_plain(
-            settings.max_preauthorization_growth_bps
-        ),
-        daily_interest_rate=str(settings.daily_interest_rate),
-        tax_rate=str(settings.tax_rate),
+        max_preauthorization_growth_bps=bps_percent_text(settings.max_preauthorization_growth_bps),
+        daily_interest_rate=percent_text(settings.daily_interest_rate),
+        tax_rate=percent_text(settings.tax_rate),
         reminders_before=reminders_text(settings.reminders_before),
         reminders_after=reminders_text(settings.reminders_after),
         payment_terms=plans_text(settings.payment_terms),
@@ -133,11 +133,11 @@ def changes_from_form(form: Form) -> dict[str, Any]:
         "invoice_postponement_limit": form.integer("invoice_postponement_limit", 0, 100),
         "max_postponement_days": form.integer("max_postponement_days", 0, 3650),
         "auto_settle_business_days": form.integer("auto_settle_business_days", 0, 30),
-        "max_preauthorization_growth_bps": form.percent_bps(
+        "max_preauthorization_growth_bps": form.rate_bps(
             "max_preauthorization_growth_bps", required=True, maximum_bps=100_000
         ),
-        "daily_interest_rate": form.fraction("daily_interest_rate"),
-        "tax_rate": form.fraction("tax_rate"),
+        "daily_interest_rate": form.rate("daily_interest_rate"),
+        "tax_rate": form.rate("tax_rate"),
         "holiday_calendar": form.text("holiday_calendar", max_length=8) or None,
         "time_zone": form.text("time_zone", required=True, max_length=64),
         "overdue_grace_days": form.integer("overdue_grace_days", 0, 365),
