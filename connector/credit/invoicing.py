@@ -27,10 +27,15 @@ def issue_invoices(
     """Turn ``amount`` of a purchase into one invoice per installment of its plan, due on
     the store's dates (``StoreSettings.due_dates``).
 
-    The parts sum exactly to the amount. When the amount has fewer cents than the plan
-    has installments, only the non-zero parts become invoices.
+    The parts sum exactly to the amount: the installments agreed at checkout when the whole
+    purchase is settled as authorized, else equal parts. When the amount has fewer cents
+    than the plan has installments, only the non-zero parts become invoices.
     """
-    parts = [p for p in rules.split_installments(amount_cents, len(reservation.term_days)) if p]
+    count = len(reservation.term_days)
+    agreed = None
+    if reservation.invoice_count == 0 and amount_cents == reservation.authorized_cents:
+        agreed = rules.agreed_installments(amount_cents, count, reservation.installment_value_cents)
+    parts = [p for p in agreed or rules.split_installments(amount_cents, count) if p]
     dates = settings.due_dates(now, reservation.term_days)
     invoices = []
     for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):

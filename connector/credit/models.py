@@ -133,6 +133,9 @@ class Reservation(Base):
     settled_cents: Mapped[int] = mapped_column(BigInteger)  # invoiced, after order changes
     refunded_cents: Mapped[int] = mapped_column(BigInteger)
     installments: Mapped[int] = mapped_column(SmallInteger)
+    # The installment the buyer agreed to at checkout (the gateway's ``installmentsValue``,
+    # interest included), or None: the settled value is split evenly.
+    installment_value_cents: Mapped[int | None] = mapped_column(BigInteger)
     term_days: Mapped[list[int]] = mapped_column(JSON)
     invoice_count: Mapped[int] = mapped_column(SmallInteger)
     auto_settle_at: Mapped[datetime | None]  # None: a hold the scheduler never settles

@@ -87,6 +87,7 @@ def new_reservation(
     reservation_id: str | None = None,
     expires_at: datetime | None = None,
     auto_settle: bool = True,
+    installment_value_cents: int | None = None,
     settings: StoreSettings,
     now: datetime,
 ) -> dict[str, Any]:
@@ -102,6 +103,7 @@ def new_reservation(
         "settled_cents": 0,
         "refunded_cents": 0,
         "installments": len(plan),
+        "installment_value_cents": installment_value_cents,
         "term_days": list(plan),
         "invoice_count": 0,
         "auto_settle_at": settings.auto_settle_at(now) if auto_settle else None,
@@ -126,6 +128,7 @@ def reserve(
     auto_settle: bool = True,
     settings: StoreSettings | None = None,
     over_limit: bool = False,
+    installment_value_cents: int | None = None,
     now: datetime | None = None,
 ) -> Reservation:
     """Hold ``value`` of an account's credit for a purchase, or raise a denial.
@@ -158,6 +161,7 @@ def reserve(
             reservation_id=reservation_id,
             expires_at=expires_at,
             auto_settle=auto_settle,
+            installment_value_cents=installment_value_cents,
             settings=settings,
             now=now,
         )

@@ -84,6 +84,22 @@ def split_installments(total_cents: int, count: int) -> list[int]:
     return [base + 1 if i < extra else base for i in range(count)]
 
 
+def agreed_installments(total_cents: int, count: int, each_cents: int | None) -> list[int] | None:
+    """The installments a buyer agreed to at checkout (``each`` apiece, the last one taking
+    the rounding) when they add up to ``total``; None when they cannot, and the value,
+    which governs, is split evenly (``split_installments``) instead.
+
+    A gateway rounds ``installmentsValue``: ``count * each`` may miss the value by up to a
+    cent per installment, and the last installment absorbs it.
+    """
+    if each_cents is None or count < 2 or each_cents <= 0:
+        return None
+    last = total_cents - each_cents * (count - 1)
+    if abs(last - each_cents) > count or last <= 0:
+        return None
+    return [each_cents] * (count - 1) + [last]
+
+
 def due_dates(
     settled_on: date,
     offsets_days: Sequence[int],

@@ -48,6 +48,8 @@ class PaymentRequest:
     callback_url: str | None = None
     card_number: str | None = None
     test_suite: bool = False
+    # The gateway's installmentsValue: each installment as agreed, interest included.
+    installment_value_cents: int | None = None
 
     def fingerprint(self) -> str:
         """What a repeat must not change: value, currency, installments, buyer, mode."""
@@ -99,6 +101,7 @@ def new_payment(request: PaymentRequest, now: datetime) -> dict[str, Any]:
         "value_cents": request.value_cents,
         "currency": request.currency[:3],
         "installments": request.installments,
+        "installment_value_cents": request.installment_value_cents,
         "buyer_email": request.buyer_email,
         "buyer_document": request.buyer_document,
         "fingerprint": request.fingerprint(),
@@ -233,6 +236,7 @@ def _decide_by_credit(
             payment.account_id,
             request.value_cents,
             installments=request.installments,
+            installment_value_cents=request.installment_value_cents,
             holder_email=request.buyer_email,
             order_id=request.order_id or request.reference,
             settings=settings,

@@ -84,6 +84,7 @@ class Payment(Base):
     value_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     installments: Mapped[int] = mapped_column(SmallInteger)
+    installment_value_cents: Mapped[int | None] = mapped_column(BigInteger)  # as agreed
     buyer_email: Mapped[str | None] = mapped_column(String(254))
     buyer_document: Mapped[str | None] = mapped_column(String(64))
     # SHA-256 of what must not change between repeats (value, currency, installments, buyer).

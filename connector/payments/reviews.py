@@ -110,6 +110,7 @@ def approve_review(
         review.account_id,
         review.value_cents,
         installments=payment.installments,
+        installment_value_cents=payment.installment_value_cents,
         holder_email=payment.buyer_email,
         order_id=payment.order_id or payment.reference,
         over_limit=True,

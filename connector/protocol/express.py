@@ -286,6 +286,7 @@ class ExpressAuthorizer:
             plan,
             holder_email=request.buyer_email,
             order_id=request.order_id or request.reference,
+            installment_value_cents=request.installment_value_cents,
             settings=settings,
             now=now,
         )

@@ -93,6 +93,8 @@ class CreatePaymentSchema(_Tolerant):
     value = Cents(required=True)
     currency = Text(max_length=8, required=True)
     installments = Count(load_default=0, allow_none=True)
+    # Each installment with the interest the buyer agreed to (``value`` is their sum).
+    installmentsValue = Cents(load_default=None, allow_none=True)
     transactionId = Text(load_default=None, allow_none=True)
     orderId = Text(load_default=None, allow_none=True)
     reference = Text(load_default=None, allow_none=True)
@@ -157,6 +159,7 @@ def payment_request(data: dict[str, Any], *, test_suite: bool) -> PaymentRequest
         value_cents=data["value"],
         currency=(data["currency"] or "").upper(),
         installments=data.get("installments") or 1,
+        installment_value_cents=data.get("installmentsValue"),
         buyer_email=canonical_email(email) if email else None,
         buyer_document=buyer.get("document"),
         buyer_document_type=buyer.get("documentType"),

@@ -144,3 +144,20 @@ def test_invoice_ids_and_friendly_ids() -> None:
     fid = rules.friendly_id(2)
     token, number = fid.split("-")
     assert len(token) == 8 and token.isalnum() and token.upper() == token and number == "2"
+
+
+def test_agreed_installments_add_up_to_the_value_or_give_way_to_it() -> None:
+    # 3 x 102.01 is a cent short of 306.04: the last one takes it.
+    assert rules.agreed_installments(30_604, 3, 10_201) == [10_201, 10_201, 10_202]
+    assert rules.agreed_installments(30_600, 3, 10_200) == [10_200, 10_200, 10_200]
+    assert rules.agreed_installments(30_604, 3, 9_000) is None  # disagrees: value governs
+    assert rules.agreed_installments(30_604, 1, 30_604) is None  # one installment: the value
+    assert rules.agreed_installments(30_604, 3, None) is None
+
+
+@given(total=st.integers(1, 10**12), count=st.integers(2, 48), each=st.integers(1, 10**11))
+def test_agreed_installments_always_sum_to_the_value(total: int, count: int, each: int) -> None:
+    parts = rules.agreed_installments(total, count, each)
+    if parts is not None:
+        assert sum(parts) == total and len(parts) == count and min(parts) > 0
+        assert abs(parts[-1] - each) <= count

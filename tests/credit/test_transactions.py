@@ -15,7 +15,7 @@ from connector.credit.conditions import purchase_conditions
 from connector.credit.holders import add_holder
 from connector.credit.invoices import pay_invoice
 from connector.credit.reservations import put_reservation, release_reservation, reserve
-from connector.credit.settings import StoreSettings, update_store_settings
+from connector.credit.settings import update_store_settings
 from connector.credit.settlements import refund_reservation, settle_reservation
 from connector.credit.statements import account_statement, adjust_balance
 from connector.db import Database
@@ -120,18 +120,23 @@ def test_migration_0003_keeps_data_and_references(tmp_path: Path) -> None:
     db = Database(url)
     with db.transaction() as session:
         aid = _account(session)
-        # Written with the old schema's columns only: no hold exists before 0003. The
-        # settings are given: the table that keeps them is newer than this schema.
-        held = reserve(session, aid, 1_000, settings=StoreSettings(), now=NOW)
-        reserve(session, aid, 500, settings=StoreSettings(), now=NOW)
-    # An invoice pointing at the first: in SQL, as invoices have columns 0001 does not.
+    # Two purchases and an invoice pointing at the first, in SQL: the models have columns
+    # the schema of 0001 does not.
     with db.engine.begin() as connection:
+        for held, cents in (("R-1", 1_000), ("R-2", 500)):
+            connection.execute(
+                text(
+                    "INSERT INTO reservations VALUES (:id, :account, NULL, NULL, 'pending', "
+                    ":cents, :cents, 0, 0, 1, '[30]', 0, :at, NULL, :at, :at, NULL, NULL)"
+                ),
+                {"id": held, "account": aid, "cents": cents, "at": "2026-03-02 12:00:00"},
+            )
         connection.execute(
             text(
-                "INSERT INTO invoices VALUES ('I-1', 'F-1', :account, :held, NULL, 1, 1, 1000, "
+                "INSERT INTO invoices VALUES ('I-1', 'F-1', :account, 'R-1', NULL, 1, 1, 1000, "
                 "1000, 'Opened', :at, :at, :at, :at, NULL, NULL, NULL, 0, 0)"
             ),
-            {"account": aid, "held": held.id, "at": "2026-03-02 12:00:00"},
+            {"account": aid, "at": "2026-03-02 12:00:00"},
         )
     command.upgrade(config, "head")
     with db.transaction() as session:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from connector.clock import FixedClock
 from connector.credit.accounts import close_account, open_account
 from connector.credit.holders import add_holder
-from connector.credit.models import Account, Reservation
+from connector.credit.models import Account, Invoice, Reservation
 from connector.db import Database
 from tests.conftest import Post
 from tests.factories import NOW, payment_body
@@ -264,3 +264,27 @@ def test_the_buyer_is_found_however_the_gateway_writes_the_e_mail(
     [reservation] = reservations(db)
     assert reservation.account_id == buyer_account
     assert reservation.holder_email == "buyer@example.com"
+
+
+@pytest.mark.parametrize(
+    ("each", "expected"),
+    [
+        ("102.01", [10_201, 10_201, 10_202]),  # as agreed, the last takes the rounding
+        ("90.00", [10_202, 10_201, 10_201]),  # does not add up: the value, split evenly
+    ],
+)
+def test_installments_agreed_at_checkout_become_the_invoices(
+    post: Post, db: Database, buyer_account: str, each: str, expected: list[int]
+) -> None:
+    body = payment_body(
+        "fin", "306.04", installments=3, installmentsInterestRate=0.0199, installmentsValue=each
+    )
+    body["referenceValue"] = "300.00"  # before interest
+    answer = post("/payments", body).json
+    assert answer is not None and answer["status"] == "approved"
+    assert account(db, buyer_account).reserved_cents == 30_604  # the financed total
+    settled = post("/payments/fin/settlements", {"requestId": "s1", "value": "306.04"})
+    assert settled.status_code == 200
+    with db.transaction() as session:
+        values = session.scalars(select(Invoice.value_cents).order_by(Invoice.installment)).all()
+    assert values == expected

@@ -95,7 +95,9 @@ def test_writes_the_rows_the_general_path_writes(
     pg: Database, express: ExpressAuthorizer, tmp_path: Path
 ) -> None:
     account_id = _account(pg)
-    answer = express.authorize(_request("fast", installments=3), NOW)
+    answer = express.authorize(
+        _request("fast", installments=3, installment_value_cents=10_000), NOW
+    )
     assert answer is not None and answer["status"] == "approved"
 
     general = make_app(pg, tmp_path / "instance", FixedClock(NOW), express_authorization=False)
