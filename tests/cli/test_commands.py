@@ -73,3 +73,32 @@ def test_keys_are_issued_listed_and_revoked(db: Database, tmp_path: Path) -> Non
         assert verify_key(session, app_key, app_token) is None
     unknown = run(["keys", "revoke", "ck_nope"], env)
     assert unknown.returncode == 1 and "no key" in unknown.stderr
+
+
+def test_notifications_preview_prints_a_days_mails_and_sends_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    from connector.credit.reservations import reserve
+    from connector.credit.settings import Reminder
+    from connector.credit.settlements import settle_reservation
+    from connector.notify.outbox import OutboxMail
+    from tests import factories
+
+    with db.transaction() as session:
+        factories.settings(session, reminders_before=(Reminder(3, "09:00"),))
+        account = open_account(session, email="c@example.com", credit_limit_cents=10_000, now=NOW)
+        held = reserve(session, account.id, 5_000, now=NOW)
+        settle_reservation(session, held.id, now=NOW)  # due 2026-04-01
+    env = environment(db, tmp_path)
+    result = run(["notifications", "preview", "--date", "2026-03-29"], env)
+    assert result.returncode == 0, result.stderr
+    assert "2026-03-29 12:00Z  before:3" in result.stdout and "c@example.com (pt)" in result.stdout
+    assert "vence em 1 de abril de 2026" in result.stdout
+    assert result.stdout.rstrip().endswith("1 mail(s)")
+    assert run(["notifications", "preview", "--date", "2026-03-30"], env).stdout.strip() == (
+        "0 mail(s)"
+    )
+    bad = run(["notifications", "preview", "--date", "29/03/2026"], env)
+    assert bad.returncode == 2 and "--date" in bad.stderr
+    with db.transaction() as session:
+        assert session.query(OutboxMail).count() == 0  # a preview sends nothing

@@ -353,3 +353,14 @@ def test_a_holders_mails_language_and_opt_out(
     with db.transaction() as session:
         holder = session.get(Holder, owner.id)
         assert holder is not None and holder.language is None and holder.mail_opt_out_at is None
+
+
+def test_the_invoice_page_offers_its_pix_code_when_the_store_takes_pix(
+    admin_client: FlaskClient, seed: Callable[..., Seeded], store: Callable[..., None]
+) -> None:
+    [invoice] = seed(purchase_cents=12_345).invoice_ids
+    assert "pix-code" not in admin_client.get(f"/admin/invoices/{invoice}").text
+    store(pix_key="12.345.678/0001-95", pix_merchant_name="Loja", pix_merchant_city="Recife")
+    page = admin_client.get(f"/admin/invoices/{invoice}").text
+    assert "pix-code" in page and "<svg" in page
+    assert "0114123456780001955204000053039865406123.45" in page  # the key, then the amount
