@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.credit import rules
 from connector.credit.ledger import post_entry
-from connector.credit.models import Account, Invoice, InvoiceStatus, Origin, Reservation
+from connector.credit.models import (
+    Account,
+    Invoice,
+    InvoiceStatus,
+    Origin,
+    Reservation,
+    StatementEntry,
+)
 from connector.credit.settings import StoreSettings
 
 
@@ -90,6 +97,23 @@ def _running_number(invoice: Invoice) -> int:
     return int(invoice.id.rsplit("-", 1)[1])
 
 
+def _returnable(session: Session, reservation: Reservation) -> int:
+    """What was paid on a purchase's invoices and not yet returned to the account."""
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Invoice.value_cents), 0)).where(
+            Invoice.reservation_id == reservation.id, Invoice.status == InvoiceStatus.PAID
+        )
+    )
+    returned = session.scalar(
+        select(func.coalesce(func.sum(StatementEntry.value_cents), 0)).where(
+            StatementEntry.reservation_id == reservation.id,
+            StatementEntry.origin == Origin.REFUND,
+            StatementEntry.invoice_id.is_(None),
+        )
+    )
+    return max(0, int(paid or 0) - int(returned or 0))
+
+
 def reduce_invoices(
     session: Session,
     account: Account,
@@ -103,8 +127,10 @@ def reduce_invoices(
     """Give ``amount`` back on a purchase: reduce its open invoices, last first.
 
     Each reduction is a ``Refund`` entry on its invoice; an invoice reduced to zero is
-    cancelled. What no open invoice absorbs (it was already paid) is returned to the
-    account as one ``Refund`` entry without an invoice. Returns that excess.
+    cancelled. What no open invoice absorbs is returned to the account as one ``Refund``
+    entry without an invoice, up to what was paid on the purchase and not yet returned:
+    the value of a cancelled invoice came back when it was cancelled, and is not given
+    back again. Returns what was returned beyond the open invoices.
     """
     open_invoices = sorted(
         session.scalars(
@@ -141,6 +167,8 @@ def reduce_invoices(
                 "reason": reason,
             },
         )
+    if excess:
+        excess = min(excess, _returnable(session, reservation))
     if excess:
         post_entry(
             session,

@@ -108,6 +108,8 @@ def _money_operation(
         )
     operation = _start(session, payment_id, request_id, kind, now)
     states.require_approved(payment)
+    if kind == OperationKind.SETTLE:
+        states.require_not_cancelled(payment)
     if payment.test_suite:
         done = value_cents or payment.value_cents
     else:

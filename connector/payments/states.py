@@ -117,6 +117,12 @@ def require_approved(payment: Payment) -> None:
         )
 
 
+def require_not_cancelled(payment: Payment) -> None:
+    """A cancelled order is settled no more: what it held was given back for good."""
+    if payment.cancelled_at is not None:
+        raise Refused(Code.PAYMENT_CANCELLED, f"payment {payment.payment_id} was cancelled")
+
+
 def cancel(payment: Payment, *, now: datetime) -> bool:
     """Record a cancellation; an undefined payment becomes denied. Whether it was undefined."""
     was_undefined = payment.status == PaymentStatus.UNDEFINED

@@ -7,17 +7,19 @@ checks everything first and raises ``Refusal(code)`` before changing anything, o
 its whole change and returns what the service should answer. Refusals are checked in the
 order the services check them, so the model also predicts which ``Code`` a refusal names.
 
-Where the services depart from the README, the model does as the services do and says so
-("a known bug"), so that the machine stays green while the report names the bug:
-``_reduce`` gives back a cancelled invoice's value as if it had been paid, and ``settle``
-lets the purchase of a cancelled payment be settled for more.
+Due dates are the store's days (São Paulo, the default zone): the settlement's date there
+plus the plan's days, moved past weekends and Brazil's holidays (the ``holidays``
+package, read here directly rather than through the service's rule).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
 
 from connector.errors import Code
 
@@ -106,6 +108,18 @@ class ModelReservation:
     paid: int = 0  # Payment entries of its invoices
     cancelled: int = 0  # Cancellation entries of its invoices
     returned: int = 0  # Refund entries no open invoice absorbed
+    written_off: int = 0  # refunded beyond open invoices, on cancelled ones: nothing returned
+
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+_BRAZIL = holidays.country_holidays("BR", years=range(2020, 2101))
+
+
+def business_day(day: date) -> date:
+    """``day``, or the next day that is neither a weekend nor a holiday in Brazil."""
+    while day.weekday() >= 5 or day in _BRAZIL:
+        day += timedelta(days=1)
+    return day
 
 
 @dataclass
@@ -116,7 +130,7 @@ class ModelInvoice:
     installment: int
     count: int
     original: int
-    due: datetime
+    due: date
     value: int
     status: str = OPENED
     postponements: int = 0
@@ -132,8 +146,9 @@ class ModelPayment:
     account_id: str | None = None
     reservation_id: str | None = None
     cancelled: bool = False
-    # Settled for more after its cancellation, which the services accept (see settle).
-    charged_after_cancel: bool = False
+    # Its purchase settled for more after the cancellation, by the store's own API: the
+    # gateway cannot (``settle_payment``), but the store decides for its ledger.
+    resettled_by_store: bool = False
     response: dict[str, Any] | None = None  # what its create answered, for repeats
 
 
@@ -418,12 +433,9 @@ class Ledger:
             self._check_credit(account, delta)
             self.took_credit.add(account.id)
             reservation.settled = value
-            # Nothing refuses this for the purchase of a cancelled payment, though the
-            # README says that settling a cancelled payment is refused: it then holds
-            # credit again. Modelled as the services do it, and marked (a known bug).
             for payment in self.payments.values():
                 if payment.reservation_id == reservation.id and payment.cancelled:
-                    payment.charged_after_cancel = True
+                    payment.resettled_by_store = True
             return Settled(value, self._issue(account, reservation, delta, now))
         if value < reservation.refunded:
             raise Refusal(Code.BELOW_REFUNDED)
@@ -477,7 +489,10 @@ class Ledger:
                 installment=position,
                 count=len(parts),
                 original=value,
-                due=now + timedelta(days=reservation.plan[position - 1]),
+                due=business_day(
+                    now.astimezone(SAO_PAULO).date()
+                    + timedelta(days=reservation.plan[position - 1])
+                ),
                 value=value,
             )
             reservation.invoices.append(invoice_id)
@@ -489,12 +504,9 @@ class Ledger:
 
     def _reduce(self, account: ModelAccount, reservation: ModelReservation, amount: int) -> int:
         """Take ``amount`` off the purchase's open invoices, last first; an invoice brought
-        to zero is cancelled; the rest is returned to the account in one entry.
-
-        The rest is returned as if the invoices no longer open had been paid, also when
-        they were cancelled (written off, their value already given back): the customer
-        then gets that value twice. A known bug, modelled as the services do it.
-        """
+        to zero is cancelled; the rest is returned to the account in one entry, up to what
+        was paid on the purchase and not yet returned. A cancelled invoice's value came
+        back when it was cancelled: the rest beyond what was paid is written off."""
         remaining = amount
         for invoice_id in reversed(reservation.invoices):
             invoice = self.invoices[invoice_id]
@@ -509,12 +521,14 @@ class Ledger:
             account.balance += take
             remaining -= take
             self.entries += 1
-        if remaining:
-            account.balance += remaining
-            account.returned += remaining
-            reservation.returned += remaining
+        returned = min(remaining, reservation.paid - reservation.returned)
+        reservation.written_off += remaining - returned
+        if returned:
+            account.balance += returned
+            account.returned += returned
+            reservation.returned += returned
             self.entries += 1
-        return remaining
+        return returned
 
     # --- invoices -----------------------------------------------------------------------
 
@@ -546,7 +560,7 @@ class Ledger:
             or invoice.postponed_days + days > store.max_postponement_days
         ):
             raise Refusal(Code.POSTPONEMENT_REFUSED)
-        invoice.due += timedelta(days=days)
+        invoice.due = business_day(invoice.due + timedelta(days=days))
         invoice.postponements += 1
         invoice.postponed_days += days
 
@@ -655,6 +669,8 @@ class Ledger:
     def settle_payment(self, payment_id: str, value: int | None, now: datetime) -> Settled:
         payment = self._approved(payment_id)
         assert payment.reservation_id is not None
+        if payment.cancelled:  # a cancelled order is settled no more
+            raise Refusal(Code.PAYMENT_CANCELLED)
         try:
             return self.settle(payment.reservation_id, value, now)
         except Refusal as refusal:

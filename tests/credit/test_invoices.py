@@ -156,3 +156,22 @@ def test_update_invoice_refuses_bad_values_without_acting(
     with pytest.raises(ValidationError):
         update_invoice(session, invoices[0].id, **{"status": "Paid", **changes})  # type: ignore[arg-type]
     assert invoices[0].status == "Opened" and account.balance_cents == -30_000
+
+
+def test_a_cancelled_invoices_value_is_never_given_back_twice(
+    session: Session, new_account: OpenAccount
+) -> None:
+    """Found by the stateful model: a refund gave back a written-off invoice's value."""
+    from connector.credit.settlements import refund_reservation
+
+    account = new_account(credit_limit_cents=10_000)
+    held = reserve(session, account.id, 10_000, installments=2, now=NOW)
+    paid, written_off = settle_reservation(session, held.id, now=NOW).invoices
+    pay_invoice(session, paid.id, now=NOW)
+    cancel_invoice(session, written_off.id, now=NOW)
+    assert account.balance_cents == 0
+    refund_reservation(session, held.id, now=NOW)  # all of it
+    # Only what was paid comes back (5,000.00 as credit); the cancelled half came back
+    # when it was cancelled.
+    assert account.balance_cents == 5_000
+    assert find_drift(session) == []

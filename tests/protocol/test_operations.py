@@ -139,6 +139,10 @@ def test_cancel_after_settle_gives_all_credit_back(
     assert status == 200
     assert figures(db, buyer_account) == (0, 0)
     assert {s for _v, s in invoice_values(db)} == {"Cancelled"}
+    # A cancelled order is settled no more (found by the stateful model).
+    status, refused = op(post, "p1", "settlements", "s2", "310")
+    assert status == 422 and refused["code"] == "payment_cancelled"
+    assert figures(db, buyer_account) == (0, 0)
 
 
 def test_cancel_before_create_denies_the_late_create(
