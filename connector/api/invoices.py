@@ -18,8 +18,8 @@ from connector.credit import invoices as service
 from connector.credit.account_search import get_account
 from connector.credit.charges import Quote, quote_invoice
 from connector.credit.invoice_search import get_invoice, invoice_summary, search_invoices
-from connector.credit.invoices import Receipt
 from connector.credit.models import Invoice
+from connector.credit.receipts import Receipt
 from connector.credit.settings import load_store_settings
 from connector.wire import store_zone
 

@@ -29,9 +29,10 @@ from connector.bulk.csvio import Column, SheetRow, header_key
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import INVOICE_COLUMNS
-from connector.credit.invoices import InvoiceChange, Receipt, update_invoices
+from connector.credit.invoices import InvoiceChange, update_invoices
 from connector.credit.lookups import invoices_by_id
 from connector.credit.models import Invoice, InvoiceStatus, PaymentMethod
+from connector.credit.receipts import Receipt
 from connector.errors import Code, ConnectorError, NotFound
 from connector.money import AmountError, parse_cents
 

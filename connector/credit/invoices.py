@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
 from connector.credit import rules
-from connector.credit.charges import quote_invoice, split_received
 from connector.credit.ledger import in_slices, lock_accounts, lock_invoice, post_entry
-from connector.credit.models import Account, Invoice, InvoiceStatus, Origin, PaymentMethod
+from connector.credit.models import Account, Invoice, InvoiceStatus, Origin
+from connector.credit.receipts import Receipt, book_payment
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import (
-    Code,
-    Conflict,
-    ConnectorError,
-    NotFound,
-    Reason,
-    ValidationError,
-    only,
-)
-from connector.money import cents_to_decimal
+from connector.errors import Code, Conflict, ConnectorError, NotFound, ValidationError, only
 
 INVOICE_STATUSES = {
     "opened": InvoiceStatus.OPENED,
@@ -35,18 +26,6 @@ INVOICE_STATUSES = {
 }
 # Why an invoice that is no longer open cannot be paid or cancelled.
 _RESOLVED = {InvoiceStatus.PAID: Code.INVOICE_PAID, InvoiceStatus.CANCELLED: Code.INVOICE_CANCELLED}
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What paying an invoice records. ``paid_on`` is the store's date it was paid (default:
-    today there), ``received_cents`` what came in (default: the amount due on ``paid_on``,
-    its value and late charges); ``method`` one of ``PaymentMethod``."""
-
-    paid_on: date | None = None
-    method: str | None = None
-    reference: str | None = None
-    received_cents: int | None = None
 
 
 def pay_invoice(
@@ -84,14 +63,14 @@ def _resolve(
     status: str,
     *,
     receipt: Receipt,
-    settings: StoreSettings,
+    settings: StoreSettings | None,
     done_by: str | None,
     now: datetime,
 ) -> None:
     """Pay or cancel a locked account's open invoice: its value returns to the account.
 
     Reaching the status it already has is a no-op; a paid invoice cannot be cancelled
-    and a cancelled one cannot be paid. Paying books what was received (``_book_payment``).
+    and a cancelled one cannot be paid. Paying books what was received (``receipts.book_payment``).
     """
     if invoice.status == status:
         return
@@ -104,7 +83,15 @@ def _resolve(
             verb="paid" if status == InvoiceStatus.PAID else "cancelled",
         )
     if status == InvoiceStatus.PAID:
-        _book_payment(session, account, invoice, receipt, settings, done_by=done_by, now=now)
+        book_payment(
+            session,
+            account,
+            invoice,
+            receipt,
+            settings or load_store_settings(session),
+            done_by=done_by,
+            now=now,
+        )
     else:
         post_entry(
             session,
@@ -120,96 +107,6 @@ def _resolve(
     invoice.status = status
     invoice.resolved_at = now
     invoice.updated_at = now
-
-
-def _book_payment(
-    session: Session,
-    account: Account,
-    invoice: Invoice,
-    receipt: Receipt,
-    settings: StoreSettings,
-    *,
-    done_by: str | None,
-    now: datetime,
-) -> None:
-    """Record how an open invoice was paid and book it: the charges received as ``LateFee``
-    and ``Interest`` entries, what was received as the ``Payment``. The entries net to the
-    invoice's value, which is all the credit that comes back (``charges``).
-
-    What was received must cover the value and may not exceed the amount due on the day
-    it was paid; less than the charges quoted is the store waiving the rest.
-    """
-    today = settings.today(now)
-    paid_on = receipt.paid_on or today
-    problems: dict[str, str | Reason] = {}
-    if paid_on > today:
-        problems["paymentDate"] = Reason("cannot be after today, {today}", today=today)
-    elif paid_on < settings.today(invoice.created_at):
-        problems["paymentDate"] = Reason(
-            "cannot be before the invoice was issued, {day}", day=settings.today(invoice.created_at)
-        )
-    method = _payment_method(receipt.method, problems)
-    reference = (receipt.reference or "").strip() or None
-    if reference is not None and len(reference) > MAX_REFERENCE:
-        problems["paymentReference"] = Reason("at most {limit} characters", limit=MAX_REFERENCE)
-    quote = quote_invoice(invoice, settings, paid_on)
-    received = quote.amount_due_cents if receipt.received_cents is None else receipt.received_cents
-    if not problems and received < invoice.value_cents:
-        problems["amountReceived"] = Reason(
-            "at least the invoice's value, {value}", value=cents_to_decimal(invoice.value_cents)
-        )
-    elif not problems and received > quote.amount_due_cents:
-        problems["amountReceived"] = Reason(
-            "at most the amount due on {day}, {due}",
-            day=paid_on,
-            due=cents_to_decimal(quote.amount_due_cents),
-        )
-    if problems:
-        raise ValidationError(
-            "invalid payment of invoice {invoice}", fields=problems, invoice=invoice.id
-        )
-    fee, interest = split_received(quote.charges, received - invoice.value_cents)
-    invoice.paid_on, invoice.payment_method, invoice.payment_reference = paid_on, method, reference
-    invoice.received_cents, invoice.late_fee_cents, invoice.interest_cents = received, fee, interest
-    booked = {"transactionId": invoice.reservation_id, "installment": invoice.installment}
-    for origin, cents in (
-        (Origin.LATE_FEE, -fee),
-        (Origin.INTEREST, -interest),
-        (Origin.PAYMENT, received),
-    ):
-        if cents:
-            post_entry(
-                session,
-                account,
-                origin,
-                cents,
-                now=now,
-                done_by=done_by,
-                invoice_id=invoice.id,
-                reservation_id=invoice.reservation_id,
-                details={
-                    **booked,
-                    "paidOn": paid_on.isoformat(),
-                    "paymentMethod": method,
-                    "paymentReference": reference,
-                    "daysOverdue": quote.charges.days_overdue,
-                },
-            )
-
-
-MAX_REFERENCE = 200
-
-
-def _payment_method(text: str | None, problems: dict[str, str | Reason]) -> str | None:
-    if text is None or not text.strip():
-        return None
-    method = text.strip().lower()
-    if method not in PaymentMethod.__members__.values():
-        problems["paymentMethod"] = Reason(
-            "one of {choices}", choices=", ".join(m.value for m in PaymentMethod)
-        )
-        return None
-    return method
 
 
 def cancel_invoice(
@@ -229,7 +126,7 @@ def cancel_invoice(
         invoice,
         InvoiceStatus.CANCELLED,
         receipt=Receipt(),
-        settings=load_store_settings(session),
+        settings=None,
         done_by=done_by,
         now=now,
     )
@@ -294,7 +191,7 @@ class InvoiceChange:
     status: str | None = None
     observation: object = _KEEP
     payment_link: object = _KEEP
-    receipt: Receipt = Receipt()  # when it pays the invoice
+    receipt: Receipt = field(default_factory=Receipt)  # when it pays the invoice
 
 
 def update_invoice(

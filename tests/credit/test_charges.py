@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from connector.credit.charges import NO_CHARGES, Charges, late_charges, split_received
 from connector.credit.check import find_drift
-from connector.credit.invoices import Receipt, pay_invoice, postpone_invoice
+from connector.credit.invoices import pay_invoice, postpone_invoice
 from connector.credit.models import StatementEntry
+from connector.credit.receipts import Receipt
 from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
 from connector.credit.settlements import settle_reservation

@@ -20,8 +20,8 @@ from connector.credit.invoice_search import (
     invoice_summary,
     sorted_invoice_select,
 )
-from connector.credit.invoices import Receipt
 from connector.credit.models import Account, Invoice, InvoiceStatus
+from connector.credit.receipts import Receipt
 from connector.errors import Code, NotFound
 from connector.web import i18n
 from connector.web.admin.base import bp
