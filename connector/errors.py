@@ -90,6 +90,8 @@ class Code(StrEnum):
     REVIEW_DENIED = "review_denied"
     REVIEW_DECIDED = "review_decided"
     PAYMENT_NOT_APPROVED = "payment_not_approved"
+    PAYMENT_DENIED = "payment_denied"
+    REFUND_MANUALLY = "refund-manually"  # the protocol's own word: refund it by hand
     NOT_SETTLED = "not_settled"
     TEST_APPROVED = "test_approved"
     TEST_DENIED = "test_denied"

@@ -211,6 +211,16 @@ def expect_success(answer: Exchange, id_field: str) -> dict[str, Any]:
     return body
 
 
+def expect_failure(answer: Exchange, status: int, id_field: str) -> dict[str, Any]:
+    """The protocol's failure body: the documented status, a null id, value 0, a code."""
+    expect(answer.status == status, f"HTTP {answer.status}, expected {status}")
+    body = answer.json or {}
+    expect(id_field in body and body[id_field] is None, f"a failure must carry a null {id_field}")
+    expect("value" in body and Decimal(str(body["value"])) == 0, "a failure must carry value 0")
+    expect(body.get("code") and body.get("message"), "a failure needs a code and a message")
+    return body
+
+
 def expect_error_shape(answer: Exchange, statuses: range) -> None:
     expect(
         answer.status in statuses,

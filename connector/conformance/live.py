@@ -10,6 +10,8 @@ from connector.conformance.context import (
     Context,
     case,
     check_payment_answer,
+    expect_error_shape,
+    expect_failure,
     expect_success,
     operation,
 )
@@ -114,21 +116,47 @@ def partial_refunds(ctx: Context) -> None:
         expect(Decimal(str(body.get("value"))) == Decimal("10.00"), "a refund's value is not 10")
 
 
-@case("refund-beyond-settled", "extended", "a refund above the settled value is refused")
+@case("refund-beyond-settled", "extended", "a refund above the settled value is for a person")
 def refund_beyond_settled(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
     payment_id, _ = _create_live(ctx, email, "over", Decimal("20.00"), "approved")
     expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
     balance = ctx.figures(account_id)["balance"]
     answer = operation(ctx, payment_id, "refunds", "f1", "25.00")
-    body = answer.json or {}
-    expect(answer.status != 200, "a refund beyond the settled value answered 200")
-    expect(body.get("refundId") is None, "a refused refund must carry a null refundId")
+    body = expect_failure(answer, 501, "refundId")
     expect(
-        "value" in body and Decimal(str(body["value"])) == 0, "a refused refund must carry value 0"
+        body.get("code") == "refund-manually",
+        f"code {body.get('code')!r}: a refund no retry cures must say 'refund-manually'",
     )
-    expect(body.get("code"), "a refused refund needs a code")
     expect(ctx.figures(account_id)["balance"] == balance, "the refused refund changed the account")
+
+
+@case("refund-before-settle", "extended", "a refund before its settlement fails, then succeeds")
+def refund_before_settle(ctx: Context) -> None:
+    _account_id, email = ctx.open_account(Decimal("1000.00"))
+    payment_id, _ = _create_live(ctx, email, "early", Decimal("20.00"), "approved")
+    expect_failure(operation(ctx, payment_id, "refunds", "f1", "5.00"), 500, "refundId")
+    expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
+    # The gateway retries the same request: now it is done, once.
+    body = expect_success(operation(ctx, payment_id, "refunds", "f1", "5.00"), "refundId")
+    expect(Decimal(str(body.get("value"))) == Decimal("5.00"), "the retried refund is not 5.00")
+
+
+@case("request-conflict", "extended", "a requestId reused with another value changes nothing")
+def request_conflict(ctx: Context) -> None:
+    account_id, email = ctx.open_account(Decimal("1000.00"))
+    payment_id, _ = _create_live(ctx, email, "conflict", Decimal("30.00"), "approved")
+    first = expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
+    balance = ctx.figures(account_id)["balance"]
+    answer = operation(ctx, payment_id, "settlements", "s1", "25.00")
+    expect_error_shape(answer, range(400, 500))
+    expect(
+        (answer.json or {}).get("code") == "idempotency_conflict",
+        f"code {(answer.json or {}).get('code')!r}, expected 'idempotency_conflict'",
+    )
+    expect(ctx.figures(account_id)["balance"] == balance, "the conflicting repeat settled")
+    again = operation(ctx, payment_id, "settlements", "s1", "20.00")
+    expect(again.json == first, "the true repeat no longer replays the first answer")
 
 
 @case("cancel-after-settle", "extended", "cancelling a settled payment gives all credit back")

@@ -61,21 +61,36 @@ class Answer:
 
 # The id field of each operation's answer.
 ID_FIELD = {"settle": "settleId", "cancel": "cancellationId", "refund": "refundId"}
-REFUSED_STATUS = 422  # not 500: the gateway counts 5xx towards its contingency mode
+
+# Refusals the gateway must hand to a person: a retry cannot cure them, and the document's
+# 501 with its code tells the gateway to stop retrying and have the merchant act by hand.
+_BY_HAND = {
+    ("refund", Code.REFUND_EXCEEDS_SETTLED): Code.REFUND_MANUALLY,
+    ("refund", Code.PAYMENT_NOT_FOUND): Code.REFUND_MANUALLY,
+    ("refund", Code.PAYMENT_DENIED): Code.REFUND_MANUALLY,
+}
 
 
 def refusal(kind: str, payment_id: str, request_id: str, code: Code, message: str) -> Answer:
-    """The protocol's failure body for a refused operation: a null id (and value 0)."""
+    """The protocol's failure body for a refused or failed operation: a null id, value 0.
+
+    HTTP 500 as the published document lists it: the gateway retries for up to a day, which
+    cures a refusal that depends on a state still moving (a payment under review, a refund
+    before its settlement); a refusal that never cures is answered the same on every retry,
+    as nothing changed. A refund that must be done by hand is a 501 with ``refund-manually``
+    (our own code stays in the message), so the gateway stops retrying.
+    """
+    manual = _BY_HAND.get((kind, code))
     body: dict[str, Any] = {
         "paymentId": payment_id,
         ID_FIELD[kind]: None,
-        "code": code,
-        "message": message,
+        "code": manual or code,
+        "message": f"{message} ({code})" if manual else message,
         "requestId": request_id,
     }
     if kind != "cancel":
         body["value"] = 0
-    return Answer(REFUSED_STATUS, body)
+    return Answer(501 if manual else 500, body)
 
 
 def money_answer(

@@ -1,8 +1,9 @@
 """A payment's operations: settle, refund and cancel, each replayed by its ``requestId``.
 
 The ``requestId`` is claimed first (unique with the payment id), so a concurrent twin
-blocks on the key and then replays the stored answer. A refusal (the payment's state
-does not allow it) is not stored, so the gateway may retry once the state allows it.
+blocks on the key and then replays the stored answer. A repeat that asks for another
+value than the first did is a conflict and changes nothing. A refusal (the payment's
+state does not allow it) is not stored, so the gateway may retry once the state allows it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit.settlements import give_back, refund_reservation, settle_reservation
-from connector.errors import Code, Conflict, CreditDenied, NotFound, ValidationError
+from connector.errors import Code, Conflict, CreditDenied, ValidationError
 from connector.ids import new_id
+from connector.money import cents_to_decimal
 from connector.payments import callbacks, reviews, states
 from connector.payments.answers import (
     MAX_DELAY_TO_AUTO_SETTLE,
@@ -35,7 +37,18 @@ _PROTOCOL_CODES = {
 }
 
 
-def _replay(session: Session, payment_id: str, request_id: str, kind: str) -> Answer | None:
+def _replay(
+    session: Session,
+    payment_id: str,
+    request_id: str,
+    kind: str,
+    value_cents: int | None = None,
+) -> Answer | None:
+    """The stored answer of a repeated ``requestId``, or None for a new one.
+
+    A repeat must be the same request: another kind, or a value other than the one the
+    first did, is refused. A repeat without a value replays what was done.
+    """
     done = session.scalar(
         select(PaymentOperation).where(
             PaymentOperation.payment_id == payment_id, PaymentOperation.request_id == request_id
@@ -49,6 +62,15 @@ def _replay(session: Session, payment_id: str, request_id: str, kind: str) -> An
             code=Code.IDEMPOTENCY_CONFLICT,
             request=request_id,
             kind=done.kind,
+        )
+    if value_cents is not None and value_cents != done.value_cents:
+        raise ValidationError(
+            "requestId {request} was a {kind} of {done}; this repeat asks for {asked}",
+            code=Code.IDEMPOTENCY_CONFLICT,
+            request=request_id,
+            kind=done.kind,
+            done=cents_to_decimal(done.value_cents),
+            asked=cents_to_decimal(value_cents),
         )
     return Answer(done.http_status, done.response)
 
@@ -98,14 +120,12 @@ def _money_operation(
     ``act`` receives the reservation id and returns the value it settled or refunded.
     Test-suite payments touch no credit: the asked value (or the payment's) is echoed.
     """
-    replayed = _replay(session, payment_id, request_id, kind)
+    replayed = _replay(session, payment_id, request_id, kind, value_cents)
     if replayed is not None:
         return replayed
     payment = _locked_payment(session, payment_id)
     if payment is None:
-        raise NotFound(
-            "payment {payment} not found", code=Code.PAYMENT_NOT_FOUND, payment=payment_id
-        )
+        raise Refused(Code.PAYMENT_NOT_FOUND, f"payment {payment_id} not found")
     operation = _start(session, payment_id, request_id, kind, now)
     states.require_approved(payment)
     if kind == OperationKind.SETTLE:

@@ -110,7 +110,9 @@ def decide(
 
 
 def require_approved(payment: Payment) -> None:
-    """Settling and refunding need an approved payment."""
+    """Settling and refunding need an approved payment; a denied one will never be."""
+    if payment.status == PaymentStatus.DENIED:
+        raise Refused(Code.PAYMENT_DENIED, f"payment {payment.payment_id} was denied")
     if payment.status != PaymentStatus.APPROVED:
         raise Refused(
             Code.PAYMENT_NOT_APPROVED, f"payment {payment.payment_id} is {payment.status}"

@@ -152,6 +152,15 @@ def _operation(
         )
     except Refused as refused:
         answer = refusal(kind, payment_id, request_id, refused.code, refused.message)
+    except ConnectorError:
+        raise  # a bad or conflicting request: the protocol's error shape, not a retry
+    except Exception:
+        # A failure (the database gone, a bug) rolled everything back: answer the
+        # operation's failure body, so the gateway retries it.
+        log.exception("%s of payment %s failed", kind, payment_id)
+        answer = refusal(
+            kind, payment_id, request_id, Code.INTERNAL_ERROR, f"the {kind} failed; retry it"
+        )
     return jsonify(answer.body), answer.http_status
 
 

@@ -93,7 +93,7 @@ def test_partial_settlement_releases_the_rest(
     assert status == 200 and higher["value"] == 130
     assert figures(db, buyer_account) == (0, -13_000)
     status, refused = op(post, "p1", "settlements", "r4", "400")  # beyond the 10 % growth
-    assert status == 422
+    assert status == 500  # the document's failure: a later retry may find more credit
     assert refused == {
         "paymentId": "p1",
         "settleId": None,
@@ -125,7 +125,7 @@ def test_cancel_releases_the_reservation(
     status, again = op(post, "p1", "cancellations", "c2")  # a new requestId: nothing to do
     assert status == 200 and again["cancellationId"] != answer["cancellationId"]
     status, refused = op(post, "p1", "settlements", "s1", "10")
-    assert status == 422 and refused["code"] == "payment_cancelled"
+    assert status == 500 and refused["code"] == "payment_cancelled"
     assert refused["settleId"] is None and refused["value"] == 0
 
 
@@ -141,7 +141,7 @@ def test_cancel_after_settle_gives_all_credit_back(
     assert {s for _v, s in invoice_values(db)} == {"Cancelled"}
     # A cancelled order is settled no more (found by the stateful model).
     status, refused = op(post, "p1", "settlements", "s2", "310")
-    assert status == 422 and refused["code"] == "payment_cancelled"
+    assert status == 500 and refused["code"] == "payment_cancelled"
     assert figures(db, buyer_account) == (0, 0)
 
 
@@ -171,15 +171,16 @@ def test_refunds_are_partial_repeatable_and_bounded(
     assert op(post, "p1", "refunds", "f1", "100") == first  # replay, no third refund
     assert figures(db, buyer_account) == (0, -10_000)
     status, refused = op(post, "p1", "refunds", "f3", "100.01")
-    assert status == 422
+    assert status == 501  # no retry cures it: the gateway has it refunded by hand
     assert refused == {
         "paymentId": "p1",
         "refundId": None,
         "value": 0,
-        "code": "refund_exceeds_settled",
+        "code": "refund-manually",
         "message": refused["message"],
         "requestId": "f3",
     }
+    assert refused["message"].endswith("(refund_exceeds_settled)")
     assert op(post, "p1", "refunds", "f4", "100")[0] == 200
     assert figures(db, buyer_account) == (0, 0)
 
@@ -189,25 +190,84 @@ def test_refund_of_an_unsettled_payment_is_refused(
 ) -> None:
     approved()
     status, refused = op(post, "p1", "refunds", "f1", "10")
-    assert status == 422 and refused["code"] == "not_settled" and refused["refundId"] is None
+    # A retry cures it once the settlement is done: 500, so the gateway retries.
+    assert status == 500 and refused["code"] == "not_settled" and refused["refundId"] is None
     assert figures(db, buyer_account) == (30_000, 0)
 
 
 def test_operations_on_unknown_or_denied_payments(
     post: Post, db: Database, buyer_account: str
 ) -> None:
-    for kind in ("settlements", "refunds"):
-        status, error = op(post, "nope", kind, "r1", "10")
-        assert status == 404
-        assert error == {
-            "status": "error",
-            "code": "payment_not_found",
-            "message": "payment nope not found",
-        }
+    status, refused = op(post, "nope", "settlements", "r1", "10")
+    assert status == 500
+    assert refused == {
+        "paymentId": "nope",
+        "settleId": None,
+        "value": 0,
+        "code": "payment_not_found",
+        "message": "payment nope not found",
+        "requestId": "r1",
+    }
+    status, refused = op(post, "nope", "refunds", "r1", "10")
+    assert status == 501 and refused["code"] == "refund-manually"
+    assert refused["refundId"] is None and refused["value"] == 0
     denied = post("/payments", payment_body("p2", "5000")).json
     assert denied is not None and denied["status"] == "denied"
     status, refused = op(post, "p2", "settlements", "s1", "10")
-    assert status == 422 and refused["code"] == "payment_not_approved"
+    assert status == 500 and refused["code"] == "payment_denied"
+    status, refused = op(post, "p2", "refunds", "f1", "10")
+    assert status == 501 and refused["code"] == "refund-manually"
+    assert refused["message"].endswith("(payment_denied)")
+
+
+def test_a_request_id_reused_with_another_value_is_a_conflict(
+    post: Post, db: Database, buyer_account: str, approved: Callable[..., str]
+) -> None:
+    approved()
+    settled = op(post, "p1", "settlements", "s1", "200")
+    assert settled[0] == 200
+    refunded = op(post, "p1", "refunds", "f1", "50")
+    assert refunded[0] == 200
+    for kind, request_id, other in (("settlements", "s1", "250"), ("refunds", "f1", "60")):
+        status, error = op(post, "p1", kind, request_id, other)
+        assert status == 400 and error["code"] == "idempotency_conflict", error
+        assert request_id in error["message"]
+    assert figures(db, buyer_account) == (0, -15_000)  # nothing changed
+    # The same request, or one without a value, replays the first answer.
+    assert op(post, "p1", "settlements", "s1", "200") == settled
+    assert op(post, "p1", "settlements", "s1") == settled
+    assert op(post, "p1", "refunds", "f1", "50.00") == refunded
+    status, error = op(post, "p1", "cancellations", "s1")  # another kind, same requestId
+    assert status == 400 and error["code"] == "idempotency_conflict"
+
+
+def test_a_failure_answers_the_failure_body_and_changes_nothing(
+    post: Post,
+    db: Database,
+    buyer_account: str,
+    approved: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    approved()
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the disk is gone")
+
+    monkeypatch.setattr("connector.payments.operations.settle_reservation", broken)
+    status, failed = op(post, "p1", "settlements", "s1", "100")
+    assert status == 500
+    assert failed == {
+        "paymentId": "p1",
+        "settleId": None,
+        "value": 0,
+        "code": "internal_error",
+        "message": "the settle failed; retry it",
+        "requestId": "s1",
+    }
+    assert figures(db, buyer_account) == (30_000, 0)
+    monkeypatch.undo()
+    status, answer = op(post, "p1", "settlements", "s1", "100")  # the retry is the first
+    assert status == 200 and answer["value"] == 100
 
 
 @pytest.mark.parametrize(
