@@ -168,5 +168,3 @@ def malformed_bodies(ctx: Context) -> None:
     expect_error_shape(ctx.client.call("POST", "/payments", {"value": "1.00"}), range(400, 500))
     negative = ctx.payment(ctx.new_payment_id("negative"), "-5.00")
     expect_error_shape(ctx.client.call("POST", "/payments", negative), range(400, 500))
-    unknown = ctx.new_payment_id("unknown")
-    expect_error_shape(operation(ctx, unknown, "settlements", "s1", "1.00"), range(400, 500))

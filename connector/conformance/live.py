@@ -142,6 +142,15 @@ def refund_before_settle(ctx: Context) -> None:
     expect(Decimal(str(body.get("value"))) == Decimal("5.00"), "the retried refund is not 5.00")
 
 
+@case("unknown-payment", "extended", "operations on a payment never created fail as documented")
+def unknown_payment(ctx: Context) -> None:
+    unknown = ctx.new_payment_id("unknown")
+    settle = expect_failure(operation(ctx, unknown, "settlements", "s1", "1.00"), 500, "settleId")
+    expect(settle.get("code") == "payment_not_found", f"code {settle.get('code')!r}")
+    refund = expect_failure(operation(ctx, unknown, "refunds", "f1", "1.00"), 501, "refundId")
+    expect(refund.get("code") == "refund-manually", f"code {refund.get('code')!r}")
+
+
 @case("request-conflict", "extended", "a requestId reused with another value changes nothing")
 def request_conflict(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -644,10 +645,18 @@ class Ledger:
             reservation_id=reservation_id,
         )
 
-    def replayed(self, payment_id: str, request_id: str, kind: str) -> Stored | None:
-        """The stored answer of an operation's repeat (another kind: a conflict)."""
+    def replayed(
+        self, payment_id: str, request_id: str, kind: str, value: int | None = None
+    ) -> Stored | None:
+        """The stored answer of an operation's repeat; another kind, or a settlement or
+        refund asking another value than the one done, is a conflict."""
         stored = self.answers.get((payment_id, request_id))
-        if stored is not None and stored.kind != kind:
+        if stored is None:
+            return None
+        if stored.kind != kind:
+            raise Refusal(Code.IDEMPOTENCY_CONFLICT)
+        done = stored.body.get("value")
+        if kind != "cancel" and value is not None and value != int(Decimal(str(done)) * 100):
             raise Refusal(Code.IDEMPOTENCY_CONFLICT)
         return stored
 
@@ -655,6 +664,8 @@ class Ledger:
         payment = self.payments.get(payment_id)
         if payment is None:
             raise Refusal(Code.PAYMENT_NOT_FOUND)
+        if payment.status == DENIED:
+            raise Refusal(Code.PAYMENT_DENIED)
         if payment.status != APPROVED:
             raise Refusal(Code.PAYMENT_NOT_APPROVED)
         assert payment.reservation_id is not None

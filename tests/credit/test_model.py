@@ -761,7 +761,7 @@ class CreditMachine(RuleBasedStateMachine):
 
         answered, code = attempt(self.db, work)
         done, create = answered or (None, None)
-        replay, expected = predict(lambda: self.model.replayed(payment, request_id, kind))
+        replay, expected = predict(lambda: self.model.replayed(payment, request_id, kind, value))
         result = None
         if expected is None and replay is None:
             result, expected = predict(decide)
@@ -845,15 +845,23 @@ class CreditMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.model.answers)
-    @rule(which=st.integers(0, 7), same_kind=st.booleans(), value=st.integers(1, 10_000))
-    def replay_operation(self, which: int, same_kind: bool, value: int) -> None:
-        """The same requestId again (with any value): the stored answer, nothing changed;
-        a requestId reused for another kind of operation is refused."""
+    @rule(
+        which=st.integers(0, 7),
+        same_kind=st.booleans(),
+        value=st.one_of(st.none(), st.just("same"), st.integers(1, 10_000)),
+    )
+    def replay_operation(self, which: int, same_kind: bool, value: int | str | None) -> None:
+        """The same requestId again: the stored answer, nothing changed; a requestId
+        reused for another kind of operation, or with another value, is refused."""
         keys = list(self.model.answers)
         payment, request_id = keys[-1 - which % len(keys)]
-        kind = self.model.answers[(payment, request_id)].kind
+        stored = self.model.answers[(payment, request_id)]
+        kind = stored.kind
         if not same_kind:
             kind = {SETTLE: REFUND, REFUND: CANCEL, CANCEL: SETTLE}[kind]
+        if value == "same":
+            value = int(stored.body["value"] * 100) if "value" in stored.body else None
+        assert not isinstance(value, str)
 
         def never() -> None:
             raise AssertionError("a replay or a conflict, never a new operation")
