@@ -40,6 +40,9 @@ class Settings:
     threads: int = 1  # application threads per worker process
     access_log: bool = True
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
+    # False behind a pooler that moves a session's statements between server connections
+    # (PgBouncer in transaction mode before 1.21): no statement is prepared on the server.
+    db_prepared_statements: bool = True
     scheduler_enabled: bool = True
     log_level: str = "INFO"
     # The admin and My Credits pages (connector.web).
@@ -193,6 +196,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         threads=_int(env, "CONNECTOR_THREADS", 1, 1, 64),
         access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
         express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
+        db_prepared_statements=_bool(env, "CONNECTOR_DB_PREPARED_STATEMENTS", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),

@@ -14,7 +14,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     context = of(app)
     if context.db.is_postgresql and context.settings.express_authorization:
-        express = ExpressAuthorizer(context.db.engine)
+        express = ExpressAuthorizer(
+            context.db.engine, prepared_statements=context.db.prepared_statements
+        )
         context.db.on_dispose(express.close)
         context.extras["express"] = express
         app.wsgi_app = ExpressEntrance(  # type: ignore[method-assign]

@@ -195,11 +195,17 @@ class IssuedKey:
 class ExpressAuthorizer:
     """Approves the common purchase on PostgreSQL, or declines so the general path runs."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, prepared_statements: bool = True) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("express authorization needs PostgreSQL")
         args, kwargs = engine.dialect.create_connect_args(engine.url)
-        self._connect_args = (list(args), {**kwargs, "autocommit": True, "prepare_threshold": 0})
+        # Prepared from the first use, as it runs on every purchase; never behind a
+        # transaction-mode pooler, where the next statement may reach another connection.
+        prepare = 0 if prepared_statements else None
+        self._connect_args = (
+            list(args),
+            {**kwargs, "autocommit": True, "prepare_threshold": prepare},
+        )
         self._settings_key = settings_key(engine)
         self._local = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []
