@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from connector.credit.check import find_drift
 from connector.credit.models import Account, Invoice, Reservation, ReservationStatus
 from connector.db import Database
+from connector.migrate import is_current
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import Payment, PaymentStatus
 from tests import factories
@@ -87,7 +88,7 @@ class PgBouncer:
         config = self.folder / "pgbouncer.ini"
         config.write_text(
             "[databases]\n"
-            f"{url.database} = host={url.host} port={url.port or 5432} dbname={url.database}\n"
+            f"* = host={url.host} port={url.port or 5432}\n"
             "[pgbouncer]\n"
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = plain\nauth_file = {users}\n"
@@ -156,6 +157,42 @@ def callbacks() -> Iterator[tuple[str, Counter[str]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/callback", Callbacks.received
     server.shutdown()
+
+
+def test_two_hosts_starting_at_once_migrate_an_empty_database_once(
+    postgresql_db: Database, pgbouncer: PgBouncer, tmp_path: Path
+) -> None:
+    """Each ``serve`` upgrades the database first: two at once, through the pooler, must
+    not both create the tables (a lock of the migration's transaction orders them)."""
+    fresh = f"{make_url(postgresql_db.url).database}_fresh"
+    admin = postgresql_db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{fresh}"'))
+        connection.execute(text(f'CREATE DATABASE "{fresh}"'))
+    try:
+        url = make_url(pgbouncer.url).set(database=fresh).render_as_string(hide_password=False)
+        env = environment(postgresql_db, tmp_path, DATABASE_URL=url)
+        upgrades = [
+            subprocess.Popen(
+                [sys.executable, "-m", "connector.cli", "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for upgrade in upgrades:
+            output, _ = upgrade.communicate(timeout=120)
+            assert upgrade.returncode == 0, output
+        check = Database(url, prepared_statements=False)
+        try:
+            assert is_current(check.engine)
+        finally:
+            check.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
 
 
 def start_hosts(db: Database, bouncer: PgBouncer, tmp_path: Path) -> list[Server]:
@@ -227,7 +264,7 @@ def test_two_hosts_behind_pgbouncer_share_the_credit_and_run_each_job_once(
         with db.transaction() as session:
             assert find_drift(session) == []
             for account in session.scalars(select(Account)):
-                assert account.reserved_cents <= account.credit_limit_cents, account.email
+                assert account.reserved_cents - account.balance_cents <= account.credit_limit_cents
             held = set(
                 session.scalars(
                     select(Payment.payment_id).where(Payment.status == PaymentStatus.APPROVED)
@@ -343,6 +380,143 @@ def test_two_hosts_behind_pgbouncer_share_the_credit_and_run_each_job_once(
         )
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
+        for host in hosts:
+            if host.process.poll() is None:
+                host.kill()
+
+
+def local_cluster(db: Database) -> tuple[str, str]:
+    """This machine's PostgreSQL cluster serving the test database (version, name), for
+    ``pg_ctlcluster``; the restart test is skipped when there is none to restart."""
+    url = make_url(db.url)
+    if os.geteuid() != 0 or not shutil.which("pg_lsclusters"):
+        pytest.skip("restarting PostgreSQL needs root and Debian's pg_ctlcluster")
+    if url.host not in ("127.0.0.1", "localhost"):
+        pytest.skip(f"the test database is on {url.host}, not this machine")
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True)
+    for line in listed.stdout.splitlines():
+        version, name, port, *_rest = line.split()
+        if int(port) == (url.port or 5432):
+            return version, name
+    pytest.skip(f"no local cluster listens on port {url.port}")
+
+
+def test_a_postgresql_restart_under_load_reserves_nothing_twice_and_heals(
+    postgresql_db: Database, pgbouncer: PgBouncer, tmp_path: Path
+) -> None:
+    db = postgresql_db
+    version, name = local_cluster(db)
+    with db.transaction() as session:
+        for n, (email, limit) in enumerate(LIMITS.items(), start=1):
+            factories.account(session, number=n, email=email, credit_limit_cents=limit)
+    hosts = start_hosts(db, pgbouncer, tmp_path)
+    emails = list(LIMITS)
+    bodies: dict[str, dict[str, Any]] = {}
+    told: dict[str, tuple[int | None, Any]] = {}  # paymentId -> (status, answer) of its create
+    settled: dict[str, tuple[int | None, Any]] = {}  # requestId -> first answer
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def post(host: Server, path: str, body: dict[str, Any]) -> tuple[int | None, Any]:
+        try:
+            response = requests.post(host.base + path, json=body, headers=HEADERS, timeout=30)
+        except requests.RequestException as error:
+            return None, str(error)
+        return response.status_code, response.json()  # never an empty body
+
+    def client(number: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            payment_id = f"c{number}-{n}"
+            body = payment_body(payment_id, "45.00")
+            body["miniCart"]["buyer"]["email"] = emails[(number + n) % len(emails)]
+            host = hosts[n % 2]
+            status, answer = post(host, "/payments", body)
+            with lock:
+                bodies[payment_id] = body
+                told[payment_id] = (status, answer)
+            if status == 200 and answer["status"] == PaymentStatus.APPROVED and n % 3 == 0:
+                operation = {"paymentId": payment_id, "requestId": f"s-{payment_id}"}
+                first = post(hosts[(n + 1) % 2], f"/payments/{payment_id}/settlements", operation)
+                with lock:
+                    settled[payment_id] = first
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(3)
+        restarted = subprocess.run(
+            ["pg_ctlcluster", version, name, "restart", "-m", "fast"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        back = time.monotonic()
+        time.sleep(8)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        # During the restart requests failed, in the protocol's shapes, never empty.
+        failed = {pid: told[pid] for pid in told if told[pid][0] != 200}
+        failed |= {f"s-{pid}": settled[pid] for pid in settled if settled[pid][0] != 200}
+        assert failed, "no request failed: PostgreSQL was not down under load"
+        for status, answer in failed.values():
+            assert status is not None and status >= 500, (status, answer)
+            assert isinstance(answer, dict) and answer.get("code"), answer
+        # The hosts healed by themselves: each approves again.
+        for n, host in enumerate(hosts):
+            body = payment_body(f"after-{n}", "1.00")
+            body["miniCart"]["buyer"]["email"] = "wide1@example.com"
+            deadline = time.monotonic() + 30
+            while (answer := post(host, "/payments", body))[0] != 200:
+                assert time.monotonic() < deadline, answer
+                time.sleep(0.5)
+            assert answer[1]["status"] == PaymentStatus.APPROVED, answer
+        healed = time.monotonic() - back
+        print(f"\nrestart: {len(told)} creates, {len(failed)} failed, healed {healed:.1f} s after")
+
+        # What was answered is what is stored.
+        with db.transaction() as session:
+            stored = {p.payment_id: p for p in session.scalars(select(Payment))}
+        for payment_id, (status, answer) in told.items():
+            if status == 200:
+                row = stored[payment_id]
+                assert (row.status, row.authorization_id if row.status == "approved" else None) == (
+                    answer["status"],
+                    answer["authorizationId"],
+                ), payment_id
+        # The gateway sends every create and settlement again, twice: decided once, held once.
+        for round_ in (1, 2):
+            for n, (payment_id, body) in enumerate(sorted(bodies.items())):
+                status, answer = post(hosts[n % 2], "/payments", body)
+                assert status == 200, (payment_id, status, answer)
+                if told[payment_id][0] == 200:
+                    assert answer == told[payment_id][1], payment_id
+                told[payment_id] = (status, answer)
+            for payment_id, (status, first) in sorted(settled.items()):
+                operation = {"paymentId": payment_id, "requestId": f"s-{payment_id}"}
+                again = post(hosts[round_ % 2], f"/payments/{payment_id}/settlements", operation)
+                if status == 200:
+                    assert again == (status, first), payment_id
+                assert again[0] == 200, again
+                settled[payment_id] = again
+            with db.transaction() as session:
+                assert find_drift(session) == []
+                approved = {
+                    pid for pid, (_s, answer) in told.items() if answer["status"] == "approved"
+                } | {"after-0", "after-1"}
+                reservations = session.scalars(select(Reservation)).all()
+                assert len(reservations) == len(approved)
+                for account in session.scalars(select(Account)):
+                    assert (
+                        account.reserved_cents - account.balance_cents <= account.credit_limit_cents
+                    )
+    finally:
+        stop.set()
         for host in hosts:
             if host.process.poll() is None:
                 host.kill()
