@@ -49,9 +49,37 @@ def _guard() -> None:
 bp.after_request(secure_headers)
 
 
+def _page() -> WerkzeugResponse:
+    """The admin's sign-in while nobody is signed in; then the question, for a staff user
+    who may manage keys."""
+    moment = now()
+    held = held_consent()
+    # Not a read-only snapshot: its rollback would expire the row the page shows.
+    connection = get_db().run(lambda session: waiting_consent(session, held, now=moment))
+    user = current_staff()
+    if user is None:
+        body, status = render(
+            "admin/login.html",
+            next=url_for("consent.ask"),
+            email="",
+            application=connection.application_id,
+        )
+        return make_response(body, status)
+    require_key_manager(user)
+    body, status = render("admin/consent.html", connection=connection, user=user)
+    response = make_response(body, status)
+    # The answer to the decision redirects the form to the platform: the page's policy
+    # lets the form go there (browsers check form-action on that redirect too).
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {connection.return_origin}", 1
+    )
+    return response
+
+
 @bp.get("/authorization/redirect")
 def open_platform_link() -> WerkzeugResponse:
-    """The platform sends the merchant here with its token: use it up, then ask."""
+    """The platform sends the merchant here with its token: use it up, then ask (the
+    document's 200, at this very URL)."""
     application_id = request.args.get("applicationId", "").strip()
     token = request.args.get("token", "").strip()
     if not application_id or not token:
@@ -66,31 +94,13 @@ def open_platform_link() -> WerkzeugResponse:
         )
     )
     hold_consent(connection.id)
-    return redirect(url_for("consent.ask"))
+    return _page()
 
 
 @bp.get("/authorization/consent")
 def ask() -> WerkzeugResponse:
-    """Allow or deny, for a signed-in staff user who may manage keys."""
-    signed_out = staff_required()
-    if signed_out is not None:
-        return signed_out
-    user = current_staff()
-    assert user is not None  # staff_required saw to it
-    require_key_manager(user)
-    moment = now()
-    held = held_consent()
-    connection = get_db().run(
-        lambda session: waiting_consent(session, held, now=moment), read_only=True
-    )
-    body, status = render("admin/consent.html", connection=connection, user=user)
-    response = make_response(body, status)
-    # The decision's answer redirects the form to the platform: the page's policy lets the
-    # form go there (browsers check form-action on that redirect too).
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self'", f"form-action 'self' {connection.return_origin}", 1
-    )
-    return response
+    """Where sign-in comes back to: the question again."""
+    return _page()
 
 
 @bp.post("/authorization/consent")

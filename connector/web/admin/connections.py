@@ -18,7 +18,7 @@ from connector.web.pages import render
 
 def _page(status: int = 200, error: str | None = None) -> tuple[str, int]:
     user = current_staff()
-    rows = get_db().run(list_connections, read_only=True)
+    rows = get_db().run(list_connections)  # rows a snapshot's rollback would expire
     may_revoke = user is not None and user.may(MANAGE_KEYS)
     return render("admin/connections.html", status, rows=rows, may_revoke=may_revoke, error=error)
 
