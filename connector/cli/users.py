@@ -50,7 +50,7 @@ def users_list(command: Command) -> None:
         for user in list_users(session):
             state = "disabled" if user.disabled_at else "active"
             click.echo(
-                f"{user.email}\t{user.role}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}"
+                f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}\t{user.role}"
             )
 
 
