@@ -71,16 +71,27 @@ def test_a_merchant_on_a_phone_signs_in_and_allows_the_platform(
 
         allow.click()
         expect(page).to_have_url(re.compile(re.escape(RETURN_URL) + r"[A-Za-z0-9_-]{40,}$"))
+
+        # The platform's server exchanges the code the browser brought back.
+        [back] = returned
+        code = back[len(RETURN_URL) :]
+        credentials = requests.get(
+            f"{live_server.base}/authorization/credentials",
+            params={"applicationId": "vtex", "authorizationCode": code},
+            timeout=10,
+        )
+        assert credentials.status_code == 200, credentials.text
+        app_key = credentials.json()["appKey"]
+
+        # The admin lists the connection with its key, which a Revoke button revokes.
+        page.goto(f"{live_server.base}/admin/connections")
+        row = page.locator("tbody tr").filter(has_text=app_key)
+        expect(row).to_contain_text("admin.mystore.myvtex.com")
+        expect(row).to_contain_text(STAFF_EMAIL)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        screenshot(page, f"22-connections-{language}")
+        row.locator("button[type=submit]").click()
+        expect(page.locator(".flash-success")).to_contain_text(app_key)
+        screenshot(page, f"23-connection-revoked-{language}")
     finally:
         context.close()
-
-    # The platform's server exchanges the code the browser brought back.
-    [back] = returned
-    code = back[len(RETURN_URL) :]
-    credentials = requests.get(
-        f"{live_server.base}/authorization/credentials",
-        params={"applicationId": "vtex", "authorizationCode": code},
-        timeout=10,
-    )
-    assert credentials.status_code == 200, credentials.text
-    assert set(credentials.json()) == {"applicationId", "appKey", "appToken"}
