@@ -125,6 +125,7 @@ class PlatformConnection(Base):
 
     @property
     def return_origin(self) -> str:
+        """Its scheme and host, as a page's security policy names a place."""
         parts = urlsplit(self.return_url)
         return f"{parts.scheme}://{parts.netloc}"
 
@@ -261,8 +262,12 @@ def waiting_consent(
     session: Session, connection_id: str | None, *, now: datetime, lock: bool = False
 ) -> PlatformConnection:
     """Step 2b: the connection a browser holds, still waiting for a decision."""
-    query = select(PlatformConnection).where(PlatformConnection.id == (connection_id or ""))
-    row = session.scalar(query.with_for_update() if lock else query)
+    condition = PlatformConnection.id == (connection_id or "")
+    row = (
+        _locked(session, condition)
+        if lock
+        else session.scalar(select(PlatformConnection).where(condition))
+    )
     if row is None or row.status != ConnectionStatus.OPENED:
         raise NotFound(
             "no connection is waiting for a decision in this browser",
@@ -288,6 +293,7 @@ def decide(
     row.decided_by = user.email
     if not allow:
         row.status = ConnectionStatus.DENIED
+        session.flush()
         return row.return_url + DENIED_SUFFIX
     code = secrets.token_urlsafe(32)
     row.status = ConnectionStatus.ALLOWED
@@ -365,8 +371,7 @@ def revoke_connection(
 ) -> PlatformConnection:
     """Revoke a connection's key: the platform's next request with it is refused."""
     require_key_manager(user)
-    query = select(PlatformConnection).where(PlatformConnection.id == connection_id)
-    row = session.scalar(query.with_for_update())
+    row = _locked(session, PlatformConnection.id == connection_id)
     if row is None or row.key_id is None:
         raise NotFound(
             "no connection {connection} holds a key",
