@@ -187,3 +187,35 @@ def test_0008_turns_due_moments_into_the_store_days_and_back(
             key: f"{due} 03:00:00" for key, (_, _, _, due) in _DUE_ROWS.items()
         }
         engine.dispose()
+
+
+def test_0014_adds_platform_connections_and_makes_every_staff_user_an_admin(
+    tmp_path: Path, database: Database
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0011")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_users VALUES ('U1', 'boss@store.example', 'Boss', "
+                    "'scrypt:x', :at, NULL, 1)"
+                ),
+                {"at": "2026-11-30 12:00:00+00:00"},
+            )
+        upgrade(url, "0014")
+        assert "platform_connections" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT id, role FROM staff_users")).all() == [
+                ("U1", "admin")
+            ]
+        command.downgrade(alembic_config(url), "0011")
+        assert "platform_connections" not in inspect(engine).get_table_names()
+        columns = {column["name"] for column in inspect(engine).get_columns("staff_users")}
+        assert "role" not in columns and "session_epoch" in columns
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT email FROM staff_users")) == "boss@store.example"
+        engine.dispose()

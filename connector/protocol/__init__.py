@@ -5,8 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from connector.context import of
+from connector.protocol import onboarding
 from connector.protocol.express import ExpressAuthorizer, ExpressEntrance
 from connector.protocol.routes import bp
+
+__all__ = ["init_app", "onboarding"]  # onboarding adds the configuration flow's routes to bp
 
 
 def init_app(app: Flask) -> None:
