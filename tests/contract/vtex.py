@@ -86,6 +86,7 @@ class Document:
         """Fail with every schema error unless the answer is one the document describes."""
         pointer = self.schema(method, path, status)
         if pointer is None:
+            assert body is None, f"{method} {path} {status}: a body where the document has none"
             return
         validator = OAS30Validator({"$ref": f"{_ROOT}#{pointer}"}, registry=self.registry)
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
