@@ -158,14 +158,19 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
             "creditLimit": 20000,
         },
     )["id"]
-    d = call("with an e-mail only", "POST", "/accounts", {"email": "d@example.com", "creditLimit": 10})[
-        "id"
-    ]
+    d = call(
+        "with an e-mail only", "POST", "/accounts", {"email": "d@example.com", "creditLimit": 10}
+    )["id"]
     e = call(
         "with a document and a tolerance",
         "POST",
         "/accounts",
-        {"document": "22222222222", "documentType": "CPF", "email": "e@example.com", "creditLimit": 500},
+        {
+            "document": "22222222222",
+            "documentType": "CPF",
+            "email": "e@example.com",
+            "creditLimit": 500,
+        },
     )["id"]
     call("a dependent", "POST", f"/accounts/{a}/holders", {"claims": {"email": "dep@example.com"}})
     leaving = call(
@@ -182,9 +187,9 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
     call("set", "PUT", f"/accounts/{a}/tolerance", {"value": 0.3})
 
     # Pre-authorizations of the API: settled whole, in part, changed, refunded, cancelled.
-    t1 = call("settled later", "POST", f"/accounts/{a}/transactions", {"value": 300, "installments": 3})[
-        "id"
-    ]
+    t1 = call(
+        "settled later", "POST", f"/accounts/{a}/transactions", {"value": 300, "installments": 3}
+    )["id"]
     call("all of it", "PUT", f"/accounts/{a}/transactions/{t1}/settlement", {})
     t2 = f"/accounts/{a}/transactions/ORDER-T2"
     call("created under the merchant's id", "PUT", t2, {"value": 200, "installments": 1})
@@ -200,14 +205,19 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
         {"value": 50, "settle": False, "expirationDate": expires},
     )["id"]
     call("pending", "DELETE", f"/accounts/{a}/transactions/{t3}")
-    t4 = call("settled later", "POST", f"/accounts/{a}/transactions", {"value": 120, "installments": 2})[
-        "id"
-    ]
+    t4 = call(
+        "settled later", "POST", f"/accounts/{a}/transactions", {"value": 120, "installments": 2}
+    )["id"]
     call("all of it", "PUT", f"/accounts/{a}/transactions/{t4}/settlement", {})
     call("on time", "POST", f"/accounts/{a}/invoices/{t4}-01/payments", {})
     call("part of it", "POST", f"/accounts/{a}/transactions/{t4}/refunds", {"value": 30})
     call("reduced by a refund", "GET", f"/accounts/{a}/invoices/{t4}-02")
-    call("what is left, a paid invoice included", "POST", f"/accounts/{a}/transactions/{t4}/refunds", {})
+    call(
+        "what is left, a paid invoice included",
+        "POST",
+        f"/accounts/{a}/transactions/{t4}/refunds",
+        {},
+    )
 
     # A purchase paid through the payment provider protocol, settled by the gateway.
     protocol = stage.app.test_client()
@@ -221,9 +231,7 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
         "/payments/pay-1/settlements", json={"requestId": "s-1", "value": "90.00"}, headers=HEADERS
     )
     assert settled.status_code == 200, settled.get_json()
-    [from_protocol] = call(
-        "by order id", "GET", "/invoices?orderId=order-pay-1"
-    )["data"]
+    [from_protocol] = call("by order id", "GET", "/invoices?orderId=order-pay-1")["data"]
     call(
         "open, from a payment of the protocol",
         "GET",
@@ -242,7 +250,12 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
     call("paid", "GET", f"/accounts/{a}/invoices/{t1}-02")
     call("open", "DELETE", f"/accounts/{a}/invoices/{t1}-03")
     call("cancelled", "GET", f"/accounts/{a}/invoices/{t1}-03")
-    call("within the store's limits", "PUT", f"/accounts/{a}/invoices/ORDER-T2-01/postponement", {"dueDays": 10})
+    call(
+        "within the store's limits",
+        "PUT",
+        f"/accounts/{a}/invoices/ORDER-T2-01/postponement",
+        {"dueDays": 10},
+    )
     call("postponed", "GET", f"/accounts/{a}/invoices/ORDER-T2-01")
 
     # Manual adjustments, idempotent by their statement id.
@@ -276,12 +289,19 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
     stage.clock.advance(timedelta(days=45))
     call("overdue, with late charges", "GET", f"/accounts/{a}/invoices/{t1}-01")
     call("overdue", "GET", "/invoices?status=Overdue")
-    call("overdue, with a late fee and interest", "POST", f"/accounts/{a}/invoices/{t1}-01/payments", {})
+    call(
+        "overdue, with a late fee and interest",
+        "POST",
+        f"/accounts/{a}/invoices/{t1}-01/payments",
+        {},
+    )
 
     call("every kind of entry", "GET", f"/accounts/{a}/statements")
     first_day = (NOW + timedelta(days=1)).date().isoformat()
     call("a period", "GET", f"/accounts/{a}/statements?dateFrom={first_day}")
-    call("an empty period", "GET", f"/accounts/{a}/statements?dateFrom=2020-01-01&dateTo=2020-01-31")
+    call(
+        "an empty period", "GET", f"/accounts/{a}/statements?dateFrom=2020-01-01&dateTo=2020-01-31"
+    )
 
 
 @pytest.fixture(scope="module")
