@@ -271,10 +271,14 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
     call("closed", "GET", f"/accounts/{d}")
 
     # Searches.
-    call("open accounts", "GET", "/accounts")
+    listed = call("open accounts", "GET", "/accounts")
+    # The document's words for the same two states (its schema's Opened, its text's Cancelled).
+    assert call("open accounts", "GET", "/accounts?status=Opened") == listed
+    closed = call("closed accounts", "GET", "/accounts?status=Cancelled")
     call("by e-mail", "GET", "/accounts?email=ana@example.com")
     call("by document", "GET", "/accounts?document=111.111.111-11")
-    call("closed accounts", "GET", "/accounts?status=Closed")
+    assert call("closed accounts", "GET", "/accounts?status=Closed") == closed
+    assert [account["id"] for account in closed["data"]] == [d, e]
     call("a page", "GET", "/accounts?from=2&to=3")
     call("nothing found", "GET", "/accounts?email=nobody@example.com")
     call("with holders, a tolerance and credit in use", "GET", f"/accounts/{a}")

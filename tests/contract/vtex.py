@@ -176,9 +176,9 @@ def resolve(spec: dict[str, Any], pointer: str) -> Any:
 
 
 def _registry(spec: dict[str, Any]) -> Registry[Any]:
-    return Registry().with_resource(
-        _ROOT, Resource.from_contents(spec, default_specification=DRAFT4)
-    )
+    resource: Resource[Any] = Resource.from_contents(spec, default_specification=DRAFT4)
+    registry: Registry[Any] = Registry().with_resource(_ROOT, resource)
+    return registry
 
 
 def _pattern(template: str) -> re.Pattern[str]:
