@@ -35,6 +35,7 @@ class Answer:
     path: str
     status: int
     body: Any
+    response: TestResponse | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -48,7 +49,9 @@ class Recorder:
         raw = response.get_data()
         body = json.loads(raw) if raw else None
         operation = self.document.operation(method, path).spec["operationId"]
-        self.answers[operation, case].append(Answer(method, path, response.status_code, body))
+        self.answers[operation, case].append(
+            Answer(method, path, response.status_code, body, response)
+        )
         return body
 
     def check(self, operation: str, case: str) -> None:
