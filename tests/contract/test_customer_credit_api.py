@@ -12,7 +12,6 @@ the same answers.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -243,6 +242,12 @@ def _run_scene(stage: Stage, call: CreditApi) -> None:
         f"/accounts/{a}/invoices/{from_protocol['id']}",
     )
 
+    # A purchase without an order is found by its transaction id, its invoices' orderId.
+    by_transaction = call("by order id", "GET", f"/invoices?orderId={t1}")["data"]
+    assert [(i["id"], i["orderId"]) for i in by_transaction] == [
+        (f"{t1}-0{n}", t1) for n in (1, 2, 3)
+    ]
+
     # Invoices: changed, paid, cancelled, postponed.
     call("open, from a pre-authorization of the API", "GET", f"/accounts/{a}/invoices/{t1}-01")
     call(
@@ -362,7 +367,7 @@ PUBLIC_ORIGINS = {
 
 def test_statements_answer_the_public_origins_with_the_kind_in_metadata(scene: Recorder) -> None:
     [answer] = scene.answers["Accountstatements", "every kind of entry"]
-    seen = Counter((e["origin"], e["metadata"]["kind"]) for e in answer.body["statements"])
+    seen = {(e["origin"], e["metadata"]["kind"]) for e in answer.body["statements"]}
     kinds = {"Statement": "Adjustment"}
     assert set(seen) == {
         (public, kinds.get(origin.value, origin.value)) for origin, public in PUBLIC_ORIGINS.items()
