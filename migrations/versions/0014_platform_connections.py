@@ -5,7 +5,7 @@ only, the decision, the key it issued). Staff users get a ``role``; every user s
 could change anything, so they are all ``admin``.
 
 Revision ID: 0014
-Revises: 0011 (for now: 0012 and 0013 are on their way; the merge chains this after them)
+Revises: 0013
 Create Date: 2026-11-30 22:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from connector.migrate import sqlite_table_rebuild
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
