@@ -15,6 +15,7 @@ from connector.conformance.context import (
     case,
     check_payment_answer,
     expect_error_shape,
+    expect_failure,
     expect_success,
     operation,
 )
@@ -162,9 +163,17 @@ def credentials_rejected(ctx: Context) -> None:
     expect_error_shape(ctx.client.call("POST", "/payments", body, headers=wrong), range(401, 402))
 
 
-@case("malformed-bodies", "extended", "bad requests get a 4xx in the protocol's error shape")
+@case(
+    "malformed-bodies",
+    "extended",
+    "a bad create gets a 4xx in the error shape, a bad settlement the failure body",
+)
 def malformed_bodies(ctx: Context) -> None:
     expect_error_shape(ctx.client.call("POST", "/payments", raw="{not json"), range(400, 500))
     expect_error_shape(ctx.client.call("POST", "/payments", {"value": "1.00"}), range(400, 500))
     negative = ctx.payment(ctx.new_payment_id("negative"), "-5.00")
     expect_error_shape(ctx.client.call("POST", "/payments", negative), range(400, 500))
+    unknown = ctx.new_payment_id("malformed")
+    bad = ctx.client.call("POST", f"/payments/{unknown}/settlements", {"value": "1.00"})
+    failure = expect_failure(bad, 500, "settleId")
+    expect(failure.get("code") == "invalid_request", f"code {failure.get('code')!r}")

@@ -17,7 +17,6 @@ from connector.errors import (
     Code,
     ConnectorError,
     Forbidden,
-    NotFound,
     Reason,
     Unauthorized,
     ValidationError,
@@ -147,20 +146,32 @@ def _operation(
     payment_id: str,
     act: Callable[[Session, str, int | None], Answer],
 ) -> tuple[Response, int]:
-    data = schemas.load(_OPERATION, _body())
-    if data.get("paymentId") not in (None, payment_id):
-        raise ValidationError(
-            "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}
-        )
-    request_id = data["requestId"]
+    """Run a settlement, refund or cancellation; answer as the published document lists.
+
+    Every answer but a success is the operation's failure body, with 500 (or 501 for a
+    refund done by hand): a bad or conflicting request too, as the document lists no 4xx
+    for these. The gateway retries a 500, harmlessly: nothing changed, and the retry is
+    refused the same way.
+    """
+    request_id = ""
     try:
+        body = _body()
+        asked = body.get("requestId") if isinstance(body, dict) else None
+        if isinstance(asked, str) and len(asked) <= schemas.MAX_ID and not unstorable(asked):
+            request_id = asked  # named in the failure body, should the rest be bad
+        data = schemas.load(_OPERATION, body)
+        request_id = data["requestId"]
+        if data.get("paymentId") not in (None, payment_id):
+            raise ValidationError(
+                "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}
+            )
         answer = get_db().run(
             lambda session: act(session, request_id, data.get("value")), retries=_RETRIES
         )
     except Refused as refused:
         answer = refusal(kind, payment_id, request_id, refused.code, refused.message)
-    except ConnectorError:
-        raise  # a bad or conflicting request: the protocol's error shape, not a retry
+    except ConnectorError as error:  # malformed, or a requestId repeated with other values
+        answer = refusal(kind, payment_id, request_id, Code(error.code), error.message)
     except Exception:
         # A failure (the database gone, a bug) rolled everything back: answer the
         # operation's failure body, so the gateway retries it.
@@ -214,22 +225,23 @@ def inbound(payment_id: str, action: str) -> Response:
     body = _body()
     request_id = body.get("requestId") if isinstance(body, dict) else None
 
-    def read(session: Session) -> str:
+    def read(session: Session) -> tuple[int, str]:
         payment = session.get(Payment, payment_id)
         if payment is None:
-            raise NotFound(
-                "payment {payment} not found", code=Code.PAYMENT_NOT_FOUND, payment=payment_id
-            )
-        return jsonio.dumps({"action": action, **payment_response(payment)})
+            error = {"code": Code.PAYMENT_NOT_FOUND, "message": f"payment {payment_id} not found"}
+            return 404, jsonio.dumps(error)
+        return 200, jsonio.dumps({"action": action, **payment_response(payment)})
 
+    # The document lists only a 200: the payment's own answer travels in responseData.
+    status, content = get_db().run(read, read_only=True)
     return jsonify(
         {
             "requestId": request_id,
             "paymentId": payment_id,
             "responseData": {
-                "statusCode": 200,
+                "statusCode": status,
                 "contentType": "application/json",
-                "content": get_db().run(read, read_only=True),
+                "content": content,
             },
         }
     )

@@ -91,16 +91,10 @@ CASES: list[tuple[str, str]] = [
     ("CancelPayment", "500: a failure of ours"),
     ("InboundRequest(BETA)", "an approved payment"),
     ("InboundRequest(BETA)", "a denied payment"),
-]
-
-# Answers the document does not describe, kept visible: each fails the contract today, and
-# the code that answers them (connector/protocol/routes.py) is not this suite's to change.
-# Their test fails once they fit, so the list is kept honest.
-NOT_IN_THE_DOCUMENT: list[tuple[str, str]] = [
-    ("SettlePayment", "400: malformed body"),
-    ("RefundPayment", "400: a requestId reused with another value"),
-    ("CancelPayment", "400: a requestId reused for another operation"),
-    ("InboundRequest(BETA)", "404: unknown payment"),
+    ("InboundRequest(BETA)", "an unknown payment"),
+    ("SettlePayment", "refused: a malformed body"),
+    ("RefundPayment", "refused: a requestId reused with another value"),
+    ("CancelPayment", "refused: a requestId reused for another operation"),
 ]
 
 
@@ -139,11 +133,11 @@ class Gateway:
 
 def _status(case: str) -> int:
     """The status a case expects, from its name: ``refused``/``500`` 500,
-    ``refund-manually`` 501, ``400``/``404`` themselves, else 200."""
+    ``refund-manually`` 501, ``400`` and ``500`` themselves, else 200."""
     for prefix, status in (("refused", 500), ("refund-manually", 501)):
         if case.startswith(prefix):
             return status
-    for status in (400, 404, 500):
+    for status in (400, 500):
         if case.startswith(str(status)):
             return status
     return 200
@@ -263,19 +257,20 @@ def _run_scene(stage: Stage, gateway: Gateway, callbacks_settings: Any) -> None:
     for case, payment in (("an approved payment", "p-grow"), ("a denied payment", "p-denied")):
         gateway(case, f"/payments/{payment}/inbound/status", {"requestId": f"i-{payment}"})
 
-    # Answers the document does not list (NOT_IN_THE_DOCUMENT).
-    gateway("400: malformed body", "/payments/p-grow/settlements", {"value": "1"}, status=400)
+    # The payment's own 404 travels inside the 200, as the document lists only that.
+    gateway("an unknown payment", "/payments/p-nope/inbound/status", {"requestId": "i-nope"})
+
+    # Bad or conflicting operations: the failure body too (the document lists no 4xx).
+    gateway("refused: a malformed body", "/payments/p-grow/settlements", {"value": "1"}, status=500)
     gateway.operation(
-        "400: a requestId reused with another value", "p-full", "refunds", "r-full-1", value="99"
+        "refused: a requestId reused with another value",
+        "p-full",
+        "refunds",
+        "r-full-1",
+        value="99",
     )
     gateway.operation(
-        "400: a requestId reused for another operation", "p-full", "cancellations", "s-full"
-    )
-    gateway(
-        "404: unknown payment",
-        "/payments/p-nope/inbound/status",
-        {"requestId": "i-nope"},
-        status=404,
+        "refused: a requestId reused for another operation", "p-full", "cancellations", "s-full"
     )
 
 
@@ -328,19 +323,8 @@ def test_each_answer_fits_the_document(scene: Recorder, operation: str, case: st
     scene.check(operation, case)
 
 
-@pytest.mark.parametrize(
-    ("operation", "case"), NOT_IN_THE_DOCUMENT, ids=[f"{o}: {c}" for o, c in NOT_IN_THE_DOCUMENT]
-)
-def test_answers_the_document_does_not_list(scene: Recorder, operation: str, case: str) -> None:
-    """Reported as expected failures, for the status alone: once the document lists it (or
-    the answer changes), this fails and the case moves to ``CASES``."""
-    with pytest.raises(AssertionError, match=r"answered \d+; .* lists") as failure:
-        scene.check(operation, case)
-    pytest.xfail(str(failure.value))
-
-
 def test_every_flow_answer_is_one_of_the_cases(scene: Recorder) -> None:
-    assert set(scene.answers) <= set(CASES) | set(NOT_IN_THE_DOCUMENT)
+    assert set(scene.answers) <= set(CASES)
 
 
 def test_refusals_answer_the_failure_body(scene: Recorder) -> None:
