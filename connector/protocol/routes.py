@@ -146,32 +146,25 @@ def _operation(
     payment_id: str,
     act: Callable[[Session, str, int | None], Answer],
 ) -> tuple[Response, int]:
-    """Run a settlement, refund or cancellation; answer as the published document lists.
-
-    Every answer but a success is the operation's failure body, with 500 (or 501 for a
-    refund done by hand): a bad or conflicting request too, as the document lists no 4xx
-    for these. The gateway retries a 500, harmlessly: nothing changed, and the retry is
-    refused the same way.
-    """
-    request_id = ""
+    """Run a settlement, refund or cancellation: its answer, or its failure body with the
+    document's 500 (or 501 for a refund done by hand). Bad input (a malformed body, a
+    ``requestId`` repeated with other values) is a 400 in the protocol's error shape, as
+    for a create: the document lists no status for it, and a 500 would have the gateway
+    retry for a day what can never succeed."""
+    data = schemas.load(_OPERATION, _body())
+    if data.get("paymentId") not in (None, payment_id):
+        raise ValidationError(
+            "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}
+        )
+    request_id = data["requestId"]
     try:
-        body = _body()
-        asked = body.get("requestId") if isinstance(body, dict) else None
-        if isinstance(asked, str) and len(asked) <= schemas.MAX_ID and not unstorable(asked):
-            request_id = asked  # named in the failure body, should the rest be bad
-        data = schemas.load(_OPERATION, body)
-        request_id = data["requestId"]
-        if data.get("paymentId") not in (None, payment_id):
-            raise ValidationError(
-                "paymentId in the body differs from the path", fields={"paymentId": "mismatch"}
-            )
         answer = get_db().run(
             lambda session: act(session, request_id, data.get("value")), retries=_RETRIES
         )
     except Refused as refused:
         answer = refusal(kind, payment_id, request_id, refused.code, refused.message)
-    except ConnectorError as error:  # malformed, or a requestId repeated with other values
-        answer = refusal(kind, payment_id, request_id, Code(error.code), error.message)
+    except ConnectorError:
+        raise  # a requestId repeated with other values: bad input, answered as such
     except Exception:
         # A failure (the database gone, a bug) rolled everything back: answer the
         # operation's failure body, so the gateway retries it.

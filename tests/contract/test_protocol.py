@@ -92,9 +92,16 @@ CASES: list[tuple[str, str]] = [
     ("InboundRequest(BETA)", "an approved payment"),
     ("InboundRequest(BETA)", "a denied payment"),
     ("InboundRequest(BETA)", "an unknown payment"),
-    ("SettlePayment", "refused: a malformed body"),
-    ("RefundPayment", "refused: a requestId reused with another value"),
-    ("CancelPayment", "refused: a requestId reused for another operation"),
+]
+
+# Bad input to an operation: the document lists no status for it (only 200, 500 and 501),
+# and the project answers bad input with a 400 in the protocol's error shape, never a 500
+# that the gateway would retry for a day. Checked for that shape instead (README, "The
+# payment provider protocol").
+BAD_INPUT: list[tuple[str, str]] = [
+    ("SettlePayment", "400: a malformed body"),
+    ("RefundPayment", "400: a requestId reused with another value"),
+    ("CancelPayment", "400: a requestId reused for another operation"),
 ]
 
 
@@ -260,17 +267,17 @@ def _run_scene(stage: Stage, gateway: Gateway, callbacks_settings: Any) -> None:
     # The payment's own 404 travels inside the 200, as the document lists only that.
     gateway("an unknown payment", "/payments/p-nope/inbound/status", {"requestId": "i-nope"})
 
-    # Bad or conflicting operations: the failure body too (the document lists no 4xx).
-    gateway("refused: a malformed body", "/payments/p-grow/settlements", {"value": "1"}, status=500)
+    # Bad input (BAD_INPUT).
+    gateway("400: a malformed body", "/payments/p-grow/settlements", {"value": "1"}, status=400)
     gateway.operation(
-        "refused: a requestId reused with another value",
+        "400: a requestId reused with another value",
         "p-full",
         "refunds",
         "r-full-1",
         value="99",
     )
     gateway.operation(
-        "refused: a requestId reused for another operation", "p-full", "cancellations", "s-full"
+        "400: a requestId reused for another operation", "p-full", "cancellations", "s-full"
     )
 
 
@@ -323,8 +330,20 @@ def test_each_answer_fits_the_document(scene: Recorder, operation: str, case: st
     scene.check(operation, case)
 
 
+@pytest.mark.parametrize(("operation", "case"), BAD_INPUT, ids=[f"{o}: {c}" for o, c in BAD_INPUT])
+def test_bad_input_is_a_400_in_the_protocols_error_shape(
+    scene: Recorder, operation: str, case: str
+) -> None:
+    answers = scene.answers.get((operation, case))
+    assert answers, f"no flow made {operation} answer as '{case}'"
+    for answer in answers:
+        assert answer.status == 400, (operation, case, answer.status)
+        body = answer.body
+        assert body["status"] == "error" and body["code"] and body["message"], body
+
+
 def test_every_flow_answer_is_one_of_the_cases(scene: Recorder) -> None:
-    assert set(scene.answers) <= set(CASES)
+    assert set(scene.answers) <= set(CASES) | set(BAD_INPUT)
 
 
 def test_refusals_answer_the_failure_body(scene: Recorder) -> None:

