@@ -59,17 +59,20 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
 
 
-class ProtocolOperations:
-    """The protocol's operations of a document, found by a request's method and path."""
+class Operations:
+    """A document's operations (only the protocol's with ``protocol_only``), found by a
+    request's method and path."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], *, protocol_only: bool = False) -> None:
         self.document = document
         self.operations = [
             (method.upper(), _pattern(path), op)
             for path, item in document["paths"].items()
-            if not path.startswith(PREFIX)
+            if not (protocol_only and path.startswith(PREFIX))
             for method, op in item.items()
         ]
+        # The most literal template first (``/bulk/imports/accounts`` before ``/{id}``).
+        self.operations.sort(key=lambda found: found[1].pattern.count("[^/]+"))
 
     def find(self, method: str, path: str) -> dict[str, Any] | None:
         for documented_method, pattern, op in self.operations:
@@ -87,8 +90,8 @@ class DocumentedClient(FlaskClient):
         app: Flask = self.application
         if "tests.documented" not in app.extensions:
             with app.app_context():
-                app.extensions["tests.documented"] = ProtocolOperations(build_spec())
-        operations: ProtocolOperations = app.extensions["tests.documented"]
+                app.extensions["tests.documented"] = Operations(build_spec(), protocol_only=True)
+        operations: Operations = app.extensions["tests.documented"]
         operation = operations.find(request.method, request.path)
         if operation is not None:
             what = f"{request.method} {request.path}"

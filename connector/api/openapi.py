@@ -10,7 +10,6 @@ as examples, recorded from the app by ``tests/api/test_openapi_examples.py`` int
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -22,6 +21,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, jsonify
 from marshmallow import fields
 
+from connector import jsonio
 from connector.api.docs_page import render_html
 from connector.api.routes import OPERATIONS, PATH_NAMES, PREFIX, Operation
 from connector.api.schemas.common import Body, ErrorOut
@@ -188,7 +188,7 @@ def _recorded() -> dict[str, list[dict[str, Any]]]:
     """The recorded exchanges by operation id (see the module's docstring)."""
     if not EXAMPLES.exists():
         return {}
-    recorded: dict[str, list[dict[str, Any]]] = json.loads(EXAMPLES.read_text("utf-8"))[
+    recorded: dict[str, list[dict[str, Any]]] = jsonio.loads(EXAMPLES.read_text("utf-8"))[
         "operations"
     ]
     return recorded
