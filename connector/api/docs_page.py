@@ -195,6 +195,14 @@ def _media(part: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return media, schema
 
 
+def phrase(status: int) -> str:
+    """The reason phrase of a status, or nothing for a status HTTP does not name."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _pretty(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -212,7 +220,7 @@ def _exchange(recorded: dict[str, Any]) -> Exchange:
         title=recorded["title"],
         request=f"{recorded['method']} {recorded['path']}",
         body=shown,
-        status=f"{recorded['status']} {HTTPStatus(recorded['status']).phrase}",
+        status=f"{recorded['status']} {phrase(recorded['status'])}".strip(),
         answer=None if answer is None else _pretty(answer),
     )
 
@@ -252,7 +260,7 @@ def _operation(path: str, method: str, op: dict[str, Any], document: dict[str, A
         answers=[
             Answer(
                 status,
-                HTTPStatus(int(status)).phrase,
+                phrase(int(status)),
                 text(answer.get("description")),
                 type_of(_media(answer)[1]) if answer.get("content") else Markup("no body"),
             )
