@@ -42,18 +42,18 @@ _RULE_ARG = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 DESCRIPTION = """The customer credit connector's HTTP interface: the payment provider
 protocol the checkout's gateway calls, and the Customer Credit REST API, compatible with
-the public Customer Credit API (the same paths under /api/creditcontrol, the same JSON
+the public Customer Credit API (the same paths under `/api/creditcontrol`, the same JSON
 names).
 
-Authenticate with X-VTEX-API-AppKey and X-VTEX-API-AppToken, or X-PROVIDER-API-AppKey and
-X-PROVIDER-API-AppToken: the configured pair (an admin), or a key issued by `connector keys
-create --role admin|accounts|invoices|read|gateway`. Each operation names the permission
-it needs and the roles that grant it.
+Authenticate with `X-VTEX-API-AppKey` and `X-VTEX-API-AppToken`, or
+`X-PROVIDER-API-AppKey` and `X-PROVIDER-API-AppToken`: the configured pair (an admin), or
+a key issued by `connector keys create --role admin|accounts|invoices|read|gateway`. Each
+operation names the permission it needs and the roles that grant it.
 
-Amounts are JSON numbers in currency units (format decimal), never floats; on input a
-string such as "1100" or "1.100,00" is read too. Rates are fractions (0.1 is 10 %). The
-API's errors are {"error": {"code", "message", "fields"?}}; the protocol's are {"status":
-"error", "code", "message"}.
+Amounts are JSON numbers in currency units (format `decimal`), never floats; on input a
+string such as `"1100"` or `"1.100,00"` is read too. Rates are fractions (0.1 is 10 %).
+The API's errors are `{"error": {"code", "message", "fields"?}}`; the protocol's are
+`{"status": "error", "code", "message"}`.
 """
 
 TAGS = {  # the API's tags, in the page's order, after the parts' own

@@ -26,12 +26,13 @@ from connector.wire import Cents as Amount
 TAG = "Payment provider protocol"
 TAG_DESCRIPTION = """What the checkout's payment gateway calls: create a payment (reserve
 credit), settle it (issue the invoices), refund, cancel. Paths are relative to the
-connector's base URL. Send either credential pair: X-VTEX-API-AppKey and
-X-VTEX-API-AppToken, or X-PROVIDER-API-AppKey and X-PROVIDER-API-AppToken (the configured
-pair, an admin key or a gateway key). The gateway's messages are read tolerantly: fields not
-listed are ignored, numbers may arrive as strings ("29,90") and ids as numbers. Amounts are
-currency units.
-Errors are {"status": "error", "code", "message"}."""
+connector's base URL. Send either credential pair, `X-VTEX-API-AppKey` and
+`X-VTEX-API-AppToken` or `X-PROVIDER-API-AppKey` and `X-PROVIDER-API-AppToken`: the
+configured pair, an admin key or a gateway key.
+
+The gateway's messages are read tolerantly: fields not listed are ignored, numbers may
+arrive as strings (`"29,90"`) and ids as numbers. Amounts are currency units. Errors are
+`{"status": "error", "code", "message"}`."""
 
 _STRING = {"type": "string"}
 _AMOUNT_INPUT = 'a string such as "29,90" is read too; thousands are never grouped'
@@ -246,8 +247,8 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 "operationId": "manifest",
                 "tags": [TAG],
                 "summary": "The manifest: payment methods and settings",
-                "description": "Public: no credentials. The payment methods the connector "
-                "takes (Promissories in live traffic; Visa for the homologation suite).",
+                "description": "The payment methods the connector takes (`Promissories` in "
+                "live traffic; `Visa` for the homologation suite).",
                 "security": [],
                 "responses": {"200": _answer("The manifest", "Manifest")},
             }
@@ -257,7 +258,7 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 "operationId": "payment_methods",
                 "tags": [TAG],
                 "summary": "The payment methods (legacy)",
-                "description": "Public: the manifest's method names.",
+                "description": "The manifest's method names.",
                 "security": [],
                 "responses": {"200": _answer("The names", "PaymentMethods")},
             }
@@ -269,17 +270,19 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                     "summary": "Create a payment: reserve the buyer's credit",
                     "description": (
                         "The connector finds the buyer's credit account by "
-                        "miniCart.buyer.email (the owner's or a dependent's e-mail; by "
-                        "miniCart.buyer.document when no e-mail matches) and reserves value "
-                        "on it. A top-level email is not read: without miniCart.buyer the "
-                        "answer is denied, no_account. Every business outcome is a 200: "
-                        "approved; denied with a stable code (no_account, account_closed, "
-                        "insufficient_credit, overdue_invoices, currency_not_supported, "
-                        "installments_not_allowed, payment_method_not_supported, "
-                        "payment_cancelled); or undefined (an over-limit purchase under "
-                        "review, a test card), whose final answer is POSTed to callbackUrl. "
-                        "A repeated paymentId answers the stored state; with another value, "
-                        "currency, installments or buyer it is a 400 idempotency_conflict."
+                        "`miniCart.buyer.email` (the owner's or a dependent's e-mail; by "
+                        "`miniCart.buyer.document` when no e-mail matches) and reserves "
+                        "`value` on it. An `email` at the top level is not read: without "
+                        "`miniCart.buyer` the answer is `denied` with `no_account`.\n\n"
+                        "Every business outcome is a 200: `approved`; `denied` with a stable "
+                        "code (`no_account`, `account_closed`, `insufficient_credit`, "
+                        "`overdue_invoices`, `currency_not_supported`, "
+                        "`installments_not_allowed`, `payment_method_not_supported`, "
+                        "`payment_cancelled`); or `undefined` (an over-limit purchase under "
+                        "review, a test card), whose final answer is POSTed to "
+                        "`callbackUrl`.\n\n"
+                        "A repeated `paymentId` answers the stored state; with another value, "
+                        "currency, installments or buyer it is a 400 `idempotency_conflict`."
                     ),
                     "requestBody": {"required": True, "content": _json("CreatePaymentBody")},
                     "responses": {
@@ -325,8 +328,8 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                     "description": (
                         "Settles all or part of the reservation (the rest is released) "
                         "into one invoice per installment. A second settlement with a new "
-                        "requestId is an order change: value is the new settled total. A "
-                        "requestId repeated replays the stored answer."
+                        "`requestId` is an order change: `value` is the new settled total. "
+                        "A `requestId` repeated replays the stored answer."
                     ),
                     "parameters": [_PAYMENT_ID],
                     "requestBody": body,
@@ -354,7 +357,7 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                     "description": (
                         "Reduces the open invoices, last first; what they cannot absorb "
                         "(already paid) goes back to the account. Refunds never exceed what "
-                        "was settled. A requestId repeated replays the stored answer."
+                        "was settled. A `requestId` repeated replays the stored answer."
                     ),
                     "parameters": [_PAYMENT_ID],
                     "requestBody": body,
@@ -388,7 +391,8 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                         "In any state: a pending reservation is released, a settled one "
                         "refunds what is left, an undefined payment becomes denied, and a "
                         "payment never seen is recorded, so a later create for it is denied "
-                        "(payment_cancelled). A requestId repeated replays the stored answer."
+                        "(`payment_cancelled`). A `requestId` repeated replays the stored "
+                        "answer."
                     ),
                     "parameters": [_PAYMENT_ID],
                     "requestBody": body,
