@@ -47,7 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | Non
     # A JSON request is a few kilobytes; a larger body is a 413. Uploads raise their own
     # limit (bulk.uploads.MAX_UPLOAD_BYTES) where the form is read.
     app.config.update(MAX_CONTENT_LENGTH=MAX_JSON_BYTES)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, prepared_statements=settings.db_prepared_statements)
     install(
         app,
         AppContext(

@@ -19,6 +19,9 @@ class ConfigError(Exception):
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+# Where the checkout platform's admin lives: the hosts the configuration flow may send a
+# merchant back to with an authorization code (connector.access.connections).
+PLATFORM_RETURN_HOSTS = (".myvtex.com", ".vtexcommercestable.com.br", ".vtexpayments.com.br")
 _HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -40,6 +43,9 @@ class Settings:
     threads: int = 1  # application threads per worker process
     access_log: bool = True
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
+    # False behind a pooler that moves a session's statements between server connections
+    # (PgBouncer in transaction mode before 1.21): no statement is prepared on the server.
+    db_prepared_statements: bool = True
     scheduler_enabled: bool = True
     log_level: str = "INFO"
     # The admin and My Credits pages (connector.web).
@@ -50,6 +56,8 @@ class Settings:
     # default: the public URL's host, and localhost for a first run on this machine.
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     smtp_url: str | None = field(default=None, repr=False)  # unset: mails stay in the outbox
+    # The hosts a configuration flow's returnUrl may name (connector.access.connections).
+    onboarding_return_hosts: tuple[str, ...] = (*PLATFORM_RETURN_HOSTS, *LOOPBACK_HOSTS)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         return replace(self, **dict(overrides))
@@ -149,6 +157,20 @@ def _allowed_hosts(raw: str | None, public_url: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _return_hosts(raw: str | None) -> tuple[str, ...]:
+    """The hosts the configuration flow may send an authorization code to."""
+    if raw is None or not raw.strip():
+        return (*PLATFORM_RETURN_HOSTS, *LOOPBACK_HOSTS)
+    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    for name in names:
+        if not _HOST.match(name):
+            raise ConfigError(
+                f"CONNECTOR_ONBOARDING_RETURN_HOSTS: {name!r} is not a host name "
+                "(such as mystore.myvtex.com, or .myvtex.com for every subdomain)"
+            )
+    return names
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError with a message naming the bad value."""
     env = os.environ if env is None else env
@@ -193,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         threads=_int(env, "CONNECTOR_THREADS", 1, 1, 64),
         access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
         express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
+        db_prepared_statements=_bool(env, "CONNECTOR_DB_PREPARED_STATEMENTS", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),
@@ -200,4 +223,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         allowed_hosts=allowed_hosts,
         smtp_url=smtp_url,
+        onboarding_return_hosts=_return_hosts(env.get("CONNECTOR_ONBOARDING_RETURN_HOSTS")),
     )

@@ -91,10 +91,12 @@ def _prepare_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+def make_engine(database_url: str, *, prepared_statements: bool = True, **kwargs: Any) -> Engine:
     """Create an engine configured for the backend named by the URL.
 
     JSON columns use the Decimal-aware encoder, so amounts stored in JSON stay exact.
+    Without ``prepared_statements`` (behind PgBouncer in transaction mode), psycopg never
+    prepares a statement on the server: the next transaction may reach another connection.
     """
     url = make_url(database_url)
     kwargs.setdefault("json_serializer", jsonio.dumps)
@@ -107,6 +109,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         )
         _prepare_sqlite(engine)
         return engine
+    if not prepared_statements:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -116,9 +120,14 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, database_url: str, *, prepared_statements: bool = True, **engine_kwargs: Any
+    ) -> None:
         self.url = database_url
-        self.engine = make_engine(database_url, **engine_kwargs)
+        self.prepared_statements = prepared_statements
+        self.engine = make_engine(
+            database_url, prepared_statements=prepared_statements, **engine_kwargs
+        )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._on_dispose: list[Callable[[], None]] = []
 

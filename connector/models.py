@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from connector.access.connections import PlatformConnection
 from connector.access.customer_links import CustomerSignInToken
 from connector.access.keys import ApiKey
 from connector.access.users import StaffUser
@@ -38,6 +39,7 @@ __all__ = [
     "PaymentCallback",
     "PaymentOperation",
     "PaymentReview",
+    "PlatformConnection",
     "Reservation",
     "StaffUser",
     "StatementEntry",

@@ -28,24 +28,24 @@ def run_migrations_online() -> None:
     assert url, "sqlalchemy.url must be set by the caller"
     engine = make_engine(url)
     with engine.connect() as connection:
-        is_postgresql = connection.dialect.name == "postgresql"
-        if is_postgresql:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK})
-            connection.commit()
-        try:
-            context.configure(
-                connection=connection,
-                target_metadata=target_metadata,
-                render_as_batch=connection.dialect.name == "sqlite",
-                compare_type=True,
-                render_item=render_item,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            if is_postgresql:
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK})
-                connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            render_item=render_item,
+        )
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Held until this transaction ends, and taken before Alembic reads the
+                # current revision: a second server waits, then finds nothing to do. A
+                # transaction's lock, not a session's, so it holds behind a pooler in
+                # transaction mode too, where a session's lock would stay on whichever
+                # server connection took it.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK}
+                )
+            context.run_migrations()
     engine.dispose()
 
 

@@ -10,6 +10,10 @@ in its own error shape. Roles grant permissions:
 | ``invoices`` | read; write invoices (pay, cancel, change, postpone) and import them |
 | ``read`` | read |
 | ``gateway`` | speak the payment provider protocol only |
+
+Staff users of the admin pages have a role too (``STAFF_ROLE_PERMISSIONS``): an ``admin``
+changes anything the pages change and alone manages keys (connects the checkout platform,
+revokes its keys); a ``viewer`` reads every page and changes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ WRITE_TRANSACTIONS = "write:transactions"
 WRITE_INVOICES = "write:invoices"
 WRITE_SETTINGS = "write:settings"
 PAYMENTS = "payments"
+# Staff only: change what the admin pages change; issue and revoke keys.
+WRITE_ADMIN = "write:admin"
+MANAGE_KEYS = "manage:keys"
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -40,6 +47,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset({READ}),
     "gateway": frozenset({PAYMENTS}),
 }
+
+STAFF_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({READ, WRITE_ADMIN, MANAGE_KEYS}),
+    "viewer": frozenset({READ}),
+}
+STAFF_ROLES = tuple(STAFF_ROLE_PERMISSIONS)
 
 _KEY_HEADERS = ("X-VTEX-API-AppKey", "X-PROVIDER-API-AppKey")
 _TOKEN_HEADERS = ("X-VTEX-API-AppToken", "X-PROVIDER-API-AppToken")

@@ -37,7 +37,10 @@ class Command:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database_url)
+            self._db = Database(
+                self.settings.database_url,
+                prepared_statements=self.settings.db_prepared_statements,
+            )
         return self._db
 
     def close(self) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from connector.context import of
+from connector.protocol import onboarding
 from connector.protocol.express import ExpressAuthorizer, ExpressEntrance
 from connector.protocol.openapi import document_protocol
 from connector.protocol.routes import bp
+
+__all__ = ["init_app", "onboarding"]  # onboarding adds the configuration flow's routes to bp
 
 
 def init_app(app: Flask) -> None:
@@ -17,7 +20,9 @@ def init_app(app: Flask) -> None:
     context = of(app)
     context.openapi_parts.append(document_protocol)
     if context.db.is_postgresql and context.settings.express_authorization:
-        express = ExpressAuthorizer(context.db.engine)
+        express = ExpressAuthorizer(
+            context.db.engine, prepared_statements=context.db.prepared_statements
+        )
         context.db.on_dispose(express.close)
         context.extras["express"] = express
         app.wsgi_app = ExpressEntrance(  # type: ignore[method-assign]

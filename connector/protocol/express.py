@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -132,10 +133,13 @@ def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
     return insert(model.__table__).from_select([c for _, c in columns], select(*values))
 
 
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
 def _statement(
     engine: Engine, tolerance_enabled: bool, issued_key: bool, blocking: bool
-) -> tuple[str, dict[str, Any]]:
-    """The SQL for the driver, and the constants it binds (the open status, ...).
+) -> tuple[str, tuple[str, ...]]:
+    """The SQL for the driver, and the names of the parameters it takes.
 
     It answers one row: the new payment's id (NULL when nothing was written) and the
     store settings' revision. The hold happens only while the settings are still the
@@ -180,8 +184,27 @@ def _statement(
         revision.label("revision"),
     ).add_cte(reserve, reservation, payment)
     compiled = answer.compile(dialect=engine.dialect)
-    constants = {name: value for name, value in compiled.params.items() if value is not None}
-    return str(compiled), constants
+    sql = str(compiled)
+    # The constants (the open status, the roles, ...) are written into the SQL rather than
+    # bound: psycopg converts a statement's placeholders once and keeps the result only
+    # for statements with at most MAX_CACHED_STATEMENT_PARAMS parameters; one more, and
+    # every purchase would pay for parsing the whole statement again.
+    for name, value in compiled.params.items():
+        if value is not None:
+            sql = sql.replace(f"%({name})s", _literal(value))
+    # Only the parameters the statement names are passed: the count is what psycopg checks.
+    return sql, tuple(sorted(set(_PLACEHOLDER.findall(sql))))
+
+
+def _literal(value: Any) -> str:
+    """One of the statement's own constants as SQL: an integer, or a plain word."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"not a constant of the statement: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain word: {value!r}")
+    return f"'{value}'"
 
 
 @dataclass(frozen=True)
@@ -195,11 +218,17 @@ class IssuedKey:
 class ExpressAuthorizer:
     """Approves the common purchase on PostgreSQL, or declines so the general path runs."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, prepared_statements: bool = True) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("express authorization needs PostgreSQL")
         args, kwargs = engine.dialect.create_connect_args(engine.url)
-        self._connect_args = (list(args), {**kwargs, "autocommit": True, "prepare_threshold": 0})
+        # Prepared from the first use, as it runs on every purchase; never behind a
+        # transaction-mode pooler, where the next statement may reach another connection.
+        prepare = 0 if prepared_statements else None
+        self._connect_args = (
+            list(args),
+            {**kwargs, "autocommit": True, "prepare_threshold": prepare},
+        )
         self._settings_key = settings_key(engine)
         self._local = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []
@@ -308,8 +337,9 @@ class ExpressAuthorizer:
             params["blocked_on"] = blocked_on
         with connection.cursor() as cursor:
             variant = (settings.tolerance_enabled, key is not None, blocked_on is not None)
-            sql, constants = self._sql[variant]
-            written, current = cursor.execute(sql, {**constants, **params}).fetchone() or (None, 0)
+            sql, names = self._sql[variant]
+            bound = {name: params[name] for name in names}
+            written, current = cursor.execute(sql, bound).fetchone() or (None, 0)
         if written is None:
             return None, current  # no such account, not enough credit, or news to read
         return payment_response(payment), current

@@ -71,7 +71,14 @@ def payment_methods() -> Response:
     return jsonify({"paymentMethods": [m["name"] for m in current().manifest["paymentMethods"]]})
 
 
-_PUBLIC = {"protocol.manifest", "protocol.payment_methods"}
+# The configuration flow's calls come before the platform has credentials (see
+# connector.access.connections for what protects them instead).
+_PUBLIC = {
+    "protocol.manifest",
+    "protocol.payment_methods",
+    "protocol.create_authorization_token",
+    "protocol.get_credentials",
+}
 
 
 @bp.before_request

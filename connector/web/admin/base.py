@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector.access.users import authenticate
+from connector.access.users import authenticate, require_changes
 from connector.bulk.uploads import MAX_UPLOAD_BYTES
 from connector.context import get_db, now
 from connector.credit.dashboard import (
@@ -56,7 +56,12 @@ def _guard() -> WerkzeugResponse | None:
     refuse_unstorable()
     if request.endpoint in _PUBLIC:
         return None
-    return staff_required()
+    signed_out = staff_required()
+    if signed_out is None and request.method == "POST" and request.endpoint != "admin.logout":
+        staff = current_staff()
+        assert staff is not None
+        require_changes(staff)
+    return signed_out
 
 
 bp.after_request(secure_headers)
