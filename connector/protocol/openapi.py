@@ -422,16 +422,18 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                         "operationId": operation_id,
                         "summary": summary,
                         "description": "A webhook the gateway relays (beta), answered with "
-                        "the payment's current state; the action changes nothing.",
+                        "the payment's current state in responseData; the action changes "
+                        "nothing. A payment never created is a 200 whose responseData has "
+                        "statusCode 404 (payment_not_found), as VTEX's document lists only "
+                        "a 200.",
                         "parameters": [
                             _PAYMENT_ID,
                             {"in": "path", "name": "action", "required": True, "schema": _STRING},
                         ],
                         "requestBody": {"required": True, "content": _json("InboundBody")},
                         "responses": {
-                            "200": _answer("The payment's state", "InboundAnswer"),
+                            "200": _answer("The payment's state, or its 404", "InboundAnswer"),
                             "400": _answer("The body is not JSON", "ProtocolError"),
-                            "404": _answer("No such payment (payment_not_found)", "ProtocolError"),
                         },
                     },
                     "401",
