@@ -21,6 +21,7 @@ class ConfigError(Exception):
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 _HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _TRUE = {"1", "true", "yes", "on"}
+LOG_FORMATS = ("logfmt", "json")
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -42,6 +43,7 @@ class Settings:
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
     scheduler_enabled: bool = True
     log_level: str = "INFO"
+    log_format: str = "logfmt"  # one line per event: key=value, or JSON
     # The admin and My Credits pages (connector.web).
     cookie_secure: bool = True  # False only for plain-HTTP use on a trusted network
     session_hours: int = 12
@@ -80,6 +82,8 @@ def normalize_database_url(url: str) -> str:
                 "DATABASE_URL must name a SQLite file (an in-memory database is not shared "
                 "between the server's processes)"
             )
+        # Absolute from here on, so that every message names the file a command would use.
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
     else:
         raise ConfigError(
             f"DATABASE_URL backend {backend!r} is not supported; use sqlite:///path or "
@@ -149,10 +153,32 @@ def _allowed_hosts(raw: str | None, public_url: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def default_instance_path(env: Mapping[str, str]) -> Path:
+    """The user's data folder for the service: the same wherever a command is run from.
+
+    ``$XDG_DATA_HOME/connector``, else ``~/.local/share/connector`` (the XDG base
+    directory default), so ``connector users create`` in any folder reaches the database
+    ``connector serve`` made.
+    """
+    xdg = env.get("XDG_DATA_HOME") or ""
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "connector"
+    home = env.get("HOME") or ""
+    if not home:
+        raise ConfigError(
+            "no home folder to keep the instance in (HOME is not set): "
+            "set CONNECTOR_INSTANCE_PATH, or DATABASE_URL and CONNECTOR_SECRET_KEY"
+        )
+    return Path(home) / ".local" / "share" / "connector"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError with a message naming the bad value."""
     env = os.environ if env is None else env
-    instance_path = Path(env.get("CONNECTOR_INSTANCE_PATH") or "instance").resolve()
+    configured_instance = env.get("CONNECTOR_INSTANCE_PATH") or ""
+    instance_path = (
+        Path(configured_instance) if configured_instance else default_instance_path(env)
+    ).resolve()
     default_url = f"sqlite:///{instance_path / 'connector.sqlite3'}"
     database_url = normalize_database_url(env.get("DATABASE_URL") or default_url)
     app_key, app_token = _pair(env, "CONNECTOR_APP_KEY", "CONNECTOR_APP_TOKEN")
@@ -160,10 +186,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret_key = env.get("CONNECTOR_SECRET_KEY") or None
     if secret_key is not None and len(secret_key) < 32:
         raise ConfigError("CONNECTOR_SECRET_KEY is too short: use at least 32 characters")
-    log_level = (env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper()
+    raw_level = env.get("CONNECTOR_LOG_LEVEL") or "INFO"
+    log_level = raw_level.strip().upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(
-            f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
+            f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {raw_level!r}"
+        )
+    log_format = (env.get("CONNECTOR_LOG_FORMAT") or "logfmt").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"CONNECTOR_LOG_FORMAT must be logfmt (key=value) or json, "
+            f"not {env.get('CONNECTOR_LOG_FORMAT')!r}"
         )
     public_url = (env.get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None
     if public_url is not None and not public_url.startswith(("https://", "http://")):
@@ -195,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
+        log_format=log_format,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),
         session_hours=_int(env, "CONNECTOR_SESSION_HOURS", 12, 1, 24 * 30),
         public_url=public_url,

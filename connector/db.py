@@ -97,6 +97,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     JSON columns use the Decimal-aware encoder, so amounts stored in JSON stay exact.
     """
     url = make_url(database_url)
+    # An error's text would otherwise carry the statement's values (a token's hash, a
+    # sign-in link in a mail) into the logs.
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("json_serializer", jsonio.dumps)
     kwargs.setdefault("json_deserializer", jsonio.loads)
     if url.get_backend_name() == "sqlite":

@@ -13,6 +13,7 @@ from connector.credit.models import (
     StoreSettingsRow,
 )
 from connector.db import Base
+from connector.heartbeat import SchedulerHeartbeat
 from connector.notify.notifications import Notification
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import (
@@ -39,6 +40,7 @@ __all__ = [
     "PaymentOperation",
     "PaymentReview",
     "Reservation",
+    "SchedulerHeartbeat",
     "StaffUser",
     "StatementEntry",
     "StoreSettingsRow",
