@@ -4,8 +4,9 @@ Counters and histograms are counted where things happen: requests at the HTTP ed
 (``connector.ops``), scheduled jobs in the scheduler (``connector.jobs.scheduler``), and
 the ledger's reservations, invoices and import rows as the ORM commits them (the session
 events below; the express authorization writes with one statement of its own, so the edge
-counts the reservations it approves). Gauges of pending work are read from the database
-when Prometheus scrapes, so they are true whichever process did the work.
+counts the reservations it approves). Gauges of pending work, and the rows imported (the
+import history keeps them), are read from the database when Prometheus scrapes, so they
+are true whichever process did the work, a CLI import included.
 
 Under ``connector serve`` every granian worker and the scheduler are processes of their
 own: ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``, emptied at its start) holds each
@@ -22,10 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from connector.bulk.history import ImportJob
@@ -77,12 +78,6 @@ CREDIT_SETTLED_CENTS = Counter(
     "Credit settled into invoices (the value of the invoices issued), in cents.",
     registry=REGISTRY,
 )
-IMPORT_ROWS = Counter(
-    "connector_import_rows",
-    "CSV rows processed by imports (dry runs too), by kind; rate() gives rows per second.",
-    ["kind"],
-    registry=REGISTRY,
-)
 JOB_RUNS = Counter(
     "connector_job_runs",
     "Scheduled job runs, by job and outcome: ok, failed, skipped (the previous run was "
@@ -132,6 +127,13 @@ class PendingWork(Collector):
                 )
             ).one()
             beat = last_beat(session)
+            # Imports record their rows per chunk, and their history is kept: the sum is
+            # a counter of every row imported, from the API, the admin or the CLI alike.
+            rows = session.execute(
+                select(ImportJob.kind, func.coalesce(func.sum(ImportJob.rows_done), 0)).group_by(
+                    ImportJob.kind
+                )
+            ).all()
         yield _gauge(
             "connector_callbacks_pending", "Callbacks to the gateway not yet delivered.", callbacks
         )
@@ -151,6 +153,14 @@ class PendingWork(Collector):
             "Seconds since a scheduler last beat (-1: none ever did).",
             -1.0 if beat is None else _age(now, beat),
         )
+        imported = CounterMetricFamily(
+            "connector_import_rows",
+            "CSV rows processed by imports (dry runs too), by kind; rate() gives rows per second.",
+            labels=["kind"],
+        )
+        for kind, done in rows:
+            imported.add_metric([kind], float(done))
+        yield imported
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -191,40 +201,26 @@ _PENDING = "connector.metrics"
 
 def _after_flush(session: Session, _context: Any) -> None:
     reserved = settled = 0
-    rows: dict[str, int] = {}
     for item in session.new:
         if isinstance(item, Reservation):
             reserved += item.value_cents
         elif isinstance(item, Invoice):
             settled += item.original_value_cents
-        elif isinstance(item, ImportJob):
-            rows[item.kind] = rows.get(item.kind, 0) + item.rows_done
-    for item in session.dirty:
-        if isinstance(item, ImportJob):
-            history = inspect(item).attrs.rows_done.history
-            if history.added and history.deleted:
-                done = history.added[0] - history.deleted[0]
-                rows[item.kind] = rows.get(item.kind, 0) + max(done, 0)
-    if reserved or settled or rows:
-        pending = session.info.setdefault(_PENDING, [0, 0, {}])
+    if reserved or settled:
+        pending = session.info.setdefault(_PENDING, [0, 0])
         pending[0] += reserved
         pending[1] += settled
-        for kind, done in rows.items():
-            pending[2][kind] = pending[2].get(kind, 0) + done
 
 
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    reserved, settled, rows = pending
+    reserved, settled = pending
     if reserved:
         CREDIT_RESERVED_CENTS.inc(reserved)
     if settled:
         CREDIT_SETTLED_CENTS.inc(settled)
-    for kind, done in rows.items():
-        if done:
-            IMPORT_ROWS.labels(kind).inc(done)
 
 
 def _after_rollback(session: Session) -> None:
@@ -232,8 +228,8 @@ def _after_rollback(session: Session) -> None:
 
 
 def count_the_ledger() -> None:
-    """Count reservations, invoices and import rows as sessions commit them (once per
-    process; the app and the scheduler each call it)."""
+    """Count reservations and invoices as sessions commit them (once per process; the
+    app and the scheduler each call it)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)

@@ -37,6 +37,7 @@ from connector import jsonio, logs, metrics
 from connector.access.principals import READ, credentials_from
 from connector.clock import utcnow
 from connector.context import get_authenticator, get_db, get_settings, of
+from connector.errors import Code
 from connector.heartbeat import STALE_AFTER, last_beat
 from connector.migrate import current_revisions, head_revisions
 
@@ -105,7 +106,10 @@ def ready() -> tuple[Response, int]:
 
 
 def _read_state(session: Session) -> tuple[frozenset[str], datetime | None]:
-    return current_revisions(session.connection()), last_beat(session)
+    """The schema's revisions, and the last beat when the schema is this version's (an
+    older one may lack the heartbeat's table)."""
+    revisions = current_revisions(session.connection())
+    return revisions, last_beat(session) if revisions == head_revisions() else None
 
 
 def _scheduler_check(beat: datetime | None, now: datetime, required: bool) -> dict[str, Any]:
@@ -274,7 +278,7 @@ def _keep_body(environ: WSGIEnvironment) -> bytes | None:
 
 def _count_express_approval(raw: bytes | None) -> None:
     """An approval answered before Flask: the express path reserved the purchase's value."""
-    metrics.AUTHORIZATIONS.labels("approved", "").inc()
+    metrics.AUTHORIZATIONS.labels("approved", Code.APPROVED).inc()
     try:
         value = Decimal(str(jsonio.loads(raw or b"{}").get("value")))
         metrics.CREDIT_RESERVED_CENTS.inc(int(value * 100))

@@ -94,12 +94,13 @@ def metrics_folder() -> Iterator[Path]:
 
 
 class _Announcement:
-    """Text printed once the workers answer, after granian's start-up lines, so that it
-    does not scroll away among them (the first start's credentials)."""
+    """Text printed once the service is ready (``/ready``), after the start-up lines of
+    granian, its workers and the scheduler, so that it does not scroll away among them
+    (the first start's credentials)."""
 
     def __init__(self, text: str | None, host: str, port: int) -> None:
         self.text = text
-        self.url = f"http://{_local(host)}:{port}/health"
+        self.url = f"http://{_local(host)}:{port}/ready"
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -113,7 +114,7 @@ class _Announcement:
                 with urllib.request.urlopen(self.url, timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
                         break
-            except OSError:
+            except OSError:  # not listening yet, or not ready (a 503)
                 time.sleep(0.2)
         self.show()
 
@@ -175,6 +176,7 @@ def run_server(
         address=host,
         port=port,
         interface=Interfaces.WSGI,
+        websockets=False,  # WSGI has none; saying so spares a start-up line
         workers=count,
         blocking_threads=settings.threads,
         respawn_failed_workers=True,
