@@ -13,7 +13,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
-from sqlalchemy.pool import NullPool
 
 from connector.db import make_engine
 from connector.resources import migrations_path
@@ -60,7 +59,7 @@ def upgrade(database_url: str, revision: str = "head") -> list[str]:
     (``connector.logs``), and each migration this call applies is logged here, once (a
     server starting beside another that already applied it logs nothing).
     """
-    engine = make_engine(database_url, poolclass=NullPool)  # creates a SQLite file's folder
+    engine = make_engine(database_url)  # creates a SQLite file's folder
     try:
         with engine.connect() as connection:
             before = current_revisions(connection)
