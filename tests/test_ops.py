@@ -317,3 +317,35 @@ def test_import_rows_are_counted_as_their_chunks_commit(
         before, "connector_import_rows_total", kind="accounts"
     )
     assert grown == 7
+
+
+def test_the_express_path_is_counted_at_the_edge(
+    pg: Database, tmp_path: Path, clock: FixedClock, admin_headers: dict[str, str]
+) -> None:
+    """On PostgreSQL an approval is answered before Flask, in one statement the ORM never
+    sees: the edge counts it, once, from its request (and a repeat, answered by the general
+    path, replays what was reserved and reserves nothing)."""
+    from connector.credit.accounts import open_account
+
+    with pg.transaction() as session:
+        open_account(session, email="buyer@example.com", credit_limit_cents=100_000, now=clock())
+    app = make_app(pg, tmp_path / "instance", clock)
+    assert "express" in of(app).extras
+    client = app.test_client()
+    before = scrape(client, admin_headers)
+    answer = client.post("/payments", json=payment_body("x1", "99.90"), headers=admin_headers)
+    assert answer.json is not None and answer.json["status"] == "approved"
+    repeat = client.post("/payments", json=payment_body("x1", "99.90"), headers=admin_headers)
+    assert (
+        repeat.json is not None and repeat.json["authorizationId"] == answer.json["authorizationId"]
+    )
+    after = scrape(client, admin_headers)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("connector_authorizations_total", result="approved", code="approved") == 2
+    assert grew("connector_credit_reserved_cents_total") == 9_990
+    routes = "connector_http_requests_total"
+    assert grew(routes, method="POST", route="/payments", status="200") == 2
+    of(app).db.dispose()
