@@ -54,6 +54,8 @@ _ROUTE = "connector.route"  # the URL rule Flask matched, left in the WSGI envir
 _CREATE = "/payments"
 _MAX_CREATE_BYTES = 64 * 1024  # as the express entrance reads at most
 UNMATCHED = "unmatched"
+# A label's values must stay few: any other method a client invents is "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def init_app(app: Flask) -> None:
@@ -203,6 +205,7 @@ class Observed:
         request_id = logs.new_request_id(environ.get("HTTP_X_REQUEST_ID"))
         token = logs.set_request_id(request_id)
         path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD") or "GET"
+        method = method if method in _METHODS else "other"
         status = "500"
         create = path == _CREATE and method == "POST"
         raw = _keep_body(environ) if create else None

@@ -229,6 +229,7 @@ def test_requests_are_counted_by_url_rule_and_status_never_by_path(
     )
     assert client.get("/api/creditcontrol/accounts/nope", headers=admin_headers).status_code == 404
     client.get("/no/such/page/with-a-secret-in-it")
+    client.open("/manifest", method="BREW")  # a method nobody serves: one label for all
     after = scrape(client, admin_headers)
 
     def grew(name: str, **labels: str) -> float:
@@ -239,6 +240,7 @@ def test_requests_are_counted_by_url_rule_and_status_never_by_path(
     assert grew(total, method="GET", route=rule, status="404") == 1
     assert grew(total, method="GET", route="unmatched", status="404") == 1
     assert grew("connector_http_request_duration_seconds_count", method="GET", route=rule) == 2
+    assert grew(total, method="other", route="unmatched", status="405") == 1
     assert not any(account in str(labels) or "secret" in str(labels) for _n, labels in after)
 
 
