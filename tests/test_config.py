@@ -12,7 +12,7 @@ def settings(**env: str):  # type: ignore[no-untyped-def]
 def test_defaults_use_sqlite_in_the_instance_folder() -> None:
     s = settings()
     assert s.database_url == f"sqlite:///{Path('/tmp/x').resolve() / 'connector.sqlite3'}"
-    assert (s.workers, s.threads, s.access_log, s.scheduler_enabled) == (0, 1, True, True)
+    assert (s.workers, s.threads, s.access_log, s.scheduler_enabled) == (0, 2, True, True)
 
 
 def test_the_default_instance_is_the_users_not_the_working_folder() -> None:
