@@ -18,13 +18,9 @@ import gc
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,62 +91,24 @@ def metrics_folder() -> Iterator[Path]:
 
 
 class _Announcement:
-    """Text printed once the service is ready (``/ready``), after the start-up lines of
-    granian, its workers and the scheduler, so that it does not scroll away among them
-    (the first start's credentials).
-
-    A child process waits and prints, rather than a thread of this one: granian forks its
-    workers after the start-up hooks run, and a thread caught mid-call at a fork can leave
-    a lock held forever in the child. The text goes to the child on a pipe (never in its
-    arguments or environment), and the child prints it at the latest when it is stopped.
-    """
+    """Text printed once the service is ready, by ``connector.announce``'s process."""
 
     def __init__(self, text: str | None, host: str, port: int) -> None:
         self.text = text
         self.url = f"http://{_local(host)}:{port}/ready"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        if self.text is None or self.process is not None:
+        text, self.text = self.text, None
+        if text is None:
             return
-        code = "from connector.server import announce_when_ready; announce_when_ready()"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code, self.url], stdin=subprocess.PIPE
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "connector.announce", self.url, str(os.getpid())],
+            stdin=subprocess.PIPE,
         )
-        assert self.process.stdin is not None
-        self.process.stdin.write(self.text.encode())
-        self.process.stdin.close()
-
-    def stop(self) -> None:
-        """Have it printed now if the service never got ready."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def announce_when_ready(timeout: float = 60.0) -> None:
-    """The announcer's process: read the text, wait for ``argv[1]`` to answer 200 (or the
-    timeout, or SIGTERM), print it, exit."""
-    text = sys.stdin.read()
-    url = sys.argv[1]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set():
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
-                if answer.status == 200:
-                    break
-        except OSError:  # not listening yet, or not ready (a 503)
-            stop.wait(0.5)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+        assert launcher.stdin is not None
+        launcher.stdin.write(text.encode())
+        launcher.stdin.close()
+        launcher.wait(timeout=30)  # it forks the one that waits, and exits
 
 
 def _local(host: str) -> str:
@@ -216,10 +174,8 @@ def run_server(
     server.on_startup(scheduler.start)
     server.on_startup(announcement.start)
     server.on_shutdown(scheduler.stop)
-    server.on_shutdown(announcement.stop)
     log.info("serving", extra={"url": f"http://{_local(host)}:{port}", "workers": count})
     try:
         server.serve()
     finally:
         scheduler.stop()
-        announcement.stop()
