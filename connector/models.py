@@ -14,6 +14,7 @@ from connector.credit.models import (
     StoreSettingsRow,
 )
 from connector.db import Base
+from connector.heartbeat import SchedulerHeartbeat
 from connector.notify.notifications import Notification
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import (
@@ -41,6 +42,7 @@ __all__ = [
     "PaymentReview",
     "PlatformConnection",
     "Reservation",
+    "SchedulerHeartbeat",
     "StaffUser",
     "StatementEntry",
     "StoreSettingsRow",

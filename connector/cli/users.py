@@ -33,9 +33,6 @@ def users() -> None:
 @pass_command
 def users_create(command: Command, email: str, name: str, role: str, password: str) -> None:
     """Add a staff user; the password is stored only as a scrypt hash."""
-    from connector.migrate import upgrade
-
-    upgrade(command.settings.database_url)
     user = command.db.run(
         lambda session: create_user(session, email=email, password=password, name=name, role=role)
     )
