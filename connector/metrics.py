@@ -3,10 +3,11 @@
 Counters and histograms are counted where things happen: requests at the HTTP edge
 (``connector.ops``), scheduled jobs in the scheduler (``connector.jobs.scheduler``), and
 the ledger's reservations, invoices and import rows as the ORM commits them (the session
-events below; the express authorization writes with one statement of its own, so the edge
-counts the reservations it approves). Gauges of pending work, and the rows imported (the
-import history keeps them), are read from the database when Prometheus scrapes, so they
-are true whichever process did the work, a CLI import included.
+events below; the express authorization writes with one statement of its own, so its
+entrance counts what it approves: ``count_express_approval``). Gauges of pending work,
+and the rows imported (the import history keeps them), are read from the database when
+Prometheus scrapes, so they are true whichever process did the work, a CLI import
+included.
 
 Under ``connector serve`` every granian worker and the scheduler are processes of their
 own: ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``, emptied at its start) holds each
@@ -33,6 +34,7 @@ from connector.bulk.history import ImportJob
 from connector.clock import utcnow
 from connector.credit.models import Invoice, Reservation
 from connector.db import Database
+from connector.errors import Code
 from connector.heartbeat import last_beat
 from connector.notify.outbox import MAX_ATTEMPTS, OutboxMail
 from connector.payments.models import CallbackStatus, PaymentCallback
@@ -197,6 +199,12 @@ def exposition(db: Database) -> bytes:
 # The ledger, counted as the ORM commits it: amounts a flush wrote wait in the session
 # until its transaction commits, and are dropped if it rolls back.
 _PENDING = "connector.metrics"
+
+
+def count_express_approval(value_cents: int) -> None:
+    """An approval the express path answered: the ORM never saw its reservation."""
+    AUTHORIZATIONS.labels("approved", Code.APPROVED).inc()
+    CREDIT_RESERVED_CENTS.inc(value_cents)
 
 
 def _after_flush(session: Session, _context: Any) -> None:

@@ -15,7 +15,8 @@ service's name) and build no link, so the host check (``connector.hosts``) lets 
 request an id (the caller's ``X-Request-Id``, or a new one, returned in the answer's
 ``X-Request-Id``) that every line logged for it carries, writes one access line by URL
 rule (never the path, which may hold a sign-in token, nor the query), and counts the
-request, its time and, for ``POST /payments``, the authorization it answered.
+request, its time and, for ``POST /payments`` answered by Flask, the authorization it
+answered (the express entrance counts its own approvals, which it answers before Flask).
 """
 
 from __future__ import annotations
@@ -24,20 +25,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from functools import partial
-from io import BytesIO
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from connector import jsonio, logs, metrics
+from connector import logs, metrics
 from connector.access.principals import READ, credentials_from
 from connector.clock import utcnow
 from connector.context import get_authenticator, get_db, get_settings, of
-from connector.errors import Code
 from connector.heartbeat import STALE_AFTER, last_beat
 from connector.migrate import current_revisions, head_revisions
 
@@ -52,7 +50,6 @@ bp = Blueprint("ops", __name__)
 PROBES = frozenset({"/health", "/ready", "/metrics"})
 _ROUTE = "connector.route"  # the URL rule Flask matched, left in the WSGI environ
 _CREATE = "/payments"
-_MAX_CREATE_BYTES = 64 * 1024  # as the express entrance reads at most
 UNMATCHED = "unmatched"
 # A label's values must stay few: any other method a client invents is "other".
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -207,8 +204,6 @@ class Observed:
         path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD") or "GET"
         method = method if method in _METHODS else "other"
         status = "500"
-        create = path == _CREATE and method == "POST"
-        raw = _keep_body(environ) if create else None
 
         def answer(
             status_line: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -226,8 +221,6 @@ class Observed:
             route = environ.get(_ROUTE)
             if route is None:  # answered before Flask: the express entrance, the host check
                 route = path if path in self.static_routes else UNMATCHED
-                if create and status == "200":
-                    _count_express_approval(raw)
             self._count(method, route, status, seconds)
             if self.access_log:
                 self._log(method, route, status, seconds, environ)
@@ -264,29 +257,6 @@ class Observed:
                     "client": environ.get("REMOTE_ADDR"),
                 },
             )
-
-
-def _keep_body(environ: WSGIEnvironment) -> bytes | None:
-    """A create's body, read once and put back, to count what the express path reserves."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if not 0 < length <= _MAX_CREATE_BYTES:
-        return None
-    raw: bytes = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = BytesIO(raw)
-    return raw
-
-
-def _count_express_approval(raw: bytes | None) -> None:
-    """An approval answered before Flask: the express path reserved the purchase's value."""
-    metrics.AUTHORIZATIONS.labels("approved", Code.APPROVED).inc()
-    try:
-        value = Decimal(str(jsonio.loads(raw or b"{}").get("value")))
-        metrics.CREDIT_RESERVED_CENTS.inc(int(value * 100))
-    except (ValueError, AttributeError, InvalidOperation):  # the entrance checked it
-        log.debug("approved create with an unreadable value")
 
 
 def _first_line(exc: BaseException) -> str:

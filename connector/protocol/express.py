@@ -72,7 +72,7 @@ from sqlalchemy import (
 )
 from werkzeug.datastructures import EnvironHeaders
 
-from connector import jsonio
+from connector import jsonio, metrics
 from connector.access.keys import ApiKey, hash_token
 from connector.access.principals import (
     PAYMENTS,
@@ -410,7 +410,10 @@ class ExpressEntrance:
         except (ValueError, ConnectorError):
             return None
         request = schemas.payment_request(data, test_suite=False)
-        return self.express.authorize(request, self.clock(), key)
+        answer = self.express.authorize(request, self.clock(), key)
+        if answer is not None:
+            metrics.count_express_approval(request.value_cents)
+        return answer
 
 
 _CREATE = schemas.CreatePaymentSchema()
