@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,7 +24,27 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "vtex-openapi"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _shared() -> Path:
+    """``../shared/vtex-openapi`` beside the project's root; for a clone made elsewhere (a
+    scratch copy to run CI in), beside the root of the checkout it was cloned from."""
+    beside = ROOT.parent / "shared" / "vtex-openapi"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared" / "vtex-openapi"
+    return beside
+
+
+SHARED = _shared()
 PROTOCOL = "VTEX - Payment Provider Protocol.json"
 CUSTOMER_CREDIT = "VTEX - Customer Credit API.json"
 _ROOT = "urn:vtex-document"
