@@ -149,9 +149,15 @@ def _statement(
     (``credit.blocking``).
     """
     value = bindparam("value", type_=Account.reserved_cents.type)
-    revision = func.coalesce(
-        select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(), 0
-    )
+    # The settings row is read once, as a CTE both the condition and the answer use: every
+    # purchase touches that one hot row, so a second lookup would cost on every purchase.
+    settings = select(
+        func.coalesce(
+            select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(),
+            0,
+        ).label("revision")
+    ).cte("settings")
+    revision = select(settings.c.revision).scalar_subquery()
     conditions: list[ColumnElement[bool]] = [
         literal(0) < value,
         value <= spending_power_sql(tolerance_enabled),
@@ -182,7 +188,7 @@ def _statement(
     answer = select(
         select(payment.c.payment_id).scalar_subquery().label("payment_id"),
         revision.label("revision"),
-    ).add_cte(reserve, reservation, payment)
+    ).add_cte(settings, reserve, reservation, payment)
     compiled = answer.compile(dialect=engine.dialect)
     sql = str(compiled)
     # The constants (the open status, the roles, ...) are written into the SQL rather than
