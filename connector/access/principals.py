@@ -11,9 +11,13 @@ in its own error shape. Roles grant permissions:
 | ``read`` | read |
 | ``gateway`` | speak the payment provider protocol only |
 
-Staff users of the admin pages have a role too (``STAFF_ROLE_PERMISSIONS``): an ``admin``
-changes anything the pages change and alone manages keys (connects the checkout platform,
-revokes its keys); a ``viewer`` reads every page and changes nothing.
+Staff users of the admin pages have a role too (``STAFF_ROLE_PERMISSIONS``):
+
+| staff role | may |
+|---|---|
+| ``admin`` | all ``finance`` may, and the store's settings, connections, keys and users |
+| ``finance`` | read; change accounts, holders, limits, invoices and reviews, and import them |
+| ``viewer`` | read every page; change nothing |
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ WRITE_TRANSACTIONS = "write:transactions"
 WRITE_INVOICES = "write:invoices"
 WRITE_SETTINGS = "write:settings"
 PAYMENTS = "payments"
-# Staff only: change what the admin pages change; issue and revoke keys.
+# Staff only. WRITE_CREDIT: accounts, holders, invoices, reviews and their imports;
+# WRITE_ADMIN: the store's settings; MANAGE_KEYS: connections and keys; MANAGE_STAFF: users.
+WRITE_CREDIT = "write:credit"
 WRITE_ADMIN = "write:admin"
 MANAGE_KEYS = "manage:keys"
+MANAGE_STAFF = "manage:staff"
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -49,7 +56,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 STAFF_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({READ, WRITE_ADMIN, MANAGE_KEYS}),
+    "admin": frozenset({READ, WRITE_CREDIT, WRITE_ADMIN, MANAGE_KEYS, MANAGE_STAFF}),
+    "finance": frozenset({READ, WRITE_CREDIT}),
     "viewer": frozenset({READ}),
 }
 STAFF_ROLES = tuple(STAFF_ROLE_PERMISSIONS)

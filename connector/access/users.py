@@ -10,7 +10,7 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from connector.access.principals import STAFF_ROLE_PERMISSIONS, STAFF_ROLES, WRITE_ADMIN
+from connector.access.principals import STAFF_ROLE_PERMISSIONS, STAFF_ROLES
 from connector.clock import utcnow
 from connector.credit.identity import canonical_email, normalize_email
 from connector.db import Base
@@ -133,10 +133,10 @@ def disable_user(session: Session, email: str, *, now: datetime | None = None) -
     return user
 
 
-def require_changes(user: StaffUser) -> None:
-    """A viewer reads the admin pages and changes nothing there."""
-    if not user.may(WRITE_ADMIN):
-        raise Forbidden("the {role} role may look but not change anything", role=user.role)
+def require(user: StaffUser, permission: str) -> None:
+    """Refuse what the user's role does not grant (a viewer changes nothing)."""
+    if not user.may(permission):
+        raise Forbidden("the {role} role may not do this", role=user.role)
 
 
 def list_users(session: Session) -> list[StaffUser]:

@@ -22,7 +22,10 @@ def users() -> None:
     type=click.Choice(STAFF_ROLES),
     default="admin",
     show_default=True,
-    help="admin: changes anything, manages keys; viewer: reads every page, changes nothing.",
+    help=(
+        "admin: changes anything, manages keys and users; finance: accounts and invoices;"
+        " viewer: reads every page, changes nothing."
+    ),
 )
 @click.password_option(
     "--password",

@@ -10,7 +10,7 @@ from connector.access.principals import MANAGE_KEYS
 from connector.context import get_db, now
 from connector.errors import ConnectorError
 from connector.web import i18n
-from connector.web.admin.base import bp
+from connector.web.admin.base import bp, needs
 from connector.web.auth import current_staff
 from connector.web.messages import error_message
 from connector.web.pages import render
@@ -29,6 +29,7 @@ def connections() -> tuple[str, int]:
 
 
 @bp.post("/connections/<connection_id>/revoke")
+@needs(MANAGE_KEYS)
 def connection_revoke(connection_id: str) -> WerkzeugResponse | tuple[str, int]:
     user = current_staff()
     assert user is not None  # the admin's guard saw to it
