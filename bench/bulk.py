@@ -357,6 +357,7 @@ def main() -> None:
         default=20_000,
         help="pay this many exported invoices by importing the edited export (0: skip)",
     )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args()
 
@@ -394,6 +395,14 @@ def main() -> None:
     import_rate = imported["rows"] / imported["seconds"]
     print(f"  counts created/updated/unchanged/failed: {imported['counts']}")
     print(f"  import rate / plain bulk insert rate: {import_rate / plain_rate:.3f}")
+    figures: dict[str, Any] = {
+        "backend": backend,
+        "rows": options.rows,
+        "plain": plain,
+        "import": imported,
+        "ratio": import_rate / plain_rate,
+        "import_peak_rss_mb": imported["rss_mb"],
+    }
     if options.rerun:
         again = run_phase(["import", url, str(csv_path), str(options.chunk_size)])
         print(line("same file again (all unchanged)", again))
@@ -418,6 +427,8 @@ def main() -> None:
             )
             print(line("invoice import: pay from the export", settled))
             print(f"  counts created/updated/unchanged/failed: {settled['counts']}")
+    if options.json:
+        options.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     print(f"files in {workdir} (delete when done)")
 
 
