@@ -4,7 +4,7 @@ Counters and histograms are counted where things happen: requests at the HTTP ed
 (``connector.ops``), scheduled jobs in the scheduler (``connector.jobs.scheduler``), and
 the ledger's reservations, invoices and import rows as the ORM commits them (the session
 events below; the express authorization writes with one statement of its own, so its
-entrance counts what it approves: ``count_express_approval``). Gauges of pending work,
+entrance counts what it answers: ``count_express_answer``). Gauges of pending work,
 and the rows imported (the import history keeps them), are read from the database when
 Prometheus scrapes, so they are true whichever process did the work, a CLI import
 included.
@@ -34,7 +34,6 @@ from connector.bulk.history import ImportJob
 from connector.clock import utcnow
 from connector.credit.models import Invoice, Reservation
 from connector.db import Database
-from connector.errors import Code
 from connector.heartbeat import last_beat
 from connector.notify.outbox import MAX_ATTEMPTS, OutboxMail
 from connector.payments.models import CallbackStatus, PaymentCallback
@@ -201,10 +200,11 @@ def exposition(db: Database) -> bytes:
 _PENDING = "connector.metrics"
 
 
-def count_express_approval(value_cents: int) -> None:
-    """An approval the express path answered: the ORM never saw its reservation."""
-    AUTHORIZATIONS.labels("approved", Code.APPROVED).inc()
-    CREDIT_RESERVED_CENTS.inc(value_cents)
+def count_express_answer(status: str, code: str, value_cents: int) -> None:
+    """An authorization the express path answered: the ORM never saw its reservation."""
+    AUTHORIZATIONS.labels(status, code).inc()
+    if status == "approved":
+        CREDIT_RESERVED_CENTS.inc(value_cents)
 
 
 def _after_flush(session: Session, _context: Any) -> None:

@@ -41,21 +41,37 @@ def _check_transaction_id(reservation_id: str) -> None:
 
 def ensure_credit(account: Account, extra_cents: int, settings: StoreSettings) -> None:
     """Refuse taking ``extra`` more credit from a locked account when it does not fit."""
-    if not rules.can_reserve(
+    refuse_beyond_credit(
         extra_cents,
         limit_cents=account.credit_limit_cents,
         balance_cents=account.balance_cents,
         reserved_cents=account.reserved_cents,
         tolerance_bps=account.tolerance_bps,
         tolerance_enabled=settings.tolerance_enabled,
+    )
+
+
+def refuse_beyond_credit(
+    extra_cents: int,
+    *,
+    limit_cents: int,
+    balance_cents: int,
+    reserved_cents: int,
+    tolerance_bps: int,
+    tolerance_enabled: bool,
+) -> None:
+    """The insufficient-credit denial, given an account's figures (``ensure_credit``'s
+    rule; the express path words its denials with it)."""
+    figures = (limit_cents, balance_cents, reserved_cents, tolerance_bps, tolerance_enabled)
+    if not rules.can_reserve(
+        extra_cents,
+        limit_cents=limit_cents,
+        balance_cents=balance_cents,
+        reserved_cents=reserved_cents,
+        tolerance_bps=tolerance_bps,
+        tolerance_enabled=tolerance_enabled,
     ):
-        power = rules.spending_power(
-            account.credit_limit_cents,
-            account.balance_cents,
-            account.reserved_cents,
-            account.tolerance_bps,
-            settings.tolerance_enabled,
-        )
+        power = rules.spending_power(*figures)
         raise CreditDenied(
             "insufficient credit: {available} available",
             code=Code.INSUFFICIENT_CREDIT,

@@ -86,8 +86,14 @@ def approve(
     payment.updated_at = now
 
 
+def denial(code: str, message: str) -> dict[str, Any]:
+    """The columns that make a new payment denied (the express path writes them)."""
+    return {"status": PaymentStatus.DENIED, "code": code, "message": message}
+
+
 def deny(payment: Payment, code: str, message: str, *, now: datetime) -> None:
-    _move(payment, PaymentStatus.DENIED, code, message)
+    values = denial(code, message)
+    _move(payment, values["status"], values["code"], values["message"])
     payment.updated_at = now
 
 

@@ -62,6 +62,7 @@ from sqlalchemy import (
     Insert,
     bindparam,
     exists,
+    false,
     func,
     insert,
     inspect,
@@ -86,7 +87,7 @@ from connector.credit.blocking import blocked, blocking_day
 from connector.credit.holders import buyer_account_conditions
 from connector.credit.identity import canonical_email
 from connector.credit.models import Account, Invoice, Reservation, StoreSettingsRow
-from connector.credit.reservations import new_reservation, plan_for
+from connector.credit.reservations import new_reservation, plan_for, refuse_beyond_credit
 from connector.credit.settings import (
     StoreSettings,
     cached_store_settings,
@@ -97,7 +98,7 @@ from connector.errors import ConnectorError, CreditDenied
 from connector.payments.answers import payment_response
 from connector.payments.authorization import PaymentRequest, check_payment, new_payment
 from connector.payments.models import Payment
-from connector.payments.states import approval
+from connector.payments.states import approval, auto_settle_delay, denial
 from connector.protocol import schemas
 from connector.protocol.schemas import TESTSUITE_HEADER, is_test_suite
 
@@ -106,7 +107,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RESERVATION = "reserved_"  # no column of payments starts so: the names cannot collide
+_RESERVATION = "r_"  # no column of payments starts so: the names cannot collide
 
 
 def spending_power_sql(tolerance_enabled: bool) -> ColumnElement[int]:
@@ -134,6 +135,24 @@ def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_LABEL = re.compile(r" AS anon_\d+\b")
+
+
+def _settings_revision() -> ColumnElement[int]:
+    """The store settings' revision as committed (0 before the first save)."""
+    return func.coalesce(
+        select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(), 0
+    )
+
+
+def _key_is_valid() -> ColumnElement[bool]:
+    """The caller's issued key (``:app_key``, ``:token_sha256``) is live and may pay."""
+    return exists().where(
+        ApiKey.id == bindparam("app_key"),
+        ApiKey.token_sha256 == bindparam("token_sha256"),
+        ApiKey.revoked_at.is_(None),
+        or_(*(ApiKey.role == role for role in roles_that_may(PAYMENTS))),
+    )
 
 
 def _statement(
@@ -141,40 +160,31 @@ def _statement(
 ) -> tuple[str, tuple[str, ...]]:
     """The SQL for the driver, and the names of the parameters it takes.
 
-    It answers one row: the new payment's id (NULL when nothing was written) and the
-    store settings' revision. The hold happens only while the settings are still the
-    revision the caller decided by, and, for an issued key, while that key is valid:
-    a change or a revocation committed before this statement decides it. With
-    ``blocking``, only while the account has no invoice overdue on ``:blocked_on``
-    (``credit.blocking``).
+    It answers one row: the new payment's id (NULL when nothing was written), the store
+    settings' revision, and, when nothing was written, the buyer's open account as the
+    statement saw it (``_Buyer``'s fields as a JSON array; NULL without one). The hold
+    happens only while the settings are still the revision the caller decided by, and,
+    for an issued key, while that key is valid: a change or a revocation committed before
+    this statement decides it. With ``blocking``, only while the account has no invoice
+    overdue on ``:blocked_on`` (``credit.blocking``).
     """
     value = bindparam("value", type_=Account.reserved_cents.type)
     # The settings row is read once, as a CTE both the condition and the answer use: every
     # purchase touches that one hot row, so a second lookup would cost on every purchase.
-    settings = select(
-        func.coalesce(
-            select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(),
-            0,
-        ).label("revision")
-    ).cte("settings")
+    settings = select(_settings_revision().label("revision")).cte("settings")
     revision = select(settings.c.revision).scalar_subquery()
     conditions: list[ColumnElement[bool]] = [
         literal(0) < value,
         value <= spending_power_sql(tolerance_enabled),
         revision == bindparam("revision"),
     ]
+    column = Account.__table__.c
+    is_blocked: ColumnElement[bool] = false()
     if blocking:
-        day = bindparam("blocked_on", type_=Invoice.due_date.type)
-        conditions.append(~blocked(Account.__table__.c.id, day))
+        is_blocked = blocked(column.id, bindparam("blocked_on", type_=Invoice.due_date.type))
+        conditions.append(~is_blocked)
     if issued_key:
-        conditions.append(
-            exists().where(
-                ApiKey.id == bindparam("app_key"),
-                ApiKey.token_sha256 == bindparam("token_sha256"),
-                ApiKey.revoked_at.is_(None),
-                or_(*(ApiKey.role == role for role in roles_that_may(PAYMENTS))),
-            )
-        )
+        conditions.append(_key_is_valid())
     reserve = (
         update(Account)
         .where(*buyer_account_conditions(bindparam("email")), *conditions)
@@ -185,16 +195,57 @@ def _statement(
     # Each INSERT selects FROM reserve: no hold, no row.
     reservation = _rows_of(Reservation, _RESERVATION, reserve.c.id).cte("reservation")
     payment = _rows_of(Payment, "", reserve.c.id).returning(Payment.payment_id).cte("payment")
+    # Looked up only when nothing was held (a one-time filter), for the denial's wording.
+    buyer = (
+        select(
+            func.json_build_array(
+                column.id,
+                column.credit_limit_cents,
+                column.balance_cents,
+                column.reserved_cents,
+                column.tolerance_bps,
+                is_blocked,
+            )
+        )
+        .where(*buyer_account_conditions(bindparam("email")))
+        .where(~exists(select(payment.c.payment_id)))
+        .scalar_subquery()
+    )
     answer = select(
         select(payment.c.payment_id).scalar_subquery().label("payment_id"),
         revision.label("revision"),
+        buyer.label("buyer"),
     ).add_cte(settings, reserve, reservation, payment)
-    compiled = answer.compile(dialect=engine.dialect)
-    sql = str(compiled)
+    return _for_the_driver(answer, engine)
+
+
+def _denial_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str, ...]]:
+    """A denied payment's INSERT, written only while the settings are still the revision
+    the caller decided by and, for an issued key, while that key is valid."""
+    columns = inspect(Payment).columns.items()
+    values = [bindparam(key, type_=column.type) for key, column in columns]
+    conditions = [_settings_revision() == bindparam("revision")]
+    if issued_key:
+        conditions.append(_key_is_valid())
+    statement = (
+        insert(Payment)
+        .from_select([c for _, c in columns], select(*values).where(*conditions))
+        .returning(Payment.payment_id)
+    )
+    return _for_the_driver(statement, engine)
+
+
+def _for_the_driver(statement: Any, engine: Engine) -> tuple[str, tuple[str, ...]]:
+    """The statement's SQL with its constants written in, and the parameters it names."""
+    compiled = statement.compile(dialect=engine.dialect)
+    # The select list's labels name nothing anyone reads (INSERT ... SELECT goes by
+    # position): dropped, they keep the statement within psycopg's cache (see below).
+    sql = _LABEL.sub("", str(compiled))
     # The constants (the open status, the roles, ...) are written into the SQL rather than
     # bound: psycopg converts a statement's placeholders once and keeps the result only
-    # for statements with at most MAX_CACHED_STATEMENT_PARAMS parameters; one more, and
-    # every purchase would pay for parsing the whole statement again.
+    # for statements of at most MAX_CACHED_STATEMENT_PARAMS parameters and
+    # MAX_CACHED_STATEMENT_LENGTH bytes; beyond either, every purchase would pay for
+    # parsing the whole statement again.
     for name, value in compiled.params.items():
         if value is not None:
             sql = sql.replace(f"%({name})s", _literal(value))
@@ -221,6 +272,18 @@ class IssuedKey:
     token_sha256: str
 
 
+@dataclass(frozen=True)
+class _Buyer:
+    """The buyer's open account as the statement saw it, when it held nothing."""
+
+    account_id: str
+    limit_cents: int
+    balance_cents: int
+    reserved_cents: int
+    tolerance_bps: int
+    blocked: bool
+
+
 class ExpressAuthorizer:
     """Approves the common purchase on PostgreSQL, or declines so the general path runs."""
 
@@ -245,6 +308,7 @@ class ExpressAuthorizer:
             for issued in (False, True)
             for blocking in (False, True)
         }
+        self._denial_sql = {issued: _denial_statement(engine, issued) for issued in (False, True)}
         current = select(StoreSettingsRow.revision, StoreSettingsRow.document).where(
             StoreSettingsRow.id == bindparam("id")
         )
@@ -270,7 +334,8 @@ class ExpressAuthorizer:
     def authorize(
         self, request: PaymentRequest, now: datetime, key: IssuedKey | None = None
     ) -> dict[str, Any] | None:
-        """The approved answer, committed; or None, with nothing written.
+        """The answer, committed: an approval, or a denial for want of credit; or None,
+        with nothing written.
 
         ``key``: the caller's issued key, checked in the statement (None: the configured
         pair, already checked).
@@ -281,11 +346,17 @@ class ExpressAuthorizer:
             connection = self._connection()
             cached = cached_store_settings(self._settings_key)
             revision, settings = cached or self._read_settings(connection)
-            answer, current = self._approve(connection, request, key, revision, settings, now)
+            answer, current, buyer = self._approve(
+                connection, request, key, revision, settings, now
+            )
             if answer is None and current != revision:
                 # The settings changed since this worker read them: decide by the new ones.
                 revision, settings = self._read_settings(connection)
-                answer, _current = self._approve(connection, request, key, revision, settings, now)
+                answer, current, buyer = self._approve(
+                    connection, request, key, revision, settings, now
+                )
+            if answer is None and buyer is not None and current == revision:
+                answer = self._deny(connection, request, key, revision, settings, buyer, now)
             return answer
         except CreditDenied:
             return None  # the general path words the denial
@@ -311,8 +382,9 @@ class ExpressAuthorizer:
         revision: int,
         settings: StoreSettings,
         now: datetime,
-    ) -> tuple[dict[str, Any] | None, int]:
-        """The approved answer (or None: nothing written) and the settings' revision now."""
+    ) -> tuple[dict[str, Any] | None, int, _Buyer | None]:
+        """The approved answer (or None: nothing written), the settings' revision now, and
+        when nothing was written, the buyer's open account as the statement saw it."""
         check_payment(request, settings)
         plan = plan_for(settings, request.installments)
         reservation = new_reservation(
@@ -345,10 +417,56 @@ class ExpressAuthorizer:
             variant = (settings.tolerance_enabled, key is not None, blocked_on is not None)
             sql, names = self._sql[variant]
             bound = {name: params[name] for name in names}
-            written, current = cursor.execute(sql, bound).fetchone() or (None, 0)
-        if written is None:
-            return None, current  # no such account, not enough credit, or news to read
-        return payment_response(payment), current
+            written, current, buyer = cursor.execute(sql, bound).fetchone() or (None, 0, None)
+        if written is None:  # no such account, not enough credit, or news to read
+            return None, current, None if buyer is None else _Buyer(*buyer)
+        return payment_response(payment), current, None
+
+    def _deny(
+        self,
+        connection: psycopg.Connection[Any],
+        request: PaymentRequest,
+        key: IssuedKey | None,
+        revision: int,
+        settings: StoreSettings,
+        buyer: _Buyer,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """The denied answer when the purchase does not fit the buyer's credit, committed;
+        or None (nothing written) for anything the general path decides.
+
+        The figures are the statement's snapshot: a denial by them is one the account's
+        committed state gave at that moment, so no lock is needed (a denial changes no
+        credit). When they say the purchase fits, a purchase or a release raced it: the
+        general path decides under the account's lock. A store that reviews over-limit
+        purchases, and a blocked account, are worded there too.
+        """
+        if settings.over_limit_review_enabled or buyer.blocked:
+            return None
+        try:
+            refuse_beyond_credit(
+                request.value_cents,
+                limit_cents=buyer.limit_cents,
+                balance_cents=buyer.balance_cents,
+                reserved_cents=buyer.reserved_cents,
+                tolerance_bps=buyer.tolerance_bps,
+                tolerance_enabled=settings.tolerance_enabled,
+            )
+        except CreditDenied as refusal:
+            payment = new_payment(request, now)
+            payment.update(denial(refusal.code, refusal.message))
+            payment["account_id"] = buyer.account_id
+            payment["delay_to_auto_settle_seconds"] = auto_settle_delay(
+                settings.auto_settle_at(now), now
+            )
+            params = {**payment, "revision": revision}
+            if key is not None:
+                params.update(app_key=key.app_key, token_sha256=key.token_sha256)
+            sql, names = self._denial_sql[key is not None]
+            with connection.cursor() as cursor:
+                written = cursor.execute(sql, {name: params[name] for name in names}).fetchone()
+            return None if written is None else payment_response(payment)
+        return None
 
 
 _MAX_BODY = 64 * 1024  # a create is a few kilobytes; anything larger is Flask's to refuse
@@ -418,7 +536,7 @@ class ExpressEntrance:
         request = schemas.payment_request(data, test_suite=False)
         answer = self.express.authorize(request, self.clock(), key)
         if answer is not None:
-            metrics.count_express_approval(request.value_cents)
+            metrics.count_express_answer(answer["status"], answer["code"], request.value_cents)
         return answer
 
 

@@ -1,11 +1,12 @@
 """Express authorization (PostgreSQL, whatever the suite runs on: see ``pg``): the rows
-it writes are the general path's, it declines everything else without writing, and it
-survives repeats, races and a dropped connection."""
+it writes, approvals and denials for want of credit, are the general path's; it declines
+everything else without writing, and it survives repeats, races and a dropped connection."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,14 @@ from connector.credit import rules
 from connector.credit.accounts import open_account
 from connector.credit.check import find_drift
 from connector.credit.holders import add_holder
-from connector.credit.models import Account, Reservation
-from connector.credit.reservations import release_reservation
+from connector.credit.models import Account, Reservation, StoreSettingsRow
+from connector.credit.reservations import release_reservation, reserve
 from connector.credit.settings import load_store_settings, update_store_settings
+from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.payments.authorization import PaymentRequest
 from connector.payments.models import Payment
-from connector.protocol.express import ExpressAuthorizer, IssuedKey, spending_power_sql
+from connector.protocol.express import ExpressAuthorizer, IssuedKey, _Buyer, spending_power_sql
 from tests.conftest import make_app
 from tests.factories import ADMIN_KEY, ADMIN_TOKEN, NOW, payment_body
 
@@ -85,6 +87,10 @@ def _columns(row: Any) -> dict[str, Any]:
     return {key: getattr(row, key) for key in inspect(type(row)).columns.keys()}  # noqa: SIM118
 
 
+def _status(answer: dict[str, Any] | None) -> str | None:
+    return None if answer is None else answer["status"]
+
+
 def _reserved(db: Database, account_id: str) -> int:
     with db.transaction() as session:
         account = session.get(Account, account_id)
@@ -132,11 +138,115 @@ def test_writes_the_rows_the_general_path_writes(
         assert find_drift(session) == []
 
 
+def test_a_denial_writes_the_row_and_answer_the_general_path_writes(
+    pg: Database, express: ExpressAuthorizer, tmp_path: Path
+) -> None:
+    account_id = _account(pg, limit=100_000)
+    answer = express.authorize(
+        _request("fast", 100_001, installments=3, installment_value_cents=100_001), NOW
+    )
+    assert answer is not None and answer["status"] == "denied"
+
+    general = make_app(pg, tmp_path / "instance", FixedClock(NOW), express_authorization=False)
+    try:
+        body = payment_body("slow", "1000.01", installments=3, reference=None, callbackUrl=None)
+        body["miniCart"]["buyer"]["document"] = None
+        slow_answer = general.test_client().post("/payments", json=body, headers=HEADERS).json
+    finally:
+        of(general).db.dispose()
+
+    assert slow_answer is not None
+    differ = {"paymentId", "tid", "nsu"}
+    assert {k: v for k, v in answer.items() if k not in differ} == {
+        k: v for k, v in slow_answer.items() if k not in differ
+    }
+    assert answer["code"] == "insufficient_credit"
+    assert answer["message"] == "insufficient credit: 1000.00 available"
+    with pg.transaction() as session:
+        fast, slow = session.get(Payment, "fast"), session.get(Payment, "slow")
+        assert fast is not None and slow is not None
+        fast_row, slow_row = _columns(fast), _columns(slow)
+    differ = {"payment_id", "gateway_transaction_id", "order_id", "fingerprint", "tid", "nsu"}
+    assert {k: v for k, v in fast_row.items() if k not in differ} == {
+        k: v for k, v in slow_row.items() if k not in differ
+    }
+    assert fast_row["account_id"] == account_id and fast_row["reservation_id"] is None
+    assert _reserved(pg, account_id) == 0
+    with pg.transaction() as session:
+        assert session.scalars(select(Reservation)).all() == []
+
+
+def _no_payments(db: Database) -> bool:
+    with db.transaction() as session:
+        return session.scalars(select(Payment)).all() == []
+
+
+def test_a_store_reviewing_over_limit_purchases_gets_them_from_the_general_path(
+    pg: Database,
+) -> None:
+    _account(pg, limit=100_000)
+    with pg.transaction() as session:
+        update_store_settings(session, {"over_limit_review_enabled": True})
+    authorizer = ExpressAuthorizer(pg.engine)
+    try:
+        assert authorizer.authorize(_request("p1", 100_001), NOW) is None
+    finally:
+        authorizer.close()
+    assert _no_payments(pg)
+
+
+def test_a_blocked_account_is_worded_by_the_general_path(pg: Database) -> None:
+    """An overdue invoice blocks before credit is counted: the general path says so."""
+    settled = NOW - timedelta(days=40)  # its 30-day invoice is ten days overdue at NOW
+    with pg.transaction() as session:
+        account = open_account(
+            session, email="buyer@example.com", credit_limit_cents=100_000, now=settled
+        )
+        held = reserve(session, account.id, 10_000, now=settled)
+        settle_reservation(session, held.id, now=settled)
+        update_store_settings(
+            session, {"block_purchases_when_overdue": True, "overdue_grace_days": 0}
+        )
+    authorizer = ExpressAuthorizer(pg.engine)
+    try:
+        assert authorizer.authorize(_request("p1", 100_001), NOW) is None
+    finally:
+        authorizer.close()
+    assert _no_payments(pg)
+
+
+def test_a_revoked_key_writes_no_denial(pg: Database) -> None:
+    _account(pg, limit=100_000)
+    with pg.transaction() as session:
+        issued = create_key(session, role="gateway")
+        revoke_key(session, issued.app_key)
+    authorizer = ExpressAuthorizer(pg.engine)
+    key = IssuedKey(issued.app_key, hash_token(issued.app_token))
+    try:
+        assert authorizer.authorize(_request("p1", 100_001), NOW, key) is None
+    finally:
+        authorizer.close()
+    assert _no_payments(pg)
+
+
+def test_figures_that_fit_are_left_to_the_general_path(
+    pg: Database, express: ExpressAuthorizer
+) -> None:
+    """A snapshot that shows room means a race: the general path decides under the lock."""
+    account_id = _account(pg, limit=100_000)
+    with pg.transaction() as session:
+        settings = load_store_settings(session)
+        revision = session.scalar(select(StoreSettingsRow.revision)) or 0
+    buyer = _Buyer(account_id, 100_000, 0, 0, 0, False)
+    connection = express._connection()
+    assert express._deny(connection, _request("p1"), None, revision, settings, buyer, NOW) is None
+    assert _no_payments(pg)
+
+
 @pytest.mark.parametrize(
     ("why", "request_fields"),
     [
         ("no account by that e-mail", {"buyer_email": "stranger@example.com"}),
-        ("more than the credit", {"value_cents": 100_001}),
         ("test-suite traffic", {"test_suite": True, "card_number": "4444333322221111"}),
         ("another currency", {"currency": "USD"}),
         ("another payment method", {"payment_method": "Visa"}),
@@ -165,16 +275,16 @@ def test_a_settings_change_decides_the_next_purchase(pg: Database) -> None:
     try:
         # Above the limit, within a tolerance the store does not use: declined, and the
         # settings it was decided by are what this worker now remembers.
-        assert authorizer.authorize(_request("p1", 105_000), NOW) is None
+        assert _status(authorizer.authorize(_request("p1", 105_000), NOW)) == "denied"
         with pg.transaction() as session:  # any worker switches tolerance on
             update_store_settings(session, {"tolerance_enabled": True})
-        assert authorizer.authorize(_request("p2", 105_000), NOW) is not None
+        assert _status(authorizer.authorize(_request("p2", 105_000), NOW)) == "approved"
         with pg.transaction() as session:  # and off again: the headroom is gone at once
             update_store_settings(session, {"tolerance_enabled": False})
             p2 = session.get(Payment, "p2")
             assert p2 is not None and p2.reservation_id is not None
             release_reservation(session, p2.reservation_id, now=NOW)  # that order cancelled
-        assert authorizer.authorize(_request("p3", 105_000), NOW) is None
+        assert _status(authorizer.authorize(_request("p3", 105_000), NOW)) == "denied"
     finally:
         authorizer.close()
     assert _reserved(pg, account.id) == 0
@@ -244,7 +354,7 @@ def test_concurrent_purchases_never_overspend(pg: Database, express: ExpressAuth
     account_id = _account(pg, limit=100_000)  # 1,000.00: room for ten purchases of 100.00
 
     def buy(i: int) -> bool:
-        return express.authorize(_request(f"p{i}"), NOW) is not None
+        return _status(express.authorize(_request(f"p{i}"), NOW)) == "approved"
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         approved = sum(pool.map(buy, range(40)))
@@ -294,15 +404,17 @@ def test_approves_up_to_the_last_cent_of_the_tolerance(pg: Database) -> None:
         load_store_settings(session)
     authorizer = ExpressAuthorizer(pg.engine)
     try:
-        assert authorizer.authorize(_request("over", 133_329), NOW) is None
-        assert authorizer.authorize(_request("exact", 133_328), NOW) is not None
-        assert authorizer.authorize(_request("one-more", 1), NOW) is None
+        assert _status(authorizer.authorize(_request("over", 133_329), NOW)) == "denied"
+        assert _status(authorizer.authorize(_request("exact", 133_328), NOW)) == "approved"
+        assert _status(authorizer.authorize(_request("one-more", 1), NOW)) == "denied"
     finally:
         authorizer.close()
     assert _reserved(pg, account.id) == 133_328
 
 
-def test_the_entrance_answers_approvals_and_flask_the_rest(pg_app: Flask, pg: Database) -> None:
+def test_the_entrance_answers_approvals_and_denials_and_flask_the_rest(
+    pg_app: Flask, pg: Database
+) -> None:
     reached_flask: list[str] = []
     pg_app.before_request(lambda: reached_flask.append(request.path) and None)
     _account(pg, limit=100_000)
@@ -316,6 +428,7 @@ def test_the_entrance_answers_approvals_and_flask_the_rest(pg_app: Flask, pg: Da
 
     denied = client.post("/payments", json=payment_body("p2", "5000.00"), headers=HEADERS)
     assert denied.json is not None and denied.json["status"] == "denied"
+    assert reached_flask == []  # a denial for want of credit is answered there too
     wrong_token = {**HEADERS, "X-VTEX-API-AppToken": "not-the-token"}
     refused = client.post("/payments", json=payment_body("p3", "1.00"), headers=wrong_token)
     assert refused.status_code == 401 and refused.json is not None
@@ -327,7 +440,7 @@ def test_the_entrance_answers_approvals_and_flask_the_rest(pg_app: Flask, pg: Da
     )
     assert bad.status_code == 400 and bad.json is not None
     assert bad.json["code"] == "malformed_json"
-    assert reached_flask == ["/payments"] * 3
+    assert reached_flask == ["/payments"] * 2
 
 
 @pytest.mark.parametrize("tolerance", [False, True], ids=["", "tolerance"])
