@@ -25,12 +25,21 @@ unit of work, session and engine layers against ~0.5 ms in PostgreSQL, and seven
 trips (ping, BEGIN, four statements, COMMIT), each a context switch on a small machine.
 See the README's performance section.
 
-When the statement writes nothing (no open account for that e-mail, or not enough
-credit), or the request is anything but the common case (test-suite cards, a buyer
-without e-mail, what ``check_payment`` or ``plan_for`` refuse), or the database
-refuses (a repeated ``paymentId`` collides) or fails, nothing is written and the caller
-takes the general path (``authorize_payment``), which handles every case and words every
-denial. A failure while the statement commits is ambiguous; the general path then looks
+The common denial is answered here too: when the statement holds nothing, it also
+returns the buyer's open account as it saw it, and when those figures leave no room for
+the purchase, ``refuse_beyond_credit`` (the credit rule the general path applies) words
+the denial and one INSERT writes the denied payment, guarded by the same settings
+revision and key. A hot account out of credit is thus refused at the express path's pace
+without taking its row lock (a denial changes no credit; the snapshot is the account's
+committed state at that moment).
+
+When the statement writes nothing otherwise (no open account for that e-mail, figures
+that fit after all because another purchase or a release raced it, a store that reviews
+over-limit purchases, an account blocked by an overdue invoice), or the request is
+anything but the common case (test-suite cards, a buyer without e-mail, what
+``check_payment`` or ``plan_for`` refuse), or the database refuses (a repeated
+``paymentId`` collides) or fails, nothing is written and the caller takes the general
+path (``authorize_payment``), which handles every case and words every denial. A failure while the statement commits is ambiguous; the general path then looks
 the payment up first, so a committed one is replayed and never reserved twice.
 
 The statement also holds only while the store settings are still the revision this
