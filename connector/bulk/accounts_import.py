@@ -31,7 +31,12 @@ from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import ACCOUNT_COLUMNS, ACCOUNT_UPDATE_COLUMNS
 from connector.credit.account_changes import AccountChange, update_accounts
 from connector.credit.accounts import NewAccount, open_accounts
-from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
+from connector.credit.identity import (
+    check_document,
+    normalize_document,
+    normalize_document_type,
+    normalize_email,
+)
 from connector.credit.lookups import (
     accounts_by_id,
     open_accounts_by_document,
@@ -135,6 +140,10 @@ class AccountsImport:
         except ValidationError:
             refuse("document_type", Code.INVALID_DOCUMENT_TYPE, "one of CPF, CNPJ, Other")
             document_type = None
+        try:
+            check_document(document, document_type)
+        except ValidationError as error:
+            refuse("document", Code.INVALID_DOCUMENT, "; ".join(map(str, error.fields.values())))
         limit = amount("credit_limit", parse_cents, Code.INVALID_AMOUNT)
         tolerance = amount("tolerance", parse_rate_bps, Code.INVALID_RATE)
         account_id = cells.get("id") or None

@@ -21,6 +21,7 @@ from connector.credit.accounts import (
 )
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
+    check_document,
     normalize_document,
     normalize_document_type,
     normalize_email,
@@ -203,6 +204,7 @@ def _new_document(
         change.document_type if change.document_type is not _UNCHANGED else account.document_type,
         document,
     )
+    check_document(document, kind)
     if document is not None and (document, kind) != (account.document, account.document_type):
         holder = known.documents.get((document, kind))
         if holder is not None and holder != account.id:

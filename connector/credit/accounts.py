@@ -20,6 +20,7 @@ from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
+    check_document,
     normalize_document,
     normalize_document_type,
     normalize_email,
@@ -102,6 +103,7 @@ class NewAccount:
         email = normalize_email(self.email)
         document = normalize_document(self.document)
         document_type = normalize_document_type(self.document_type, document)
+        check_document(document, document_type)
         check_limit(self.credit_limit_cents)
         check_tolerance(self.tolerance_bps)
         if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):

@@ -3,14 +3,20 @@
 Every lookup by e-mail (checkout, My Credits sign-in, staff users, the outbox) goes
 through ``canonical_email``; every e-mail stored goes through ``normalize_email``, which
 also checks it. Documents are stored without their mask (``123.456.789-09`` is
-``12345678909``).
+``12345678909``); a CPF or CNPJ is stored only with its check digits right
+(``check_document``, by python-stdnum, which also knows the alphanumeric CNPJ of 2026),
+and shown with its mask (``masked_document``). ``Other`` names no scheme (a passport, a
+foreign id), so only its characters are checked.
 """
 
 from __future__ import annotations
 
 import re
 
-from connector.errors import ValidationError
+from stdnum import exceptions as stdnum_errors
+from stdnum.br import cnpj, cpf
+
+from connector.errors import Reason, ValidationError
 
 DOCUMENT_TYPES = {"cpf": "CPF", "cnpj": "CNPJ", "other": "Other"}
 MAX_EMAIL = 254
@@ -60,3 +66,33 @@ def normalize_document_type(document_type: object, document: str | None) -> str 
             "invalid document type", fields={"documentType": "one of CPF, CNPJ, Other"}
         )
     return DOCUMENT_TYPES[document_type.strip().lower()]
+
+
+_SCHEMES = {"CPF": cpf, "CNPJ": cnpj}
+
+
+def check_document(document: str | None, document_type: str | None) -> None:
+    """Refuse a CPF or CNPJ whose length or check digits are wrong (both normalized)."""
+    scheme = _SCHEMES.get(document_type or "")
+    if document is None or scheme is None:
+        return
+    try:
+        scheme.validate(document)
+    except stdnum_errors.InvalidLength:
+        digits = 11 if document_type == "CPF" else 14
+        why = Reason("a {kind} has {digits} characters", kind=document_type, digits=digits)
+    except stdnum_errors.ValidationError:
+        why = Reason("not a valid {kind}: its check digits do not match", kind=document_type)
+    else:
+        return
+    raise ValidationError("invalid document", fields={"document": why})
+
+
+def masked_document(document: str | None, document_type: str | None) -> str:
+    """A document as people write it: ``123.456.789-09``, ``12.345.678/0001-95``."""
+    scheme = _SCHEMES.get(document_type or "")
+    if not document:
+        return ""
+    if scheme is None or not scheme.is_valid(document):
+        return document  # Other, or a document stored before the check digits were
+    return str(scheme.format(document))
