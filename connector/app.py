@@ -63,6 +63,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, clock: Clock | Non
     protocol.init_app(app)
     web.init_app(app)
     ops.init_app(app)
-    # Outermost, in front of the express entrance too: see connector.hosts.
+    # In front of the express entrance too: see connector.hosts.
     app.wsgi_app = TrustedHosts(app.wsgi_app, settings.allowed_hosts)  # type: ignore[method-assign]
+    ops.observe(app)  # outermost: request ids, the access log, metrics (connector.ops)
     return app

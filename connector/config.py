@@ -19,8 +19,12 @@ class ConfigError(Exception):
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+# Where the checkout platform's admin lives: the hosts the configuration flow may send a
+# merchant back to with an authorization code (connector.access.connections).
+PLATFORM_RETURN_HOSTS = (".myvtex.com", ".vtexcommercestable.com.br", ".vtexpayments.com.br")
 _HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _TRUE = {"1", "true", "yes", "on"}
+LOG_FORMATS = ("logfmt", "json")
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -37,7 +41,7 @@ class Settings:
     callback_app_token: str | None = field(default=None, repr=False)
     allow_testsuite_without_credentials: bool = False
     workers: int = 0  # 0: pick from the number of cores
-    threads: int = 1  # application threads per worker process
+    threads: int = 2  # application threads per worker process: one waits, one runs
     access_log: bool = True
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
     # False behind a pooler that moves a session's statements between server connections
@@ -45,6 +49,7 @@ class Settings:
     db_prepared_statements: bool = True
     scheduler_enabled: bool = True
     log_level: str = "INFO"
+    log_format: str = "logfmt"  # one line per event: key=value, or JSON
     # The admin and My Credits pages (connector.web).
     cookie_secure: bool = True  # False only for plain-HTTP use on a trusted network
     session_hours: int = 12
@@ -53,6 +58,8 @@ class Settings:
     # default: the public URL's host, and localhost for a first run on this machine.
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     smtp_url: str | None = field(default=None, repr=False)  # unset: mails stay in the outbox
+    # The hosts a configuration flow's returnUrl may name (connector.access.connections).
+    onboarding_return_hosts: tuple[str, ...] = (*PLATFORM_RETURN_HOSTS, *LOOPBACK_HOSTS)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         return replace(self, **dict(overrides))
@@ -83,6 +90,8 @@ def normalize_database_url(url: str) -> str:
                 "DATABASE_URL must name a SQLite file (an in-memory database is not shared "
                 "between the server's processes)"
             )
+        # Absolute from here on, so that every message names the file a command would use.
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
     else:
         raise ConfigError(
             f"DATABASE_URL backend {backend!r} is not supported; use sqlite:///path or "
@@ -152,10 +161,46 @@ def _allowed_hosts(raw: str | None, public_url: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _return_hosts(raw: str | None) -> tuple[str, ...]:
+    """The hosts the configuration flow may send an authorization code to."""
+    if raw is None or not raw.strip():
+        return (*PLATFORM_RETURN_HOSTS, *LOOPBACK_HOSTS)
+    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    for name in names:
+        if not _HOST.match(name):
+            raise ConfigError(
+                f"CONNECTOR_ONBOARDING_RETURN_HOSTS: {name!r} is not a host name "
+                "(such as mystore.myvtex.com, or .myvtex.com for every subdomain)"
+            )
+    return names
+
+
+def default_instance_path(env: Mapping[str, str]) -> Path:
+    """The user's data folder for the service: the same wherever a command is run from.
+
+    ``$XDG_DATA_HOME/connector``, else ``~/.local/share/connector`` (the XDG base
+    directory default), so ``connector users create`` in any folder reaches the database
+    ``connector serve`` made.
+    """
+    xdg = env.get("XDG_DATA_HOME") or ""
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "connector"
+    home = env.get("HOME") or ""
+    if not home:
+        raise ConfigError(
+            "no home folder to keep the instance in (HOME is not set): "
+            "set CONNECTOR_INSTANCE_PATH, or DATABASE_URL and CONNECTOR_SECRET_KEY"
+        )
+    return Path(home) / ".local" / "share" / "connector"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError with a message naming the bad value."""
     env = os.environ if env is None else env
-    instance_path = Path(env.get("CONNECTOR_INSTANCE_PATH") or "instance").resolve()
+    configured_instance = env.get("CONNECTOR_INSTANCE_PATH") or ""
+    instance_path = (
+        Path(configured_instance) if configured_instance else default_instance_path(env)
+    ).resolve()
     default_url = f"sqlite:///{instance_path / 'connector.sqlite3'}"
     database_url = normalize_database_url(env.get("DATABASE_URL") or default_url)
     app_key, app_token = _pair(env, "CONNECTOR_APP_KEY", "CONNECTOR_APP_TOKEN")
@@ -163,10 +208,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret_key = env.get("CONNECTOR_SECRET_KEY") or None
     if secret_key is not None and len(secret_key) < 32:
         raise ConfigError("CONNECTOR_SECRET_KEY is too short: use at least 32 characters")
-    log_level = (env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper()
+    raw_level = env.get("CONNECTOR_LOG_LEVEL") or "INFO"
+    log_level = raw_level.strip().upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(
-            f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
+            f"CONNECTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {raw_level!r}"
+        )
+    log_format = (env.get("CONNECTOR_LOG_FORMAT") or "logfmt").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"CONNECTOR_LOG_FORMAT must be logfmt (key=value) or json, "
+            f"not {env.get('CONNECTOR_LOG_FORMAT')!r}"
         )
     public_url = (env.get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None
     if public_url is not None and not public_url.startswith(("https://", "http://")):
@@ -193,15 +245,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "CONNECTOR_ALLOW_TESTSUITE_WITHOUT_CREDENTIALS", False
         ),
         workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
-        threads=_int(env, "CONNECTOR_THREADS", 1, 1, 64),
+        threads=_int(env, "CONNECTOR_THREADS", 2, 1, 64),
         access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
         express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
         db_prepared_statements=_bool(env, "CONNECTOR_DB_PREPARED_STATEMENTS", True),
         scheduler_enabled=_bool(env, "CONNECTOR_SCHEDULER", True),
         log_level=log_level,
+        log_format=log_format,
         cookie_secure=_bool(env, "CONNECTOR_COOKIE_SECURE", True),
         session_hours=_int(env, "CONNECTOR_SESSION_HOURS", 12, 1, 24 * 30),
         public_url=public_url,
         allowed_hosts=allowed_hosts,
         smtp_url=smtp_url,
+        onboarding_return_hosts=_return_hosts(env.get("CONNECTOR_ONBOARDING_RETURN_HOSTS")),
     )

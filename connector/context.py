@@ -8,6 +8,7 @@ the Flask tutorial's ``db.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -34,6 +35,9 @@ class AppContext:
     manifest: dict[str, Any]
     # Filled by the edges that need them (the express authorizer, the OpenAPI document).
     extras: dict[str, Any] = field(default_factory=dict)
+    # What other edges add to the API's OpenAPI document (the protocol's operations), each
+    # called with the document's ``APISpec``: edges never import each other.
+    openapi_parts: list[Callable[[Any], None]] = field(default_factory=list)
 
 
 def install(app: Flask, context: AppContext) -> None:

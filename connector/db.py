@@ -99,6 +99,9 @@ def make_engine(database_url: str, *, prepared_statements: bool = True, **kwargs
     prepares a statement on the server: the next transaction may reach another connection.
     """
     url = make_url(database_url)
+    # An error's text would otherwise carry the statement's values (a token's hash, a
+    # sign-in link in a mail) into the logs.
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("json_serializer", jsonio.dumps)
     kwargs.setdefault("json_deserializer", jsonio.loads)
     if url.get_backend_name() == "sqlite":

@@ -101,6 +101,18 @@ class Code(StrEnum):
     # People and access
     USER_EXISTS = "user_exists"
     MY_CREDITS_DISABLED = "my_credits_disabled"
+    # The platform's configuration flow (connector.access.connections)
+    RETURN_URL_NOT_ALLOWED = "return_url_not_allowed"
+    APPLICATION_MISMATCH = "application_mismatch"
+    AUTHORIZATION_TOKEN_INVALID = "authorization_token_invalid"  # noqa: S105 (a code, not a secret)
+    AUTHORIZATION_TOKEN_EXPIRED = "authorization_token_expired"  # noqa: S105 (a code, not a secret)
+    AUTHORIZATION_TOKEN_USED = "authorization_token_used"  # noqa: S105 (a code, not a secret)
+    CONSENT_NOT_FOUND = "consent_not_found"
+    CONSENT_EXPIRED = "consent_expired"
+    AUTHORIZATION_CODE_INVALID = "authorization_code_invalid"
+    AUTHORIZATION_CODE_EXPIRED = "authorization_code_expired"
+    AUTHORIZATION_CODE_USED = "authorization_code_used"
+    CONNECTION_NOT_FOUND = "connection_not_found"
     # Bulk files and their rows
     INVALID_FILE = "invalid_file"
     NOT_CSV = "not_csv"

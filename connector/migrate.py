@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,7 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from connector.db import make_engine
 from connector.resources import migrations_path
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -22,17 +28,69 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database up to ``revision`` (the latest by default)."""
-    command.upgrade(alembic_config(database_url), revision)
+@cache
+def _script() -> ScriptDirectory:
+    """The migrations shipped with this version (read once per process)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions this version of the code expects the database to be at."""
+    return frozenset(_script().get_heads())
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this version ships that revision (else a newer version applied it)."""
+    try:
+        return _script().get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for unknown ids
+        return False
+
+
+def current_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions the database is at (empty: no schema yet)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade(database_url: str, revision: str = "head") -> list[str]:
+    """Bring the database up to ``revision`` (the latest by default); the revisions applied.
+
+    Silent when there is nothing to apply: Alembic's own lines stay at WARNING
+    (``connector.logs``), and each migration this call applies is logged here, once (a
+    server starting beside another that already applied it logs nothing).
+    """
+    engine = make_engine(database_url)  # creates a SQLite file's folder
+    try:
+        with engine.connect() as connection:
+            before = current_revisions(connection)
+    finally:
+        engine.dispose()
+    if revision == "head" and before == head_revisions():
+        return []
+    applied: list[str] = []
+
+    def record(*, step: Any, **_: Any) -> None:
+        if step.is_upgrade:
+            applied.append(step.up_revision_id)
+            log.info(
+                "migration applied",
+                extra={"revision": step.up_revision_id, "title": _title(step.up_revision)},
+            )
+
+    config = alembic_config(database_url)
+    config.attributes["on_version_apply"] = record  # read by migrations/env.py
+    command.upgrade(config, revision)
+    return applied
+
+
+def _title(script: Any) -> str:
+    return str(script.doc or "").split("\n")[0].strip() if script is not None else ""
 
 
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the latest revision."""
-    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
     with engine.connect() as connection:
-        heads = set(MigrationContext.configure(connection).get_current_heads())
-    return heads == set(script.get_heads())
+        return current_revisions(connection) == head_revisions()
 
 
 @contextmanager

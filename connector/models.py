@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from connector.access.connections import PlatformConnection
 from connector.access.customer_links import CustomerSignInToken
 from connector.access.keys import ApiKey
 from connector.access.users import StaffUser
@@ -13,6 +14,7 @@ from connector.credit.models import (
     StoreSettingsRow,
 )
 from connector.db import Base
+from connector.heartbeat import SchedulerHeartbeat
 from connector.notify.notifications import Notification
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import (
@@ -38,7 +40,9 @@ __all__ = [
     "PaymentCallback",
     "PaymentOperation",
     "PaymentReview",
+    "PlatformConnection",
     "Reservation",
+    "SchedulerHeartbeat",
     "StaffUser",
     "StatementEntry",
     "StoreSettingsRow",

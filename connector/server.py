@@ -7,25 +7,35 @@ same app served 1,500 authorizations/s under granian against 840/s under gunicor
 same run. Each worker is a process that builds its own app (and engine) from the factory,
 runs the app in one thread by default (``CONNECTOR_THREADS`` for more), and is respawned
 if it dies.
+
+The server's processes log through ``connector.logs`` (granian applies its ``dictConfig``
+in each), and count into one ``PROMETHEUS_MULTIPROC_DIR`` that ``/metrics`` sums.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
 
+from connector import logs
 from connector.config import Settings
 
 log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
 
 
 def worker_app() -> Flask:
@@ -44,7 +54,69 @@ def worker_app() -> Flask:
 
 
 def default_workers() -> int:
-    return min(2 * multiprocessing.cpu_count() + 1, 9)
+    """One worker per core this process may run on: granian's own advice (more workers
+    than cores only add switching; ``CONNECTOR_THREADS`` overlaps waits within one)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def metrics_folder() -> Iterator[Path]:
+    """The folder every process of this server counts into, empty at start.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` when the operator names one (its old files removed);
+    otherwise a new temporary folder, removed when the server stops. It must be in the
+    environment before any process creates a metric, so ``serve`` calls this before the
+    workers fork, and the server's own process never imports ``connector.metrics``.
+    """
+    if "connector.metrics" in sys.modules:
+        raise RuntimeError("connector.metrics was imported before the metrics folder was set")
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield folder
+        return
+    folder = Path(tempfile.mkdtemp(prefix="connector-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Announcement:
+    """Text printed once the service is ready, by ``connector.announce``'s process."""
+
+    def __init__(self, text: str | None, host: str, port: int) -> None:
+        self.text = text
+        self.url = f"http://{_local(host)}:{port}/ready"
+
+    def start(self) -> None:
+        text, self.text = self.text, None
+        if text is None:
+            return
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "connector.announce", self.url, str(os.getpid())],
+            stdin=subprocess.PIPE,
+        )
+        assert launcher.stdin is not None
+        launcher.stdin.write(text.encode())
+        launcher.stdin.close()
+        launcher.wait(timeout=30)  # it forks the one that waits, and exits
+
+
+def _local(host: str) -> str:
+    if host in ("", "0.0.0.0"):  # noqa: S104 (the address a wildcard bind answers on)
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 class _Scheduler:
@@ -72,23 +144,37 @@ class _Scheduler:
             process.kill()
 
 
-def run_server(settings: Settings, host: str, port: int, workers: int | None) -> None:
+def run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int | None,
+    *,
+    announce: str | None = None,
+) -> None:
+    """Serve until stopped; ``announce`` is printed once the workers answer."""
+    count = workers or settings.workers or default_workers()
     server = Server(
         "connector.server:worker_app",
         factory=True,
         address=host,
         port=port,
         interface=Interfaces.WSGI,
-        workers=workers or settings.workers or default_workers(),
+        websockets=False,  # WSGI has none; saying so spares a start-up line
+        workers=count,
         blocking_threads=settings.threads,
         respawn_failed_workers=True,
         workers_kill_timeout=20,  # a stopping worker has this long to finish its requests
         log_level=LogLevels(settings.log_level.lower()),
-        log_access=settings.access_log,
+        log_dictconfig=logs.dict_config(settings.log_level, settings.log_format, "stdout"),
+        log_access=False,  # connector.ops logs each request by its URL rule, with its id
     )
     scheduler = _Scheduler(settings)
+    announcement = _Announcement(announce, host, port)
     server.on_startup(scheduler.start)
+    server.on_startup(announcement.start)
     server.on_shutdown(scheduler.stop)
+    log.info("serving", extra={"url": f"http://{_local(host)}:{port}", "workers": count})
     try:
         server.serve()
     finally:

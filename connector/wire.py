@@ -126,6 +126,30 @@ class WholeNumber(fields.Integer):
         return super()._deserialize(int(number), attr, data, **kwargs)
 
 
+# How the OpenAPI document types the lenient fields above: one JSON type each, so clients
+# and their generators see numbers, and the strings also read on input said in words.
+AMOUNT_FORMAT = "decimal"  # the OpenAPI format registry's exact decimal number
+AMOUNT_INPUT = 'a string such as "1100", "1.100,00" or "1,100.00" is read too'
+WHOLE_NUMBER_INPUT = 'a string such as "3" is read too'
+
+
+def openapi_number(
+    field: fields.Field[Any], *, description: str | None, request: bool
+) -> dict[str, Any]:
+    """The OpenAPI type of an amount, a rate or a whole number, and its description (empty
+    for other fields); in a ``request`` body the strings it accepts are described."""
+    if isinstance(field, Cents):
+        typed, accepts = {"type": "number", "format": AMOUNT_FORMAT}, AMOUNT_INPUT
+    elif isinstance(field, Rate | Fraction):  # their description says how they are written
+        typed, accepts = {"type": "number", "format": AMOUNT_FORMAT}, ""
+    elif isinstance(field, WholeNumber):
+        typed, accepts = {"type": "integer"}, WHOLE_NUMBER_INPUT
+    else:
+        return {}
+    text = "; ".join(t for t in (description, accepts if request else "") if t)
+    return {**typed, "description": text} if text else typed
+
+
 class InvoiceStatusField(fields.String):
     """``Opened`` (``Open`` is accepted), ``Paid`` or ``Cancelled``."""
 

@@ -34,6 +34,8 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            # connector.migrate logs each migration it applies, and nothing otherwise.
+            on_version_apply=context.config.attributes.get("on_version_apply"),
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

@@ -187,3 +187,100 @@ def test_0008_turns_due_moments_into_the_store_days_and_back(
             key: f"{due} 03:00:00" for key, (_, _, _, due) in _DUE_ROWS.items()
         }
         engine.dispose()
+
+
+def test_0014_adds_platform_connections_and_makes_every_staff_user_an_admin(
+    tmp_path: Path, database: Database
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0011")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_users VALUES ('U1', 'boss@store.example', 'Boss', "
+                    "'scrypt:x', :at, NULL, 1)"
+                ),
+                {"at": "2026-11-30 12:00:00+00:00"},
+            )
+        upgrade(url, "0014")
+        assert "platform_connections" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT id, role FROM staff_users")).all() == [
+                ("U1", "admin")
+            ]
+        command.downgrade(alembic_config(url), "0011")
+        assert "platform_connections" not in inspect(engine).get_table_names()
+        columns = {column["name"] for column in inspect(engine).get_columns("staff_users")}
+        assert "role" not in columns and "session_epoch" in columns
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT email FROM staff_users")) == "boss@store.example"
+        engine.dispose()
+
+
+def test_0013_gives_every_purchase_an_order_id_and_back(tmp_path: Path, database: Database) -> None:
+    from alembic import command
+    from sqlalchemy import Engine, text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0011")
+        engine = make_engine(url)
+        stamp = "2026-11-30 12:00:00"
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (id, email, status, credit_limit_cents, tolerance_bps, "
+                    "balance_cents, reserved_cents, created_at, updated_at) "
+                    "VALUES ('A', 'a@example.com', 'Open', 100000, 0, -2000, 0, :at, :at)"
+                ),
+                {"at": stamp},
+            )
+            # T: a pre-authorization of the API (no order); P: a payment of the protocol.
+            for key, order in (("T", None), ("P", "order-1")):
+                connection.execute(
+                    text(
+                        "INSERT INTO reservations (id, account_id, order_id, status, "
+                        "value_cents, authorized_cents, settled_cents, refunded_cents, "
+                        "installments, term_days, invoice_count, created_at, updated_at) "
+                        "VALUES (:id, 'A', :order, 'posted', 0, 1000, 1000, 0, 1, '[30]', 1, "
+                        ":at, :at)"
+                    ),
+                    {"id": key, "order": order, "at": stamp},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO invoices (id, friendly_id, account_id, reservation_id, "
+                        "order_id, installment, number_of_installments, value_cents, "
+                        "original_value_cents, status, created_at, updated_at, "
+                        "original_due_date, due_date, postponement_count, postponed_days) "
+                        "VALUES (:invoice, :friendly, 'A', :id, :order, 1, 1, 1000, 1000, "
+                        "'Opened', :at, :at, '2026-12-30', '2026-12-30', 0, 0)"
+                    ),
+                    {
+                        "invoice": f"{key}-01",
+                        "friendly": f"F-{key}",
+                        "id": key,
+                        "order": order,
+                        "at": stamp,
+                    },
+                )
+
+        def order_ids(engine: Engine) -> set[tuple[str, str | None]]:
+            with engine.connect() as connection:
+                return {
+                    (key, order)
+                    for table in ("reservations", "invoices")
+                    for key, order in connection.execute(
+                        text(f"SELECT id, order_id FROM {table}")  # noqa: S608 (our own names)
+                    )
+                }
+
+        protocol = {("P", "order-1"), ("P-01", "order-1")}  # an order id is kept as it is
+        upgrade(url)
+        assert order_ids(engine) == {("T", "T"), ("T-01", "T"), *protocol}
+        command.downgrade(alembic_config(url), "0011")
+        assert order_ids(engine) == {("T", None), ("T-01", None), *protocol}
+        engine.dispose()

@@ -10,6 +10,14 @@ in its own error shape. Roles grant permissions:
 | ``invoices`` | read; write invoices (pay, cancel, change, postpone) and import them |
 | ``read`` | read |
 | ``gateway`` | speak the payment provider protocol only |
+
+Staff users of the admin pages have a role too (``STAFF_ROLE_PERMISSIONS``):
+
+| staff role | may |
+|---|---|
+| ``admin`` | all ``finance`` may, and the store's settings, connections, keys and users |
+| ``finance`` | read; change accounts, holders, limits, invoices and reviews, and import them |
+| ``viewer`` | read every page; change nothing |
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ WRITE_TRANSACTIONS = "write:transactions"
 WRITE_INVOICES = "write:invoices"
 WRITE_SETTINGS = "write:settings"
 PAYMENTS = "payments"
+# Staff only. WRITE_CREDIT: accounts, holders, invoices, reviews and their imports;
+# WRITE_ADMIN: the store's settings; MANAGE_KEYS: connections and keys; MANAGE_STAFF: users.
+WRITE_CREDIT = "write:credit"
+WRITE_ADMIN = "write:admin"
+MANAGE_KEYS = "manage:keys"
+MANAGE_STAFF = "manage:staff"
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -40,6 +54,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset({READ}),
     "gateway": frozenset({PAYMENTS}),
 }
+
+STAFF_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({READ, WRITE_CREDIT, WRITE_ADMIN, MANAGE_KEYS, MANAGE_STAFF}),
+    "finance": frozenset({READ, WRITE_CREDIT}),
+    "viewer": frozenset({READ}),
+}
+STAFF_ROLES = tuple(STAFF_ROLE_PERMISSIONS)
 
 _KEY_HEADERS = ("X-VTEX-API-AppKey", "X-PROVIDER-API-AppKey")
 _TOKEN_HEADERS = ("X-VTEX-API-AppToken", "X-PROVIDER-API-AppToken")

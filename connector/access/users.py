@@ -1,4 +1,5 @@
-"""Staff users of the admin pages: passwords stored as scrypt hashes."""
+"""Staff users of the admin pages: passwords stored as scrypt hashes, each with a role
+(``connector.access.principals.STAFF_ROLE_PERMISSIONS``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from connector.access.principals import STAFF_ROLE_PERMISSIONS, STAFF_ROLES
 from connector.clock import utcnow
 from connector.credit.identity import canonical_email, normalize_email
 from connector.db import Base
-from connector.errors import Code, Conflict, NotFound, Reason, ValidationError
+from connector.errors import Code, Conflict, Forbidden, NotFound, Reason, ValidationError
 from connector.ids import new_id
 
 
@@ -29,6 +31,10 @@ class StaffUser(Base):
     disabled_at: Mapped[datetime | None]
     # Bumped when the password changes or the user is disabled: older sessions stop working.
     session_epoch: Mapped[int]
+    role: Mapped[str] = mapped_column(String(16), server_default="admin")  # STAFF_ROLES
+
+    def may(self, permission: str) -> bool:
+        return permission in STAFF_ROLE_PERMISSIONS.get(self.role, frozenset())
 
 
 MIN_PASSWORD_LENGTH = 10
@@ -52,12 +58,28 @@ def _check_password(password: str) -> None:
         )
 
 
+def _check_role(role: str) -> None:
+    if role not in STAFF_ROLES:
+        raise ValidationError(
+            "unknown role {role}",
+            fields={"role": Reason("one of {roles}", roles=", ".join(STAFF_ROLES))},
+            role=repr(role),
+        )
+
+
 def create_user(
-    session: Session, *, email: str, password: str, name: str = "", now: datetime | None = None
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    role: str = "admin",
+    now: datetime | None = None,
 ) -> StaffUser:
     """Add a staff user; the password is kept only as a hash."""
     email = normalize_email(email)
     _check_password(password)
+    _check_role(role)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise Conflict("a user {email} already exists", code=Code.USER_EXISTS, email=email)
     user = StaffUser(
@@ -68,6 +90,7 @@ def create_user(
         created_at=now or utcnow(),
         disabled_at=None,
         session_epoch=1,
+        role=role,
     )
     session.add(user)
     session.flush()
@@ -91,6 +114,15 @@ def set_password(session: Session, email: str, password: str) -> StaffUser:
     return user
 
 
+def set_role(session: Session, email: str, role: str) -> StaffUser:
+    """Change what a user may do; it holds from their next request."""
+    _check_role(role)
+    user = _by_email(session, email)
+    user.role = role
+    session.flush()
+    return user
+
+
 def disable_user(session: Session, email: str, *, now: datetime | None = None) -> StaffUser:
     """Stop a user from signing in; their open sessions end at their next request."""
     user = _by_email(session, email)
@@ -99,6 +131,12 @@ def disable_user(session: Session, email: str, *, now: datetime | None = None) -
         user.session_epoch += 1
     session.flush()
     return user
+
+
+def require(user: StaffUser, permission: str) -> None:
+    """Refuse what the user's role does not grant (a viewer changes nothing)."""
+    if not user.may(permission):
+        raise Forbidden("the {role} role may not do this", role=user.role)
 
 
 def list_users(session: Session) -> list[StaffUser]:

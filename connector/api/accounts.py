@@ -17,7 +17,7 @@ from connector.context import current, now, public_base_url
 from connector.credit import account_changes, accounts, holders
 from connector.credit.account_search import AccountFilter, account_select, count_rows, get_account
 from connector.credit.identity import normalize_document
-from connector.credit.models import Account, AccountStatus
+from connector.credit.models import Account
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.statements import account_statement, adjust_balance
 from connector.wire import decimal_text
@@ -49,7 +49,7 @@ def search_accounts(session: Session) -> Response:
     f = AccountFilter(
         email=q.get("email"),
         document=normalize_document(q["document"]) if q.get("document") else None,
-        statuses=((q.get("status") or AccountStatus.OPEN).capitalize(),),
+        statuses=(s.ACCOUNT_STATUS_WORDS[(q.get("status") or "open").lower()],),
         op=q["op"].lower(),
     )
     page = page_of(q)

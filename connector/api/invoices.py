@@ -179,9 +179,9 @@ def cancel_invoice(session: Session, account_id: str, invoice_id: str) -> Respon
     errors=(409,),
     description="Records the payment (its date, method, reference and the amount received, "
     "by default the amount due today) and restores the invoice's value to the account: "
-    "late charges never consume credit, and are booked as LateFee and Interest entries "
-    "beside the Payment. Paying twice changes nothing; a cancelled invoice cannot be paid "
-    "(409). The body may be empty.",
+    "late charges never consume credit, and are booked beside the Payment as Invoice "
+    "entries of kind LateFee and Interest (the statement's metadata.kind). Paying twice "
+    "changes nothing; a cancelled invoice cannot be paid (409). The body may be empty.",
 )
 def pay_invoice(session: Session, account_id: str, invoice_id: str) -> Response:
     b = json_body(s.PaymentBody)

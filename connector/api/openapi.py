@@ -1,42 +1,75 @@
 """The OpenAPI 3 document, generated from the declared operations and their schemas.
 
-``/api/openapi.json`` serves it; ``/api/docs`` renders it as plain HTML on the server,
-so the page needs no script, no build step and no network.
+``/api/openapi.json`` serves it; ``/api/docs`` renders it as plain HTML on the server
+(``connector.api.docs_page``), so the page needs no script, no build step and no network.
+Other edges add their operations through ``AppContext.openapi_parts`` (the payment
+provider protocol: ``connector.protocol.openapi``). Each operation carries real exchanges
+as examples, recorded from the app by ``tests/api/test_openapi_examples.py`` into
+``openapi_examples.json`` beside this module, which that test keeps true.
 """
 
 from __future__ import annotations
 
 import re
-from html import escape
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, jsonify
+from marshmallow import fields
 
+from connector import jsonio
+from connector.api.docs_page import render_html
 from connector.api.routes import OPERATIONS, PATH_NAMES, PREFIX, Operation
 from connector.api.schemas.common import Body, ErrorOut
 from connector.context import current
-from connector.wire import Cents, Rate, WholeNumber
+from connector.wire import Cents, Fraction, Rate, openapi_number
 
+EXAMPLES = Path(__file__).with_name("openapi_examples.json")
 ERROR_TEXT = {
     400: "Invalid request: error.fields names each bad field",
-    401: "Missing or unknown X-VTEX-API-AppKey / X-VTEX-API-AppToken",
+    401: "Missing or unknown credentials",
     403: "The key's role does not allow this",
     404: "Not found",
     409: "Conflicts with the current state",
     422: "Refused by the credit rules",
 }
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 _RULE_ARG = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
-DESCRIPTION = """The Customer Credit REST API, compatible with the public Customer Credit API:
-the same paths under /api/creditcontrol, the same JSON names.
+DESCRIPTION = """The customer credit connector's HTTP interface: the payment provider
+protocol the checkout's gateway calls, and the Customer Credit REST API, compatible with
+the public Customer Credit API (the same paths under `/api/creditcontrol`, the same JSON
+names).
 
-Authenticate with the X-VTEX-API-AppKey and X-VTEX-API-AppToken headers of a key issued
-by `connector keys create --role admin|accounts|invoices|read` (or the configured pair,
-which acts as admin). Amounts are JSON numbers; on input a string such as "1100" or
-"1.100,00" is accepted too. Errors are {"error": {"code", "message", "fields"?}}.
+Authenticate with `X-VTEX-API-AppKey` and `X-VTEX-API-AppToken`, or
+`X-PROVIDER-API-AppKey` and `X-PROVIDER-API-AppToken`: the configured pair (an admin), or
+a key issued by `connector keys create --role admin|accounts|invoices|read|gateway`. Each
+operation names the permission it needs and the roles that grant it.
+
+Amounts are JSON numbers in currency units (format `decimal`), never floats; on input a
+string such as `"1100"` or `"1.100,00"` is read too. Rates are fractions (0.1 is 10 %).
+The API's errors are `{"error": {"code", "message", "fields"?}}`; the protocol's are
+`{"status": "error", "code", "message"}`.
 """
+
+TAGS = {  # the API's tags, in the page's order, after the parts' own
+    "Accounts": "Credit accounts, their limits, holders and statements.",
+    "Transactions": "Pre-authorizations of the API: reserve, settle, refund, cancel.",
+    "Invoices": "One invoice per installment of a settled purchase: search, pay, postpone.",
+    "Checkout": "What a buyer may spend.",
+    "Store configuration": "The store's settings.",
+    "Bulk": "CSV templates, imports and exports.",
+}
+# Each header pair is one alternative: (key scheme, token scheme, key header, token header).
+CREDENTIALS = (
+    ("appKey", "appToken", "X-VTEX-API-AppKey", "X-VTEX-API-AppToken"),
+    ("providerAppKey", "providerAppToken", "X-PROVIDER-API-AppKey", "X-PROVIDER-API-AppToken"),
+)
+DocumentPart = Callable[[APISpec], None]
 
 
 def openapi_path(rule: str) -> str:
@@ -104,47 +137,86 @@ def _operation(op: Operation) -> dict[str, Any]:
     return doc
 
 
-def _lenient_numbers(converter: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
-    """In request bodies, amounts, rates and counts may also be written as strings."""
-    if isinstance(field, Cents | Rate | WholeNumber) and isinstance(field.root, Body):
-        ret: dict[str, Any] = kwargs["ret"]
-        number = ret.pop("type", "number")
-        text = 'a JSON number, or a string such as "1100", "1.100,00" or "1,100.00"'
-        if ret.get("description"):
-            text = f"{ret['description']}; {text}"
-        return {"oneOf": [{"type": number}, {"type": "string"}], "description": text}
-    return {}
+def _types(converter: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
+    """Amounts, rates and counts as JSON numbers (in request bodies, the strings read too);
+    a constant as its value's type."""
+    if isinstance(field, fields.Constant):
+        return {"type": _JSON_TYPES.get(type(field.constant), "object")}
+    said = kwargs["ret"].get("description")
+    return openapi_number(field, description=said, request=isinstance(field.root, Body))
 
 
-def build_spec() -> dict[str, Any]:
+def build_spec(parts: Iterable[DocumentPart] | None = None) -> dict[str, Any]:
+    """The document: the ``parts`` other edges add (by default the current app's), then
+    the API's operations, each with its recorded examples."""
     plugin = MarshmallowPlugin()
     spec = APISpec(
-        title="Customer Credit API",
+        title="Customer credit connector",
         version="1.0",
         openapi_version="3.0.3",
         plugins=[plugin],
         info={"description": DESCRIPTION},
         servers=[{"url": "/"}],
-        security=[{"appKey": [], "appToken": []}],
+        security=[{key: [], token: []} for key, token, _, _ in CREDENTIALS],
     )
     converter: Any = plugin.converter  # apispec's converter is untyped
-    converter.map_to_openapi_type(Cents, "number", None)
-    converter.map_to_openapi_type(Rate, "number", None)
-    converter.add_attribute_function(_lenient_numbers)
-    spec.components.security_scheme(
-        "appKey", {"type": "apiKey", "in": "header", "name": "X-VTEX-API-AppKey"}
-    )
-    spec.components.security_scheme(
-        "appToken", {"type": "apiKey", "in": "header", "name": "X-VTEX-API-AppToken"}
-    )
+    for kind in (Cents, Rate, Fraction):
+        converter.map_to_openapi_type(kind, "number", None)
+    converter.add_attribute_function(_types)
+    for key, token, key_header, token_header in CREDENTIALS:
+        for name, header in ((key, key_header), (token, token_header)):
+            spec.components.security_scheme(
+                name, {"type": "apiKey", "in": "header", "name": header}
+            )
     spec.components.schema("ErrorOut", schema=ErrorOut)
+    for part in current().openapi_parts if parts is None else parts:
+        part(spec)
+    for tag, description in TAGS.items():
+        spec.tag({"name": tag, "description": description})
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(openapi_path(op.rule), {})[op.method] = _operation(op)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document: dict[str, Any] = spec.to_dict()
+    _with_examples(document, _recorded())
     return document
+
+
+@cache
+def _recorded() -> dict[str, list[dict[str, Any]]]:
+    """The recorded exchanges by operation id (see the module's docstring)."""
+    if not EXAMPLES.exists():
+        return {}
+    recorded: dict[str, list[dict[str, Any]]] = jsonio.loads(EXAMPLES.read_text("utf-8"))[
+        "operations"
+    ]
+    return recorded
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def _with_examples(document: dict[str, Any], recorded: dict[str, list[dict[str, Any]]]) -> None:
+    """Each operation's exchanges as ``x-examples`` (the page shows them whole), and their
+    bodies as the standard examples of its request body and answers."""
+    for operations in document["paths"].values():
+        for op in operations.values():
+            exchanges = recorded.get(op["operationId"], [])
+            if exchanges:
+                op["x-examples"] = exchanges
+            for exchange in exchanges:
+                slug = _slug(exchange["title"])
+                request = op.get("requestBody", {}).get("content", {})
+                answer = op["responses"].get(str(exchange["status"]), {}).get("content", {})
+                for content, value in (
+                    (request, exchange.get("body")),
+                    (answer, exchange.get("answer")),
+                ):
+                    if content and value is not None:
+                        examples = next(iter(content.values())).setdefault("examples", {})
+                        examples[slug] = {"summary": exchange["title"], "value": value}
 
 
 def _document() -> dict[str, Any]:
@@ -153,70 +225,6 @@ def _document() -> dict[str, Any]:
         extras["openapi"] = build_spec()
     document: dict[str, Any] = extras["openapi"]
     return document
-
-
-def _schema_name(schema: dict[str, Any] | None) -> str:
-    if not schema:
-        return ""
-    if "$ref" in schema:
-        return str(schema["$ref"]).rsplit("/", 1)[-1]
-    if schema.get("type") == "array":
-        return _schema_name(schema.get("items")) + "[]"
-    return str(schema.get("type", "object"))
-
-
-def _body_schema(part: dict[str, Any]) -> str:
-    content = part.get("content", {})
-    first: dict[str, Any] = next(iter(content.values()), {}) if content else {}
-    return _schema_name(first.get("schema"))
-
-
-def render_html(document: dict[str, Any]) -> str:
-    """Every operation with its parameters, body and answers, as a plain HTML page."""
-    rows: list[str] = []
-    for path, operations in document["paths"].items():
-        for method, op in operations.items():
-            params = "".join(
-                f"<li><code>{escape(p['name'])}</code> ({escape(p['in'])})"
-                f"{' <em>required</em>' if p.get('required') else ''}"
-                f"{' — ' + escape(p['description']) if p.get('description') else ''}</li>"
-                for p in op.get("parameters", [])
-            )
-            body = _body_schema(op.get("requestBody", {}))
-            answers = "".join(
-                f"<li>{escape(code)}: {escape(r['description'])} "
-                f"<code>{escape(_body_schema(r))}</code></li>"
-                for code, r in op["responses"].items()
-            )
-            rows.append(
-                f"<section id='{escape(op['operationId'])}'><h3><code>{method.upper()} "
-                f"{escape(path)}</code> — {escape(op['summary'])}</h3>"
-                f"<p>{escape(op.get('description', ''))}</p>"
-                f"<p>Permission: <code>{escape(op['x-permission'])}</code></p>"
-                + (f"<h4>Parameters</h4><ul>{params}</ul>" if params else "")
-                + (f"<h4>Body</h4><p><code>{escape(body)}</code></p>" if body else "")
-                + f"<h4>Answers</h4><ul>{answers}</ul></section>"
-            )
-    schemas = "".join(
-        f"<section id='schema-{escape(name)}'><h3>{escape(name)}</h3><ul>"
-        + "".join(
-            f"<li><code>{escape(field)}</code>: {escape(_schema_name(prop) or 'object')}"
-            f"{' — ' + escape(prop['description']) if prop.get('description') else ''}</li>"
-            for field, prop in schema.get("properties", {}).items()
-        )
-        + "</ul></section>"
-        for name, schema in document["components"]["schemas"].items()
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{escape(document['info']['title'])}</title>"
-        "<style>body{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem}"
-        "section{border-top:1px solid #ccc}code{background:#f4f4f4}</style></head><body>"
-        f"<h1>{escape(document['info']['title'])}</h1>"
-        f"<pre>{escape(document['info']['description'])}</pre>"
-        "<p>The machine-readable document: <a href='/api/openapi.json'>/api/openapi.json</a></p>"
-        f"<h2>Operations</h2>{''.join(rows)}<h2>Schemas</h2>{schemas}</body></html>"
-    )
 
 
 def init_app(app: Flask) -> None:

@@ -2,55 +2,68 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import click
 
-from connector.cli.common import Command, pass_command
+from connector.cli.common import Command, pass_command, shown
 from connector.config import Settings
 from connector.db import Database
+
+log = logging.getLogger("connector.serve")
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", type=click.IntRange(1, 64), help="HTTP worker processes.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="HTTP worker processes (default: one per core)."
+)
 @pass_command
 def serve(command: Command, host: str, port: int, workers: int | None) -> None:
     """Upgrade the database, then serve HTTP with several workers and one scheduler."""
     from connector.migrate import upgrade
     from connector.secrets_store import resolve_secret_key
-    from connector.server import run_server
+    from connector.server import metrics_folder, run_server
 
     settings = command.settings
+    command.check_location(creating=True)
     upgrade(settings.database_url)
-    _ensure_credentials(command.db, settings)
+    credentials = _ensure_credentials(command.db, settings)
     command.close()  # the workers and the scheduler open their own
     # Resolve the secret before forking so that every worker signs with the same key.
     os.environ["CONNECTOR_SECRET_KEY"] = resolve_secret_key(
         settings.secret_key, settings.instance_path
     )
-    click.echo(
-        f"connector: serving on http://{host}:{port} ({settings.database_url.split(':')[0]})"
+    log.info(
+        "starting",
+        extra={"database": shown(settings.database_url), "instance": str(settings.instance_path)},
     )
-    run_server(settings, host, port, workers)
+    with metrics_folder():
+        run_server(settings, host, port, workers, announce=credentials)
 
 
-def _ensure_credentials(db: Database, settings: Settings) -> None:
-    """With no configured pair and no key yet, issue an admin pair and print it once."""
+def _ensure_credentials(db: Database, settings: Settings) -> str | None:
+    """With no configured pair and no key yet, issue an admin pair; the text that shows it
+    (printed once, after the server's start-up lines, and written nowhere else)."""
     if settings.app_key:
-        return
+        return None
     from connector.access.keys import INITIAL_KEY_LABEL, create_key, has_any_key
 
     with db.transaction() as session:
         if has_any_key(session):
-            return
+            return None
         issued = create_key(session, role="admin", label=INITIAL_KEY_LABEL)
-    click.echo(
-        "connector: generated credentials (shown once; keep them safe):\n"
+    rule = "=" * 78
+    return (
+        f"\n{rule}\n"
+        "connector: generated admin credentials, shown this once (kept only hashed):\n"
         f"  X-VTEX-API-AppKey:   {issued.app_key}\n"
-        f"  X-VTEX-API-AppToken: {issued.app_token}"
+        f"  X-VTEX-API-AppToken: {issued.app_token}\n"
+        "Keep them safe; to use a pair of your own, set CONNECTOR_APP_KEY/CONNECTOR_APP_TOKEN.\n"
+        f"{rule}\n\n"
     )
 
 
@@ -62,11 +75,15 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @pass_command
 def db_upgrade(command: Command) -> None:
-    """Apply the migrations."""
+    """Apply the migrations (creating the database, and a SQLite file's folder)."""
     from connector.migrate import upgrade
 
-    upgrade(command.settings.database_url)
-    click.echo("connector: database is up to date")
+    command.check_location(creating=True)
+    applied = upgrade(command.settings.database_url)
+    where = shown(command.settings.database_url)
+    if applied:
+        click.echo(f"connector: {where} upgraded to {applied[-1]} ({len(applied)} migration(s))")
+    click.echo(f"connector: database {where} is up to date")
 
 
 @click.command()

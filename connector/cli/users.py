@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import click
 
-from connector.access.users import create_user, disable_user, list_users, set_password
+from connector.access.principals import STAFF_ROLES
+from connector.access.users import create_user, disable_user, list_users, set_password, set_role
 from connector.cli.common import Command, friendly, pass_command
 
 
 @click.group()
 def users() -> None:
-    """Staff users of the admin pages: create, list, set a password, disable."""
+    """Staff users of the admin pages: create, list, set a password or a role, disable."""
 
 
 @users.command("create")
 @click.option("--email", required=True, help="The user's e-mail, used to sign in.")
 @click.option("--name", default="", help="The name shown in the admin.")
+@click.option(
+    "--role",
+    type=click.Choice(STAFF_ROLES),
+    default="admin",
+    show_default=True,
+    help=(
+        "admin: changes anything, manages keys and users; finance: accounts and invoices;"
+        " viewer: reads every page, changes nothing."
+    ),
+)
 @click.password_option(
     "--password",
     envvar="CONNECTOR_USER_PASSWORD",
@@ -23,15 +34,12 @@ def users() -> None:
 )
 @friendly
 @pass_command
-def users_create(command: Command, email: str, name: str, password: str) -> None:
+def users_create(command: Command, email: str, name: str, role: str, password: str) -> None:
     """Add a staff user; the password is stored only as a scrypt hash."""
-    from connector.migrate import upgrade
-
-    upgrade(command.settings.database_url)
     user = command.db.run(
-        lambda session: create_user(session, email=email, password=password, name=name)
+        lambda session: create_user(session, email=email, password=password, name=name, role=role)
     )
-    click.echo(f"created staff user {user.email}")
+    click.echo(f"created staff user {user.email} ({user.role})")
 
 
 @users.command("list")
@@ -41,7 +49,9 @@ def users_list(command: Command) -> None:
     with command.db.transaction(read_only=True) as session:
         for user in list_users(session):
             state = "disabled" if user.disabled_at else "active"
-            click.echo(f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}")
+            click.echo(
+                f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}\t{user.role}"
+            )
 
 
 @users.command("set-password")
@@ -53,6 +63,17 @@ def users_set_password(command: Command, email: str, password: str) -> None:
     """Change a user's password; their open sessions end."""
     command.db.run(lambda session: set_password(session, email, password))
     click.echo(f"password changed for {email}")
+
+
+@users.command("set-role")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(STAFF_ROLES))
+@friendly
+@pass_command
+def users_set_role(command: Command, email: str, role: str) -> None:
+    """Change what a user may do in the admin; it holds from their next request."""
+    command.db.run(lambda session: set_role(session, email, role))
+    click.echo(f"{email} is now {role}")
 
 
 @users.command("disable")

@@ -8,11 +8,11 @@ on that account's figures. Importing this module registers both.
 
 from __future__ import annotations
 
-from connector.conformance import homologation, live
+from connector.conformance import compatibility, homologation, live
 from connector.conformance.context import CASES, Case
 from connector.conformance.harness import CaseFailure
 
-MODULES = (homologation, live)  # importing them registers their cases in CASES
+MODULES = (homologation, live, compatibility)  # importing them registers their cases in CASES
 __all__ = ["CASES", "select_cases"]
 
 

@@ -162,9 +162,16 @@ def credentials_rejected(ctx: Context) -> None:
     expect_error_shape(ctx.client.call("POST", "/payments", body, headers=wrong), range(401, 402))
 
 
-@case("malformed-bodies", "extended", "bad requests get a 4xx in the protocol's error shape")
+@case(
+    "malformed-bodies",
+    "extended",
+    "bad requests, creates and settlements, get a 4xx in the protocol's error shape",
+)
 def malformed_bodies(ctx: Context) -> None:
     expect_error_shape(ctx.client.call("POST", "/payments", raw="{not json"), range(400, 500))
     expect_error_shape(ctx.client.call("POST", "/payments", {"value": "1.00"}), range(400, 500))
     negative = ctx.payment(ctx.new_payment_id("negative"), "-5.00")
     expect_error_shape(ctx.client.call("POST", "/payments", negative), range(400, 500))
+    unknown = ctx.new_payment_id("malformed")
+    bad = ctx.client.call("POST", f"/payments/{unknown}/settlements", {"value": "1.00"})
+    expect_error_shape(bad, range(400, 500))

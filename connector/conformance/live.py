@@ -18,7 +18,7 @@ from connector.conformance.context import (
 from connector.conformance.harness import expect
 
 
-def _create_live(
+def create_live(
     ctx: Context, email: str, label: str, value: Decimal, status: str
 ) -> tuple[str, dict[str, Any]]:
     payment_id = ctx.new_payment_id(label)
@@ -30,7 +30,7 @@ def _create_live(
 def approve_within_credit(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
     before = ctx.figures(account_id)
-    _create_live(ctx, email, "within", Decimal("10.00"), "approved")
+    create_live(ctx, email, "within", Decimal("10.00"), "approved")
     after = ctx.figures(account_id)
     expect(
         before["availableCredit"] - after["availableCredit"] == Decimal("10.00"),
@@ -43,7 +43,7 @@ def deny_above_credit(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("100.00"))
     before = ctx.figures(account_id)
     value = before["availableCredit"] + Decimal("1000.00")
-    _payment_id, body = _create_live(ctx, email, "above", value, "denied")
+    _payment_id, body = create_live(ctx, email, "above", value, "denied")
     expect(body.get("code"), "a denial needs a code")
     expect(ctx.figures(account_id) == before, "a denied purchase changed the account")
 
@@ -52,7 +52,7 @@ def deny_above_credit(ctx: Context) -> None:
 def idempotent_replay(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
     before = ctx.figures(account_id)
-    payment_id, first = _create_live(ctx, email, "replay", Decimal("7.00"), "approved")
+    payment_id, first = create_live(ctx, email, "replay", Decimal("7.00"), "approved")
     body = ctx.payment(payment_id, "7.00", email=email)
     again = ctx.client.call("POST", "/payments", body)
     expect(again.json == first, "a sequential repeat answered differently")
@@ -71,7 +71,7 @@ def idempotent_replay(ctx: Context) -> None:
 @case("request-replay", "extended", "an operation repeated with its requestId acts once")
 def request_replay(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
-    payment_id, _ = _create_live(ctx, email, "req", Decimal("20.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "req", Decimal("20.00"), "approved")
     first = expect_success(
         operation(ctx, payment_id, "settlements", "settle-once", "20.00"), "settleId"
     )
@@ -87,7 +87,7 @@ def request_replay(ctx: Context) -> None:
 def partial_settlement(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
     before = ctx.figures(account_id)
-    payment_id, _ = _create_live(ctx, email, "partial", Decimal("50.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "partial", Decimal("50.00"), "approved")
     body = expect_success(operation(ctx, payment_id, "settlements", "s1", "30.00"), "settleId")
     expect(
         Decimal(str(body.get("value"))) == Decimal("30.00"),
@@ -107,7 +107,7 @@ def partial_settlement(ctx: Context) -> None:
 @case("partial-refunds", "extended", "two refunds of the same value are two refunds")
 def partial_refunds(ctx: Context) -> None:
     _account_id, email = ctx.open_account(Decimal("1000.00"))
-    payment_id, _ = _create_live(ctx, email, "refunds", Decimal("40.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "refunds", Decimal("40.00"), "approved")
     expect_success(operation(ctx, payment_id, "settlements", "s1", "40.00"), "settleId")
     first = expect_success(operation(ctx, payment_id, "refunds", "f1", "10.00"), "refundId")
     second = expect_success(operation(ctx, payment_id, "refunds", "f2", "10.00"), "refundId")
@@ -119,7 +119,7 @@ def partial_refunds(ctx: Context) -> None:
 @case("refund-beyond-settled", "extended", "a refund above the settled value is for a person")
 def refund_beyond_settled(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
-    payment_id, _ = _create_live(ctx, email, "over", Decimal("20.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "over", Decimal("20.00"), "approved")
     expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
     balance = ctx.figures(account_id)["balance"]
     answer = operation(ctx, payment_id, "refunds", "f1", "25.00")
@@ -134,7 +134,7 @@ def refund_beyond_settled(ctx: Context) -> None:
 @case("refund-before-settle", "extended", "a refund before its settlement fails, then succeeds")
 def refund_before_settle(ctx: Context) -> None:
     _account_id, email = ctx.open_account(Decimal("1000.00"))
-    payment_id, _ = _create_live(ctx, email, "early", Decimal("20.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "early", Decimal("20.00"), "approved")
     expect_failure(operation(ctx, payment_id, "refunds", "f1", "5.00"), 500, "refundId")
     expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
     # The gateway retries the same request: now it is done, once.
@@ -154,7 +154,7 @@ def unknown_payment(ctx: Context) -> None:
 @case("request-conflict", "extended", "a requestId reused with another value changes nothing")
 def request_conflict(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
-    payment_id, _ = _create_live(ctx, email, "conflict", Decimal("30.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "conflict", Decimal("30.00"), "approved")
     first = expect_success(operation(ctx, payment_id, "settlements", "s1", "20.00"), "settleId")
     balance = ctx.figures(account_id)["balance"]
     answer = operation(ctx, payment_id, "settlements", "s1", "25.00")
@@ -172,7 +172,7 @@ def request_conflict(ctx: Context) -> None:
 def cancel_after_settle(ctx: Context) -> None:
     account_id, email = ctx.open_account(Decimal("1000.00"))
     before = ctx.figures(account_id)
-    payment_id, _ = _create_live(ctx, email, "cancel", Decimal("30.00"), "approved")
+    payment_id, _ = create_live(ctx, email, "cancel", Decimal("30.00"), "approved")
     expect_success(operation(ctx, payment_id, "settlements", "s1", "30.00"), "settleId")
     expect_success(operation(ctx, payment_id, "cancellations", "c1"), "cancellationId")
     after = ctx.figures(account_id)

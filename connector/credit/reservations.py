@@ -91,12 +91,17 @@ def new_reservation(
     settings: StoreSettings,
     now: datetime,
 ) -> dict[str, Any]:
-    """The columns of a new pending reservation (``reserve`` and the express path)."""
+    """The columns of a new pending reservation (``reserve`` and the express path).
+
+    A purchase without an order (a pre-authorization of the API) takes its own id as its
+    order id: the id the merchant refers to it by, which its invoices answer as ``orderId``.
+    """
+    reservation_id = reservation_id or new_id()
     return {
-        "id": reservation_id or new_id(),
+        "id": reservation_id,
         "account_id": account_id,
         "holder_email": holder_email,
-        "order_id": order_id,
+        "order_id": order_id or reservation_id,
         "status": ReservationStatus.PENDING,
         "value_cents": value_cents,
         "authorized_cents": value_cents,

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import JSON, Index, String, Text, or_, select
+from sqlalchemy import JSON, Index, String, Text, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.clock import utcnow
@@ -56,7 +56,16 @@ class OutboxMail(Base):
     # A sender's claim: no other process sends it before then (two schedulers, one mail).
     claimed_until: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_outbox_mails_created_at", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_mails_created_at", "created_at", "id"),
+        # The mails still to send: what the sender and the outbox gauge of /metrics read.
+        Index(
+            "ix_outbox_mails_unsent",
+            "created_at",
+            sqlite_where=text("sent_at IS NULL"),
+            postgresql_where=text("sent_at IS NULL"),
+        ),
+    )
 
 
 def queue_mail(

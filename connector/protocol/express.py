@@ -72,7 +72,7 @@ from sqlalchemy import (
 )
 from werkzeug.datastructures import EnvironHeaders
 
-from connector import jsonio
+from connector import jsonio, metrics
 from connector.access.keys import ApiKey, hash_token
 from connector.access.principals import (
     PAYMENTS,
@@ -149,9 +149,15 @@ def _statement(
     (``credit.blocking``).
     """
     value = bindparam("value", type_=Account.reserved_cents.type)
-    revision = func.coalesce(
-        select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(), 0
-    )
+    # The settings row is read once, as a CTE both the condition and the answer use: every
+    # purchase touches that one hot row, so a second lookup would cost on every purchase.
+    settings = select(
+        func.coalesce(
+            select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(),
+            0,
+        ).label("revision")
+    ).cte("settings")
+    revision = select(settings.c.revision).scalar_subquery()
     conditions: list[ColumnElement[bool]] = [
         literal(0) < value,
         value <= spending_power_sql(tolerance_enabled),
@@ -182,7 +188,7 @@ def _statement(
     answer = select(
         select(payment.c.payment_id).scalar_subquery().label("payment_id"),
         revision.label("revision"),
-    ).add_cte(reserve, reservation, payment)
+    ).add_cte(settings, reserve, reservation, payment)
     compiled = answer.compile(dialect=engine.dialect)
     sql = str(compiled)
     # The constants (the open status, the roles, ...) are written into the SQL rather than
@@ -410,7 +416,10 @@ class ExpressEntrance:
         except (ValueError, ConnectorError):
             return None
         request = schemas.payment_request(data, test_suite=False)
-        return self.express.authorize(request, self.clock(), key)
+        answer = self.express.authorize(request, self.clock(), key)
+        if answer is not None:
+            metrics.count_express_approval(request.value_cents)
+        return answer
 
 
 _CREATE = schemas.CreatePaymentSchema()

@@ -17,7 +17,6 @@ from connector.errors import (
     Code,
     ConnectorError,
     Forbidden,
-    NotFound,
     Reason,
     Unauthorized,
     ValidationError,
@@ -71,7 +70,14 @@ def payment_methods() -> Response:
     return jsonify({"paymentMethods": [m["name"] for m in current().manifest["paymentMethods"]]})
 
 
-_PUBLIC = {"protocol.manifest", "protocol.payment_methods"}
+# The configuration flow's calls come before the platform has credentials (see
+# connector.access.connections for what protects them instead).
+_PUBLIC = {
+    "protocol.manifest",
+    "protocol.payment_methods",
+    "protocol.create_authorization_token",
+    "protocol.get_credentials",
+}
 
 
 @bp.before_request
@@ -140,6 +146,11 @@ def _operation(
     payment_id: str,
     act: Callable[[Session, str, int | None], Answer],
 ) -> tuple[Response, int]:
+    """Run a settlement, refund or cancellation: its answer, or its failure body with the
+    document's 500 (or 501 for a refund done by hand). Bad input (a malformed body, a
+    ``requestId`` repeated with other values) is a 400 in the protocol's error shape, as
+    for a create: the document lists no status for it, and a 500 would have the gateway
+    retry for a day what can never succeed."""
     data = schemas.load(_OPERATION, _body())
     if data.get("paymentId") not in (None, payment_id):
         raise ValidationError(
@@ -153,7 +164,7 @@ def _operation(
     except Refused as refused:
         answer = refusal(kind, payment_id, request_id, refused.code, refused.message)
     except ConnectorError:
-        raise  # a bad or conflicting request: the protocol's error shape, not a retry
+        raise  # a requestId repeated with other values: bad input, answered as such
     except Exception:
         # A failure (the database gone, a bug) rolled everything back: answer the
         # operation's failure body, so the gateway retries it.
@@ -207,22 +218,23 @@ def inbound(payment_id: str, action: str) -> Response:
     body = _body()
     request_id = body.get("requestId") if isinstance(body, dict) else None
 
-    def read(session: Session) -> str:
+    def read(session: Session) -> tuple[int, str]:
         payment = session.get(Payment, payment_id)
         if payment is None:
-            raise NotFound(
-                "payment {payment} not found", code=Code.PAYMENT_NOT_FOUND, payment=payment_id
-            )
-        return jsonio.dumps({"action": action, **payment_response(payment)})
+            error = {"code": Code.PAYMENT_NOT_FOUND, "message": f"payment {payment_id} not found"}
+            return 404, jsonio.dumps(error)
+        return 200, jsonio.dumps({"action": action, **payment_response(payment)})
 
+    # The document lists only a 200: the payment's own answer travels in responseData.
+    status, content = get_db().run(read, read_only=True)
     return jsonify(
         {
             "requestId": request_id,
             "paymentId": payment_id,
             "responseData": {
-                "statusCode": 200,
+                "statusCode": status,
                 "contentType": "application/json",
-                "content": get_db().run(read, read_only=True),
+                "content": content,
             },
         }
     )

@@ -75,33 +75,81 @@ class _Tolerant(Schema):
 
 
 class BuyerSchema(_Tolerant):
-    email = Text(max_length=254, load_default=None, allow_none=True)
-    document = Text(max_length=64, load_default=None, allow_none=True)
+    email = Text(
+        max_length=254,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "finds the credit account: its owner's or a dependent's e-mail, "
+            "in any case"
+        },
+    )
+    document = Text(
+        max_length=64,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "finds the account when no e-mail matches (CPF, CNPJ, ...)"},
+    )
     documentType = Text(max_length=16, load_default=None, allow_none=True)
 
 
 class MiniCartSchema(_Tolerant):
-    buyer = fields.Nested(BuyerSchema, load_default=None, allow_none=True)
+    buyer = fields.Nested(
+        BuyerSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the buyer; its e-mail or document finds the credit account"},
+    )
 
 
 class CardSchema(_Tolerant):
-    number = Text(max_length=32, load_default=None, allow_none=True)
+    number = Text(
+        max_length=32,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "read only in test-suite traffic: the card decides"},
+    )
 
 
 class CreatePaymentSchema(_Tolerant):
-    paymentId = Text(required=True)
-    value = Cents(required=True)
-    currency = Text(max_length=8, required=True)
-    installments = Count(load_default=0, allow_none=True)
+    paymentId = Text(required=True, metadata={"description": "the idempotency key"})
+    value = Cents(required=True, metadata={"description": "what the buyer pays, interest included"})
+    currency = Text(
+        max_length=8, required=True, metadata={"description": "ISO 4217; the store's currency"}
+    )
+    installments = Count(
+        load_default=0,
+        allow_none=True,
+        metadata={"description": "chooses the payment-term plan (0 or null: 1)"},
+    )
     # Each installment with the interest the buyer agreed to (``value`` is their sum).
-    installmentsValue = Cents(load_default=None, allow_none=True)
+    installmentsValue = Cents(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "each installment as the buyer agreed to it"},
+    )
     transactionId = Text(load_default=None, allow_none=True)
     orderId = Text(load_default=None, allow_none=True)
     reference = Text(load_default=None, allow_none=True)
-    paymentMethod = Text(max_length=64, load_default=None, allow_none=True)
-    callbackUrl = Text(max_length=4096, load_default=None, allow_none=True)
+    paymentMethod = Text(
+        max_length=64,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a name from the manifest: Promissories in live traffic"},
+    )
+    callbackUrl = Text(
+        max_length=4096,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "where an undefined payment's final answer is POSTed"},
+    )
     card = fields.Nested(CardSchema, load_default=None, allow_none=True)
-    miniCart = fields.Nested(MiniCartSchema, load_default=None, allow_none=True)
+    miniCart = fields.Nested(
+        MiniCartSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "read for its buyer (also spelled minicart)"},
+    )
 
     @pre_load
     def _misspellings(self, data: Any, **_kwargs: Any) -> Any:
@@ -122,10 +170,26 @@ class CreatePaymentSchema(_Tolerant):
 class OperationSchema(_Tolerant):
     """Settlements, cancellations and refunds: only what the operation needs is required."""
 
-    requestId = Text(required=True)
-    paymentId = Text(load_default=None, allow_none=True)
-    value = Cents(load_default=None, allow_none=True)
-    settleId = Text(load_default=None, allow_none=True)
+    requestId = Text(
+        required=True,
+        metadata={"description": "the idempotency key: a repeat replays the stored answer"},
+    )
+    paymentId = Text(
+        load_default=None, allow_none=True, metadata={"description": "the path's, if sent"}
+    )
+    value = Cents(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "settle: the new settled total (default: all reserved); refund: "
+            "what to give back (default: all settled and not refunded); cancel: not read"
+        },
+    )
+    settleId = Text(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "sent with refunds; not needed, a refund takes what was settled"},
+    )
 
     @post_load
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:

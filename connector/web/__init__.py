@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from connector.web import admin, mycredits, pages
+from connector.web import admin, consent, mycredits, pages
 from connector.web.auth import configure_sessions
 
 
 def init_app(app: Flask) -> None:
-    """Register the web edge: sessions, CSRF, languages, the admin and My Credits pages."""
+    """Register the web edge: sessions, CSRF, languages, the admin and My Credits pages,
+    and the platform's consent page."""
     configure_sessions(app)
     pages.init_templates(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mycredits.bp)
+    app.register_blueprint(consent.bp)

@@ -24,6 +24,9 @@ from connector.errors import N_
 CSRF_FIELD = "csrf_token"
 _STAFF = "staff"
 _CUSTOMER = "customer"
+# The platform connection waiting for this browser's decision (connector.web.consent):
+# kept across sign-in, which the decision needs first.
+_CONSENT = "consent"
 
 
 def configure_sessions(app: Flask) -> None:
@@ -68,12 +71,11 @@ def safe_next(target: str | None, default: str) -> str:
 
 def sign_in_staff(user: StaffUser) -> None:
     """Start a fresh session (a new CSRF token too) for a staff user."""
-    lang = session.get("lang")
+    kept = {key: session[key] for key in ("lang", _CONSENT) if key in session}
     session.clear()
     session.permanent = True
     session[_STAFF] = {"id": user.id, "epoch": user.session_epoch}
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
     csrf_token()
 
 
@@ -104,6 +106,20 @@ def staff_required() -> WerkzeugResponse | None:
         session.pop(_STAFF, None)
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
     return None
+
+
+def hold_consent(connection_id: str) -> None:
+    """Remember that this browser opened a platform connection's link."""
+    session[_CONSENT] = connection_id
+
+
+def held_consent() -> str | None:
+    held = session.get(_CONSENT)
+    return held if isinstance(held, str) else None
+
+
+def drop_consent() -> None:
+    session.pop(_CONSENT, None)
 
 
 def sign_in_customer(account_id: str, holder_id: str | None, via: str) -> None:

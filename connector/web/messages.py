@@ -28,6 +28,24 @@ _CODE_MESSAGES = {
     Code.REVIEW_DECIDED: N_("This purchase was already decided."),
     Code.REVIEW_NOT_FOUND: N_("Review not found."),
     Code.USER_EXISTS: N_("A user with this e-mail already exists."),
+    # The platform's configuration flow: the merchant starts again from the platform.
+    Code.AUTHORIZATION_TOKEN_INVALID: N_(
+        "This link is not valid. Start again from the platform's admin."
+    ),
+    Code.AUTHORIZATION_TOKEN_EXPIRED: N_(
+        "This link expired. Start again from the platform's admin."
+    ),
+    Code.AUTHORIZATION_TOKEN_USED: N_(
+        "This link was already used. Start again from the platform's admin."
+    ),
+    Code.APPLICATION_MISMATCH: N_(
+        "This link was issued to another application. Start again from the platform's admin."
+    ),
+    Code.CONSENT_NOT_FOUND: N_(
+        "Nothing waits for a decision in this browser. Start again from the platform's admin."
+    ),
+    Code.CONSENT_EXPIRED: N_("The time to decide ran out. Start again from the platform's admin."),
+    Code.CONNECTION_NOT_FOUND: N_("This connection holds no key to revoke."),
 }
 
 

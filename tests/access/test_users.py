@@ -57,3 +57,45 @@ def test_cli_creates_and_lists_users(db: Database, tmp_path: Path) -> None:
         queue_mail(session, to="c@shop.example", subject="Link", body="https://x/y")
     mails = runner.invoke(cli, ["mail", "list"], env=env)
     assert "to c@shop.example (not sent)" in mails.output and "https://x/y" in mails.output
+
+
+def test_a_user_has_a_role_that_grants_what_it_names(session: Session) -> None:
+    from connector.access.principals import MANAGE_KEYS, READ, WRITE_ADMIN
+    from connector.access.users import set_role
+
+    boss = create_user(session, email="boss@store.example", password="a very long secret")
+    looker = create_user(
+        session, email="look@store.example", password="a very long secret", role="viewer"
+    )
+    assert boss.role == "admin" and boss.may(WRITE_ADMIN) and boss.may(MANAGE_KEYS)
+    assert looker.may(READ) and not looker.may(WRITE_ADMIN) and not looker.may(MANAGE_KEYS)
+    with pytest.raises(ValidationError):
+        create_user(session, email="x@store.example", password="a very long secret", role="root")
+    assert set_role(session, "look@store.example", "admin").may(MANAGE_KEYS)
+    with pytest.raises(ValidationError):
+        set_role(session, "look@store.example", "gateway")
+
+
+def test_cli_creates_a_viewer_and_changes_a_role(db: Database, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": db.url,
+        "CONNECTOR_INSTANCE_PATH": str(tmp_path),
+        "CONNECTOR_USER_PASSWORD": "a long password",
+    }
+    runner = CliRunner()
+    created = runner.invoke(
+        cli, ["users", "create", "--email", "look@store.example", "--role", "viewer"], env=env
+    )
+    assert created.exit_code == 0, created.output
+    assert "created staff user look@store.example (viewer)" in created.output
+    assert "\tviewer" in runner.invoke(cli, ["users", "list"], env=env).output
+    changed = runner.invoke(
+        cli, ["users", "set-role", "--email", "look@store.example", "--role", "admin"], env=env
+    )
+    assert changed.exit_code == 0 and "is now admin" in changed.output
+    with db.transaction() as session:
+        assert session.scalars(select(StaffUser)).one().role == "admin"
+    unknown = runner.invoke(
+        cli, ["users", "set-role", "--email", "nobody@store.example", "--role", "admin"], env=env
+    )
+    assert unknown.exit_code == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,20 +12,9 @@ from openapi_schema_validator import OAS30Validator
 from werkzeug.test import TestResponse
 
 from connector.api.openapi import build_spec
+from tests.documented import deref, plain
 
 BASE = "/api/creditcontrol"
-
-
-def _deref(node: Any, document: dict[str, Any]) -> Any:
-    """Inline every ``$ref`` (the document's schemas have no cycles)."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            name = node["$ref"].rsplit("/", 1)[-1]
-            return _deref(document["components"]["schemas"][name], document)
-        return {k: _deref(v, document) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_deref(v, document) for v in node]
-    return node
 
 
 class DocumentedClient:
@@ -65,9 +53,9 @@ class DocumentedClient:
         if content is None:
             assert response.get_data() == b"", f"{method} {path}: a body where none is documented"
             return
-        schema = _deref(content["schema"], self.document)
+        schema = deref(content["schema"], self.document)
         body = response.get_json()
-        OAS30Validator(schema).validate(_plain(body))
+        OAS30Validator(schema).validate(plain(body))
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("GET", path, **kwargs)
@@ -80,17 +68,6 @@ class DocumentedClient:
 
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("DELETE", path, **kwargs)
-
-
-def _plain(value: Any) -> Any:
-    """Decimals as ints or floats, only for the JSON Schema validator's type checks."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 @pytest.fixture

@@ -208,9 +208,12 @@ def test_statements_and_their_period(api: DocumentedClient, shop: Shop) -> None:
         -65,
     )
     credit, invoice, *_rest, manual = whole["statements"]
-    assert credit["metadata"] == {"creditLimit": 1000, "tolerance": 0}
+    assert credit["metadata"] == {"kind": "Credit", "creditLimit": 1000, "tolerance": 0}
     assert invoice["metadata"]["numberOfInstallments"] == 2
-    assert manual["doneBy"] == api.headers["X-VTEX-API-AppKey"] and "metadata" not in manual
+    # A purchase without an order: its transaction id is its order id.
+    assert invoice["metadata"]["orderId"] == invoice["metadata"]["transactionId"] == settled["id"]
+    assert manual["doneBy"] == api.headers["X-VTEX-API-AppKey"]
+    assert manual["metadata"] == {"kind": "Adjustment"}
 
     later = (utcnow() + timedelta(days=1)).date().isoformat()
     empty = api.get(f"/accounts/{aid}/statements?dateFrom={later}").get_json()

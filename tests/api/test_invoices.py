@@ -26,7 +26,7 @@ def test_invoice_shape_and_lookup(api: DocumentedClient, shop: Shop) -> None:
         "accountId": aid,
         "creditAccountId": aid,
         "transactionId": settled["id"],
-        "orderId": None,
+        "orderId": settled["id"],  # no order: the transaction id the merchant used
         "installment": 1,
         "numberOfInstallments": 3,
         "createdAt": ANY,
@@ -243,8 +243,8 @@ def test_late_charges_are_quoted_paid_and_booked_apart_from_the_credit(
     account = api.get(f"/accounts/{aid}").get_json()
     assert account["availableCredit"] == Decimal("5000.00")  # the value came back, no more
     entries = api.get(f"/accounts/{aid}/statements").get_json()["statements"]
-    assert [(e["origin"], e["value"]) for e in entries][-3:] == [
-        ("LateFee", Decimal("-20.00")),
-        ("Interest", Decimal("-5.00")),
-        ("Payment", Decimal("1025.00")),
+    assert [(e["origin"], e["metadata"]["kind"], e["value"]) for e in entries][-3:] == [
+        ("Invoice", "LateFee", Decimal("-20.00")),
+        ("Invoice", "Interest", Decimal("-5.00")),
+        ("Payment", "Payment", Decimal("1025.00")),
     ]

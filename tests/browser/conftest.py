@@ -116,3 +116,21 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+WIDTHS = (360, 1280)
+
+
+def screenshots(page: Any, name: str) -> list[Path]:
+    """The current page at a phone's width and a desktop's (``{name}-360.png``, ...).
+
+    Issue 16 asks for both widths of every workflow, in es and pt: the caller names the
+    language in ``name`` and opens the page in it. The viewport is restored afterwards.
+    """
+    restore = page.viewport_size
+    paths = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        paths.append(screenshot(page, f"{name}-{width}"))
+    page.set_viewport_size(restore)
+    return paths

@@ -231,7 +231,7 @@ def test_a_request_id_reused_with_another_value_is_a_conflict(
     for kind, request_id, other in (("settlements", "s1", "250"), ("refunds", "f1", "60")):
         status, error = op(post, "p1", kind, request_id, other)
         assert status == 400 and error["code"] == "idempotency_conflict", error
-        assert request_id in error["message"]
+        assert error["status"] == "error" and request_id in error["message"]
     assert figures(db, buyer_account) == (0, -15_000)  # nothing changed
     # The same request, or one without a value, replays the first answer.
     assert op(post, "p1", "settlements", "s1", "200") == settled
@@ -325,4 +325,7 @@ def test_inbound_requests_are_answered(post: Post, approved: Callable[..., str])
         assert body["requestId"] == "i1" and body["paymentId"] == "p1"
         assert body["responseData"]["statusCode"] == 200
         assert '"status": "approved"' in body["responseData"]["content"]
-    assert post("/payments/nope/inbound/status", {}).status_code == 404
+    unknown = post("/payments/nope/inbound/status", {"requestId": "i2"})
+    assert unknown.status_code == 200 and unknown.json is not None  # as the document lists
+    assert unknown.json["responseData"]["statusCode"] == 404
+    assert "payment_not_found" in unknown.json["responseData"]["content"]

@@ -12,16 +12,26 @@ from connector.api.schemas.common import Body, CountSummary, Paging, Query
 from connector.bulk.filters import Combine
 from connector.credit.accounts import Figures
 from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
-from connector.credit.models import Account, Origin
+from connector.credit.models import Account, AccountStatus, Origin
 from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
 from connector.wire import Cents, DayOrMoment, Moment, Rate, WholeNumber
 
+# The public document's words for an account's two states: its text says Open, Closed or
+# Cancelled, its schema the invoices' Opened (README: "Where VTEX's documents contradict
+# themselves"), capitalized or in lower case.
+ACCOUNT_STATUS_WORDS = {
+    "open": AccountStatus.OPEN,
+    "opened": AccountStatus.OPEN,
+    "closed": AccountStatus.CLOSED,
+    "cancelled": AccountStatus.CLOSED,
+}
+
 
 class AccountQuery(Paging, Combine):
     status = fields.String(
-        validate=validate.OneOf(["Open", "Closed", "open", "closed"]),
-        metadata={"description": "Open (default) or Closed"},
+        validate=validate.OneOf([w for word in ACCOUNT_STATUS_WORDS for w in (word.title(), word)]),
+        metadata={"description": "Open (default; also Opened) or Closed (also Cancelled)"},
     )
     email = fields.String(validate=validate.Length(max=254))
     document = fields.String(validate=validate.Length(max=64))
@@ -137,8 +147,18 @@ class AccountView:
 class AccountOut(Schema):
     id = fields.String(attribute="account.id", required=True)
     email = fields.String(attribute="account.email", required=True)
-    document = fields.String(attribute="account.document", allow_none=True)
-    documentType = fields.String(attribute="account.document_type", allow_none=True)
+    # The public API requires both as text: an account opened without a document answers
+    # an empty one, of type Other.
+    document = fields.Function(
+        lambda view: view.account.document or "",
+        required=True,
+        metadata={"type": "string", "description": "empty when the account has none"},
+    )
+    documentType = fields.Function(
+        lambda view: view.account.document_type or "Other",
+        required=True,
+        metadata={"type": "string", "enum": ["CPF", "CNPJ", "Other"]},
+    )
     status = fields.String(attribute="account.status", required=True)
     creditLimit = Cents(attribute="figures.credit_limit_cents", required=True)
     tolerance = Rate(attribute="figures.tolerance_bps", required=True, description=TOLERANCE)
@@ -161,33 +181,65 @@ class AccountPage(Schema):
     summary = fields.Nested(CountSummary, required=True)
 
 
+# Each kind of entry this service books, as (the public API's origin, its own kind). The
+# public API knows four origins; the finer kind is answered in ``metadata.kind``. What the
+# invoices of a purchase charge, give back or add in late charges is ``Invoice``, so that
+# ``Payment`` stays what the customer paid in and ``Statement`` what the staff adjusted.
+PUBLIC_ORIGINS: dict[str, tuple[str, str]] = {
+    Origin.CREDIT: ("Credit", "Credit"),
+    Origin.INVOICE: ("Invoice", "Invoice"),
+    Origin.PAYMENT: ("Payment", "Payment"),
+    Origin.STATEMENT: ("Statement", "Adjustment"),
+    Origin.CANCELLATION: ("Invoice", "Cancellation"),
+    Origin.REFUND: ("Invoice", "Refund"),
+    Origin.LATE_FEE: ("Invoice", "LateFee"),
+    Origin.INTEREST: ("Invoice", "Interest"),
+}
+ENTRY_KINDS = [kind for _, kind in PUBLIC_ORIGINS.values()]
+
+
 class StatementEntryOut(Schema):
     id = fields.String(required=True)
     value = Cents(attribute="value_cents", required=True)
     date = Moment(attribute="created_at", required=True)
-    origin = fields.String(required=True, metadata={"enum": [o.value for o in Origin]})
+    origin = fields.Function(
+        lambda entry: PUBLIC_ORIGINS[entry.origin][0],
+        required=True,
+        metadata={
+            "type": "string",
+            "enum": sorted({origin for origin, _ in PUBLIC_ORIGINS.values()}),
+            "description": "the public API's origin; metadata.kind tells the kind of entry",
+        },
+    )
     doneBy = fields.String(attribute="done_by")
     metadata = fields.Function(
         lambda entry: public_metadata(entry.origin, entry.details),
-        metadata={"type": "object"},
+        required=True,
+        metadata={
+            "type": "object",
+            "properties": {"kind": {"type": "string", "enum": ENTRY_KINDS}},
+            "required": ["kind"],
+            "description": "kind: " + ", ".join(ENTRY_KINDS) + "; then what the entry "
+            "records (transactionId, orderId, installment, numberOfInstallments, ...)",
+        },
     )
 
     @post_dump
     def _omit_empty(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Like the public API, leave out ``doneBy`` and ``metadata`` when there are none."""
-        return {k: v for k, v in data.items() if v not in (None, {})}
+        """Like the public API, leave out ``doneBy`` when no one is named."""
+        return {k: v for k, v in data.items() if v is not None}
 
 
 def public_metadata(origin: str, details: dict[str, Any]) -> dict[str, Any]:
-    """An entry's metadata with amounts in currency units, never in cents."""
-    if origin == "Credit":
-        out = dict(details)
+    """An entry's metadata: its kind first, then what it records, amounts in currency
+    units, never in cents."""
+    out = {"kind": PUBLIC_ORIGINS[origin][1], **details}
+    if origin == Origin.CREDIT:
         if "creditLimit" in out:
             out["creditLimit"] = cents_to_decimal(out["creditLimit"])
         if "toleranceBps" in out:
             out["tolerance"] = bps_to_decimal(out.pop("toleranceBps"))
-        return out
-    return details
+    return out
 
 
 class StatementOut(Schema):

@@ -37,7 +37,11 @@ class InvoiceOut(Schema):
     accountId = fields.String(attribute="account_id", required=True)
     creditAccountId = fields.String(attribute="account_id", required=True, dump_only=True)
     transactionId = fields.String(attribute="reservation_id", required=True)
-    orderId = fields.String(attribute="order_id", allow_none=True)
+    orderId = fields.String(
+        attribute="order_id",
+        required=True,
+        metadata={"description": "the order's id; a pre-authorization of the API: its own id"},
+    )
     installment = fields.Integer(required=True)
     numberOfInstallments = fields.Integer(attribute="number_of_installments", required=True)
     createdAt = Moment(attribute="created_at", required=True)

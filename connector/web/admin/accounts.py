@@ -12,6 +12,7 @@ from flask import flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector.access.principals import WRITE_CREDIT
 from connector.context import get_db, now
 from connector.credit import account_changes, holders
 from connector.credit import accounts as account_service
@@ -25,7 +26,7 @@ from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sear
 from connector.credit.models import Account
 from connector.errors import Code, ConnectorError, NotFound
 from connector.web import i18n
-from connector.web.admin.base import bp, charts_for
+from connector.web.admin.base import bp, charts_for, needs
 from connector.web.auth import done_by
 from connector.web.forms import Form, submit
 from connector.web.messages import error_fields, error_message
@@ -108,6 +109,7 @@ _NEW_RENAMES = {"creditLimit": "creditLimit", "tolerance": "tolerance"}
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
+@needs(WRITE_CREDIT)
 def new_account() -> WerkzeugResponse | tuple[str, int]:
     if request.method == "GET":
         return render("admin/account_new.html", values={"documentType": "CPF"}, errors={})
@@ -214,6 +216,7 @@ def _submit(
 
 
 @bp.post("/accounts/<account_id>/credit")
+@needs(WRITE_CREDIT)
 def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """Edit the credit limit and the tolerance (one transaction, one ``Credit`` entry)."""
     form = Form.from_request()
@@ -236,6 +239,7 @@ def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/accounts/<account_id>/details")
+@needs(WRITE_CREDIT)
 def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """Edit the owner's e-mail and the document."""
     form = Form.from_request()
@@ -260,6 +264,7 @@ def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/accounts/<account_id>/holders")
+@needs(WRITE_CREDIT)
 def add_holder(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     """A new dependent, by e-mail (the seeds' "Nuevo", then "Confirmar")."""
     form = Form.from_request()
@@ -275,6 +280,7 @@ def add_holder(account_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/accounts/<account_id>/holders/<holder_id>/remove")
+@needs(WRITE_CREDIT)
 def remove_holder(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str, int]:
     return _submit(
         account_id,
@@ -285,6 +291,7 @@ def remove_holder(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[s
 
 
 @bp.post("/accounts/<account_id>/holders/<holder_id>/mail")
+@needs(WRITE_CREDIT)
 def holder_mail(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str, int]:
     """A holder's mails: their language (empty: the store's) and whether they get any."""
     language = (request.form.get("language") or "").strip() or None
@@ -300,6 +307,7 @@ def holder_mail(account_id: str, holder_id: str) -> WerkzeugResponse | tuple[str
 
 
 @bp.post("/accounts/<account_id>/close")
+@needs(WRITE_CREDIT)
 def close_account(account_id: str) -> WerkzeugResponse | tuple[str, int]:
     force = request.form.get("force") == "1"
     if request.form.get("confirm") != "1":

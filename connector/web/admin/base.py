@@ -3,13 +3,15 @@ package's other modules."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connector.access.users import authenticate
+from connector.access.principals import WRITE_ADMIN
+from connector.access.users import authenticate, require
 from connector.bulk.uploads import MAX_UPLOAD_BYTES
 from connector.context import get_db, now
 from connector.credit.dashboard import (
@@ -44,6 +46,27 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 register_error_pages(bp)
 
 _PUBLIC = {"admin.login"}
+# The permission each form needs (``needs``); a form not listed needs WRITE_ADMIN, so a new
+# form nobody classified is an admin's alone rather than open to every role.
+_NEEDS: dict[str, str] = {"admin.logout": ""}
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def needs(permission: str) -> Callable[[View], View]:
+    """Declare the permission a form's POST needs; put it below ``@bp.post``'s line."""
+
+    def declare(view: View) -> View:
+        _NEEDS[f"{bp.name}.{view.__name__}"] = permission
+        return view
+
+    return declare
+
+
+def may(permission: str) -> bool:
+    """Whether the signed-in staff user's role grants this (pages hide what it does not)."""
+    staff = current_staff()
+    return staff is not None and staff.may(permission)
 
 
 @bp.before_request
@@ -56,7 +79,19 @@ def _guard() -> WerkzeugResponse | None:
     refuse_unstorable()
     if request.endpoint in _PUBLIC:
         return None
-    return staff_required()
+    signed_out = staff_required()
+    if signed_out is None and request.method == "POST":
+        permission = _NEEDS.get(request.endpoint or "", WRITE_ADMIN)
+        staff = current_staff()
+        assert staff is not None
+        if permission:
+            require(staff, permission)
+    return signed_out
+
+
+@bp.context_processor
+def _permissions() -> dict[str, Any]:
+    return {"may": may}
 
 
 bp.after_request(secure_headers)

@@ -18,6 +18,7 @@ from flask import flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector.access.principals import WRITE_CREDIT
 from connector.bulk.export import ExportKind, export_text
 from connector.bulk.history import (
     INTERRUPTED,
@@ -39,7 +40,7 @@ from connector.errors import ConnectorError, NotFound
 from connector.money import RATE_REASONS
 from connector.web import i18n
 from connector.web.admin.accounts import account_filter_from_request
-from connector.web.admin.base import bp
+from connector.web.admin.base import bp, needs
 from connector.web.admin.invoices import invoice_filter_from_request
 from connector.web.auth import current_staff
 from connector.web.messages import error_fields, error_message
@@ -152,6 +153,7 @@ def bulk_template() -> WerkzeugResponse:
 
 
 @bp.post("/bulk/imports")
+@needs(WRITE_CREDIT)
 def bulk_upload() -> WerkzeugResponse | tuple[str, int]:
     """Check, store and queue an uploaded file (the seeds' "Escoger archivo")."""
     form = request.form

@@ -10,6 +10,7 @@ from flask import redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector.access.principals import WRITE_CREDIT
 from connector.context import get_db, now
 from connector.credit import invoices as invoice_service
 from connector.credit.account_search import count_rows
@@ -24,7 +25,7 @@ from connector.credit.models import Account, Invoice, InvoiceStatus
 from connector.credit.receipts import Receipt
 from connector.errors import Code, NotFound
 from connector.web import i18n
-from connector.web.admin.base import bp
+from connector.web.admin.base import bp, needs
 from connector.web.auth import done_by
 from connector.web.forms import Form, submit
 from connector.web.pages import (
@@ -142,6 +143,7 @@ def _submit(
 
 
 @bp.post("/invoices/<invoice_id>/pay")
+@needs(WRITE_CREDIT)
 def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     """The seeds' "Mark as paid", with how: the date (default today), the method, a
     reference and the amount received (default the amount due that day). The invoice's
@@ -167,6 +169,7 @@ def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/invoices/<invoice_id>/cancel")
+@needs(WRITE_CREDIT)
 def cancel(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     if request.form.get("confirm") != "1":
         return _invoice_page(
@@ -185,6 +188,7 @@ def cancel(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/invoices/<invoice_id>/details")
+@needs(WRITE_CREDIT)
 def update_details(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     """The payment link (the customer's Pay button) and the observation."""
     form = Form.from_request()
@@ -207,6 +211,7 @@ def update_details(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.post("/invoices/<invoice_id>/postpone")
+@needs(WRITE_CREDIT)
 def postpone(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
     days = form.integer("dueDays", 1, 3650)

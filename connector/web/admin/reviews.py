@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector.access.principals import WRITE_CREDIT
 from connector.context import get_db, now
 from connector.credit.accounts import figures
 from connector.credit.models import Account
@@ -21,7 +22,7 @@ from connector.payments.reviews import (
     list_reviews,
 )
 from connector.web import i18n
-from connector.web.admin.base import bp
+from connector.web.admin.base import bp, needs
 from connector.web.auth import done_by
 from connector.web.messages import error_message
 from connector.web.pages import render, store_settings
@@ -77,10 +78,12 @@ def _decide(review_id: str, approve: bool) -> WerkzeugResponse | tuple[str, int]
 
 
 @bp.post("/reviews/<review_id>/approve")
+@needs(WRITE_CREDIT)
 def approve(review_id: str) -> WerkzeugResponse | tuple[str, int]:
     return _decide(review_id, True)
 
 
 @bp.post("/reviews/<review_id>/deny")
+@needs(WRITE_CREDIT)
 def deny(review_id: str) -> WerkzeugResponse | tuple[str, int]:
     return _decide(review_id, False)

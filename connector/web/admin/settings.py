@@ -14,12 +14,13 @@ from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector import catalogs
+from connector.access.principals import WRITE_ADMIN
 from connector.context import get_db
 from connector.credit.settings import LANGUAGES, Reminder, StoreSettings, update_store_settings
 from connector.errors import ConnectorError
 from connector.money import bps_percent_text, percent_text
 from connector.web import i18n
-from connector.web.admin.base import bp
+from connector.web.admin.base import bp, needs
 from connector.web.auth import done_by
 from connector.web.forms import Form
 from connector.web.messages import error_fields, error_message
@@ -171,6 +172,7 @@ def settings() -> tuple[str, int]:
 
 
 @bp.post("/settings")
+@needs(WRITE_ADMIN)
 def save_settings() -> WerkzeugResponse | tuple[str, int]:
     form = Form.from_request()
     changes = changes_from_form(form)
