@@ -22,7 +22,7 @@ from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.migrate import upgrade
 from tests.bulk.conftest import ledger_state
-from tests.factories import NOW
+from tests.factories import NOW, valid_cpf
 
 CONNECTOR = [sys.executable, "-m", "connector.cli"]
 HEADER = "Email,Document,Document Type,Credit limit,Tolerance rate\r\n"
@@ -48,7 +48,8 @@ def accounts_file(tmp_path: Path, rows: int, name: str = "accounts.csv") -> Path
     path = tmp_path / name
     lines = [HEADER]
     lines += [
-        f"u{n}@example.com,{n:011d},CPF,{n}.{n % 100:02d},0.0{n % 10}\r\n" for n in range(rows)
+        f"u{n}@example.com,{valid_cpf(n + 1)},CPF,{n}.{n % 100:02d},0.0{n % 10}\r\n"
+        for n in range(rows)
     ]
     path.write_text("".join(lines), encoding="utf-8")
     return path
