@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from connector.migrate import sqlite_table_rebuild
+
 revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
@@ -22,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Nullable columns: SQLite adds them in place, no copy.
     op.add_column("accounts", sa.Column("company_name", sa.String(length=200), nullable=True))
     op.add_column("reservations", sa.Column("purchase_number", sa.BigInteger(), nullable=True))
     op.create_index(
@@ -35,7 +38,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(sa.schema.DropSequence(sa.Sequence("purchase_numbers")))
     op.drop_index("uq_reservations_purchase_number", table_name="reservations")
-    with op.batch_alter_table("reservations") as batch:
+    # Invoices keep the ids they were given (V1001-01): only the number's source goes.
+    with sqlite_table_rebuild(op.get_bind()), op.batch_alter_table("reservations") as batch:
         batch.drop_column("purchase_number")
-    with op.batch_alter_table("accounts") as batch:
+    with sqlite_table_rebuild(op.get_bind()), op.batch_alter_table("accounts") as batch:
         batch.drop_column("company_name")
