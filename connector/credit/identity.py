@@ -153,6 +153,6 @@ def normalize_company_name(name: object) -> str | None:
         raise ValidationError("invalid company name", fields={"companyName": "must be text"})
     tidy = " ".join(name.split())
     if len(tidy) > MAX_COMPANY_NAME:
-        why = Reason("at most {count} characters", count=MAX_COMPANY_NAME)
+        why = Reason("at most {limit} characters", limit=MAX_COMPANY_NAME)
         raise ValidationError("invalid company name", fields={"companyName": why})
     return tidy or None
