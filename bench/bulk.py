@@ -279,6 +279,21 @@ def phase_export(url: str, kind: str, target: Path) -> dict[str, Any]:
 # --- The orchestrating process ------------------------------------------------------
 
 
+def _check_digits(digits: str, weights: list[int]) -> str:
+    """The two mod-11 check digits of CPF and CNPJ (the first over the leading weights)."""
+    for start in (1, 0):
+        total = sum(int(d) * w for d, w in zip(digits, weights[start:], strict=True))
+        digits += str(0 if total % 11 < 2 else 11 - total % 11)
+    return digits
+
+
+def valid_document(n: int, kind: str) -> str:
+    """Row n's CPF or CNPJ, with its check digits right (the import refuses any other)."""
+    if kind == "CNPJ":
+        return _check_digits(f"{n:08d}0001", [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
+    return _check_digits(f"{n:09d}", [11, 10, 9, 8, 7, 6, 5, 4, 3, 2])
+
+
 def write_accounts_file(path: Path, rows: int) -> None:
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
@@ -288,7 +303,7 @@ def write_accounts_file(path: Path, rows: int) -> None:
             writer.writerow(
                 [
                     f"buyer{n}@example.com",
-                    f"{n:014d}" if kind == "CNPJ" else f"{n:011d}",
+                    valid_document(n + 1, kind),
                     kind,
                     f"{1_000 + n % 50_000}.{n % 100:02d}",
                     f"0.{n % 20:02d}",

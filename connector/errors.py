@@ -126,6 +126,7 @@ class Code(StrEnum):
     INVALID_EMAIL = "invalid_email"
     INVALID_DOCUMENT = "invalid_document"
     INVALID_DOCUMENT_TYPE = "invalid_document_type"
+    INVALID_COMPANY_NAME = "invalid_company_name"
     INVALID_AMOUNT = "invalid_amount"
     INVALID_RATE = "invalid_rate"
     INVALID_STATUS = "invalid_status"

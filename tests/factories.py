@@ -40,13 +40,32 @@ def restart_numbering() -> None:
 OpenAccount = Callable[..., Account]
 
 
+def valid_cpf(n: int) -> str:
+    """A CPF with its two check digits (modulo 11), from a number of up to nine digits."""
+    digits = [int(c) for c in f"{n:09d}"]
+    for length in (9, 10):
+        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
+        digits.append((total * 10) % 11 % 10)
+    return "".join(map(str, digits))
+
+
+def valid_cnpj(n: int) -> str:
+    """A CNPJ (branch 0001) with its two check digits, from a number of up to eight digits."""
+    base = f"{n:08d}0001"
+    digits = [int(c) for c in base]
+    for weights in ([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]):
+        remainder = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
+        digits.append(0 if remainder < 2 else 11 - remainder)
+    return "".join(map(str, digits))
+
+
 def account(session: Session, *, number: int | None = None, **overrides: Any) -> Account:
     """An open account (a numbered e-mail and CPF, a 1,000.00 limit) opened at ``NOW``."""
     n = number or next(_numbers)
     values: dict[str, Any] = {
         "email": f"buyer{n}@example.com",
         "credit_limit_cents": 100_000,
-        "document": f"{n:011d}",
+        "document": valid_cpf(n),
         "document_type": "CPF",
         "now": NOW,
     }

@@ -284,3 +284,80 @@ def test_0013_gives_every_purchase_an_order_id_and_back(tmp_path: Path, database
         command.downgrade(alembic_config(url), "0011")
         assert order_ids(engine) == {("T", None), ("T-01", None), *protocol}
         engine.dispose()
+
+
+def test_0016_keeps_every_document_and_invoice_id_and_goes_back(
+    tmp_path: Path, database: Database
+) -> None:
+    """An account stored before check digits were checked (``123_CPF``) and an invoice with
+    a random id come through 0016 as they were, both ways; new purchases get numbers."""
+    from alembic import command
+    from sqlalchemy import Engine, text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0015")
+        engine = make_engine(url)
+        stamp = "2026-11-30 12:00:00"
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (id, email, document, document_type, status, "
+                    "credit_limit_cents, tolerance_bps, balance_cents, reserved_cents, "
+                    "created_at, updated_at) VALUES ('123_CPF', 'a@example.com', '123', 'CPF', "
+                    "'Open', 100000, 0, -1000, 0, :at, :at)"
+                ),
+                {"at": stamp},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO reservations (id, account_id, holder_email, order_id, status, "
+                    "value_cents, authorized_cents, settled_cents, refunded_cents, "
+                    "installments, term_days, invoice_count, created_at, updated_at) "
+                    "VALUES ('R', '123_CPF', 'dep@example.com', 'order-1', 'posted', 0, 1000, "
+                    "1000, 0, 1, '[30]', 1, :at, :at)"
+                ),
+                {"at": stamp},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO invoices (id, friendly_id, account_id, reservation_id, "
+                    "order_id, installment, number_of_installments, value_cents, "
+                    "original_value_cents, status, created_at, updated_at, "
+                    "original_due_date, due_date, postponement_count, postponed_days) "
+                    "VALUES ('R-01', 'L7X5WJIZ-1', '123_CPF', 'R', 'order-1', 1, 1, 1000, "
+                    "1000, 'Opened', :at, :at, '2026-12-30', '2026-12-30', 0, 0)"
+                ),
+                {"at": stamp},
+            )
+
+        def stored(engine: Engine) -> tuple[object, ...]:
+            with engine.connect() as connection:
+                account = connection.execute(
+                    text("SELECT id, document, document_type FROM accounts")
+                ).one()
+                invoice = connection.execute(text("SELECT id, friendly_id FROM invoices")).one()
+                return (tuple(account), tuple(invoice))
+
+        before = stored(engine)
+        upgrade(url)
+        assert stored(engine) == before
+        db = Database(url)
+        with db.transaction() as session:
+            from connector.credit.models import Account, Invoice
+            from connector.credit.purchase_numbers import next_purchase_number
+
+            account = session.get(Account, "123_CPF")
+            invoice = session.get(Invoice, "R-01")
+            assert account is not None and account.company_name is None
+            assert invoice is not None and invoice.bought_by == "dep@example.com"
+            assert next_purchase_number(session) >= 1001  # PostgreSQL: from its sequence
+        db.dispose()
+        command.downgrade(alembic_config(url), "0015")
+        assert stored(engine) == before
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("accounts")}
+            assert "company_name" not in columns
+            if database.is_postgresql:
+                assert not engine.dialect.has_sequence(connection, "purchase_numbers")
+        upgrade(url)
+        engine.dispose()

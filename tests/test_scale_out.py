@@ -47,7 +47,7 @@ from connector.migrate import is_current
 from connector.notify.outbox import OutboxMail
 from connector.payments.models import Payment, PaymentStatus
 from tests import factories
-from tests.factories import card_body, payment_body
+from tests.factories import card_body, payment_body, valid_cpf
 from tests.server import Server, environment, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
@@ -223,15 +223,6 @@ def start_hosts(db: Database, bouncer: PgBouncer | None, tmp_path: Path) -> list
     for host in hosts:
         host.wait_ready()
     return hosts
-
-
-def valid_cpf(n: int) -> str:
-    """A CPF with its two check digits (modulo 11), from a nine-digit number."""
-    digits = [int(c) for c in f"{n:09d}"]
-    for length in (9, 10):
-        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
-        digits.append((total * 10) % 11 % 10)
-    return "".join(map(str, digits))
 
 
 def wait_for(what: str, condition: Any, timeout: float = JOB_WAIT) -> None:

@@ -49,6 +49,7 @@ def search_accounts(session: Session) -> Response:
     f = AccountFilter(
         email=q.get("email"),
         document=normalize_document(q["document"]) if q.get("document") else None,
+        company_name=q.get("companyName"),
         statuses=(s.ACCOUNT_STATUS_WORDS[(q.get("status") or "open").lower()],),
         op=q["op"].lower(),
     )
@@ -83,6 +84,7 @@ def open_account(session: Session) -> Response:
         document=b.get("document"),
         document_type=b.get("documentType"),
         account_id=b.get("id"),
+        company_name=b.get("companyName"),
         done_by=done_by(),
         now=now(),
     )
@@ -119,6 +121,8 @@ def update_account(session: Session, account_id: str) -> Response:
         changes["document"] = b["document"]
     if "documentType" in b:
         changes["document_type"] = b["documentType"]
+    if "companyName" in b:
+        changes["company_name"] = b["companyName"]
     account = account_changes.update_account(
         session,
         account_id,

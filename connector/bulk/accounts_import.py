@@ -31,7 +31,13 @@ from connector.bulk.report import Outcome, failed, refusal, too_many_cells
 from connector.bulk.templates import ACCOUNT_COLUMNS, ACCOUNT_UPDATE_COLUMNS
 from connector.credit.account_changes import AccountChange, update_accounts
 from connector.credit.accounts import NewAccount, open_accounts
-from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
+from connector.credit.identity import (
+    check_document,
+    normalize_company_name,
+    normalize_document,
+    normalize_document_type,
+    normalize_email,
+)
 from connector.credit.lookups import (
     accounts_by_id,
     open_accounts_by_document,
@@ -49,6 +55,7 @@ _FIELD_OF = {
     "claims.email": "email",
     "document": "document",
     "documentType": "document_type",
+    "companyName": "company_name",
     "creditLimit": "credit_limit",
     "tolerance": "tolerance",
     "id": "id",
@@ -66,6 +73,7 @@ class AccountRow:
     type_given: bool
     credit_limit_cents: int | None
     tolerance_bps: int | None
+    company_name: str | None = None  # None: not given (a blank cell changes nothing)
 
     @property
     def number(self) -> int:
@@ -132,9 +140,14 @@ class AccountsImport:
         type_text = cells.get("document_type", "")
         try:
             document_type = normalize_document_type(type_text or None, document)
-        except ValidationError:
-            refuse("document_type", Code.INVALID_DOCUMENT_TYPE, "one of CPF, CNPJ, Other")
+        except ValidationError as error:
+            refuse("document_type", Code.INVALID_DOCUMENT_TYPE, str(error.fields["documentType"]))
             document_type = None
+        try:
+            check_document(document, document_type)
+        except ValidationError as error:
+            refuse("document", Code.INVALID_DOCUMENT, "; ".join(map(str, error.fields.values())))
+        company_name = normalized("company_name", normalize_company_name, Code.INVALID_COMPANY_NAME)
         limit = amount("credit_limit", parse_cents, Code.INVALID_AMOUNT)
         tolerance = amount("tolerance", parse_rate_bps, Code.INVALID_RATE)
         account_id = cells.get("id") or None
@@ -165,6 +178,7 @@ class AccountsImport:
             bool(type_text),
             limit,
             tolerance,
+            company_name,
         )
 
     # --- Applying: a batch of parsed rows, in the caller's transaction --------------
@@ -231,6 +245,7 @@ class AccountsImport:
                 document=row.document,
                 document_type=row.document_type,
                 account_id=row.account_id,
+                company_name=row.company_name,
             )
             for row in to_open
         ]
@@ -258,6 +273,8 @@ class AccountsImport:
             different.append("credit_limit")
         if (row.tolerance_bps or 0) != account.tolerance_bps:
             different.append("tolerance")
+        if row.company_name is not None and row.company_name != account.company_name:
+            different.append("company_name")
         return different
 
     def _update(
@@ -361,6 +378,8 @@ class AccountsImport:
             values["credit_limit_cents"] = row.credit_limit_cents
         if row.tolerance_bps is not None and row.tolerance_bps != account.tolerance_bps:
             values["tolerance_bps"] = row.tolerance_bps
+        if row.company_name is not None and row.company_name != account.company_name:
+            values["company_name"] = row.company_name
         return AccountChange(account_id=account.id, **values) if values else None
 
 

@@ -22,6 +22,7 @@ from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.account_search import AccountFilter, account_select
 from connector.credit.charges import quote_invoice
+from connector.credit.identity import masked_document
 from connector.credit.invoice_search import InvoiceFilter, invoice_select
 from connector.credit.models import Account, Invoice
 from connector.credit.settings import StoreSettings, load_store_settings
@@ -44,13 +45,18 @@ def parse_delimiter(value: str | None) -> str:
 # --- Rows ---------------------------------------------------------------------------
 
 
-def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...]]:
+def account_rows(
+    session: Session, f: AccountFilter, *, masked_documents: bool = False
+) -> Iterator[tuple[Cell, ...]]:
+    """The account export's rows; documents as stored, or as people write them
+    (``123.456.789-09``) with ``masked_documents`` (both import back: masks are ignored)."""
     query = account_select(f).with_only_columns(
         Account.email,
         Account.document,
         Account.document_type,
         Account.credit_limit_cents,
         Account.tolerance_bps,
+        Account.company_name,
         Account.id,
         Account.status,
         Account.balance_cents,
@@ -65,6 +71,7 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
             kind,
             limit,
             tolerance,
+            company_name,
             account_id,
             status,
             balance,
@@ -74,10 +81,11 @@ def account_rows(session: Session, f: AccountFilter) -> Iterator[tuple[Cell, ...
         ) = row
         yield (
             email,
-            document,
+            masked_document(document, kind) if masked_documents else document,
             kind,
             cents_to_decimal(limit),
             Percent(bps_to_decimal(tolerance)),
+            company_name,
             account_id,
             status,
             cents_to_decimal(balance),
@@ -102,6 +110,7 @@ def invoice_rows(
             Invoice.account_id,
             Account.email,
             Invoice.order_id,
+            Invoice.bought_by,
             Invoice.reservation_id,
             Invoice.installment,
             Invoice.number_of_installments,
@@ -130,6 +139,7 @@ def invoice_rows(
             row.account_id,
             row.email,
             row.order_id,
+            row.bought_by,
             row.reservation_id,
             row.installment,
             row.number_of_installments,
@@ -161,11 +171,13 @@ def export_rows(
     f: AccountFilter | InvoiceFilter,
     settings: StoreSettings,
     today: date,
+    *,
+    masked_documents: bool = False,
 ) -> tuple[tuple[str, ...], Iterator[tuple[Cell, ...]]]:
     """The header and the rows of an export, as of the store's date ``today``."""
     if kind == "accounts":
         assert isinstance(f, AccountFilter)
-        return ACCOUNT_EXPORT, account_rows(session, f)
+        return ACCOUNT_EXPORT, account_rows(session, f, masked_documents=masked_documents)
     assert isinstance(f, InvoiceFilter)
     return INVOICE_EXPORT, invoice_rows(session, f, settings, today)
 
@@ -178,6 +190,7 @@ def export_text(
     delimiter: str = ",",
     now: datetime | None = None,
     on_row: Callable[[], None] | None = None,
+    masked_documents: bool = False,
 ) -> Iterator[str]:
     """The export as pieces of CSV text, read from one snapshot while it is consumed.
 
@@ -186,7 +199,9 @@ def export_text(
     now = now or utcnow()
     with db.transaction(read_only=True) as session:
         settings = load_store_settings(session)
-        header, rows = export_rows(session, kind, f, settings, settings.today(now))
+        header, rows = export_rows(
+            session, kind, f, settings, settings.today(now), masked_documents=masked_documents
+        )
         if on_row is not None:
             rows = _counted(rows, on_row)
         yield from csv_text(header, rows, delimiter=delimiter, zone=settings.zone())

@@ -27,6 +27,16 @@ EMAIL = Column(
 )
 DOCUMENT = Column("document", "Document", ("Documento", "CPF/CNPJ", "Document number"))
 DOCUMENT_TYPE = Column("document_type", "Document Type", ("Tipo de documento", "Tipo documento"))
+COMPANY_NAME_TITLES: dict[Lang, str] = {
+    "en": "Company name",
+    "es": "Razón social",
+    "pt": "Razão social",
+}
+COMPANY_NAME = Column(
+    "company_name",
+    COMPANY_NAME_TITLES["en"],
+    (COMPANY_NAME_TITLES["es"], COMPANY_NAME_TITLES["pt"], "Company", "Empresa"),
+)
 CREDIT_LIMIT = Column(
     "credit_limit",
     "Credit limit",
@@ -63,16 +73,38 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     DOCUMENT_TYPE,
     CREDIT_LIMIT,
     TOLERANCE,
+    COMPANY_NAME,
     ACCOUNT_ID,
 )
 ACCOUNT_UPDATE_COLUMNS: tuple[Column, ...] = tuple(
     Column(c.field, c.title, c.aliases, required=False) for c in ACCOUNT_COLUMNS
 )
-ACCOUNT_TEMPLATE = ("Email", "Document", "Document Type", "Credit limit", TOLERANCE_TITLES["en"])
+ACCOUNT_TEMPLATE = (
+    "Email",
+    "Document",
+    "Document Type",
+    "Credit limit",
+    TOLERANCE_TITLES["en"],
+    COMPANY_NAME_TITLES["en"],
+)
 ACCOUNT_TEMPLATE_TITLES: dict[Lang, tuple[str, ...]] = {
     "en": ACCOUNT_TEMPLATE,
-    "es": ("Email", "Documento", "Tipo de documento", "Límite de crédito", TOLERANCE_TITLES["es"]),
-    "pt": ("Email", "Documento", "Tipo de documento", "Limite de crédito", TOLERANCE_TITLES["pt"]),
+    "es": (
+        "Email",
+        "Documento",
+        "Tipo de documento",
+        "Límite de crédito",
+        TOLERANCE_TITLES["es"],
+        COMPANY_NAME_TITLES["es"],
+    ),
+    "pt": (
+        "Email",
+        "Documento",
+        "Tipo de documento",
+        "Limite de crédito",
+        TOLERANCE_TITLES["pt"],
+        COMPANY_NAME_TITLES["pt"],
+    ),
 }
 
 INVOICE_ID = Column(
@@ -132,6 +164,7 @@ INVOICE_EXPORT = (
     "Account id",
     "Email",
     "Order id",
+    "Bought by",
     "Transaction id",
     "Installment",
     "Number of installments",

@@ -21,6 +21,8 @@ from connector.credit.accounts import (
 )
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
+    check_document,
+    normalize_company_name,
     normalize_document,
     normalize_document_type,
     normalize_email,
@@ -42,6 +44,7 @@ class AccountChange:
     document_type: object = _UNCHANGED
     credit_limit_cents: int | None = None
     tolerance_bps: int | None = None
+    company_name: object = _UNCHANGED
 
 
 def update_account(
@@ -53,10 +56,11 @@ def update_account(
     document_type: object = _UNCHANGED,
     credit_limit_cents: int | None = None,
     tolerance_bps: int | None = None,
+    company_name: object = _UNCHANGED,
     done_by: str | None = None,
     now: datetime | None = None,
 ) -> Account:
-    """Change an open account's owner e-mail, document, limit or tolerance.
+    """Change an open account's owner e-mail, document, company name, limit or tolerance.
 
     A new limit or tolerance applies to the next authorization at once.
     """
@@ -67,6 +71,7 @@ def update_account(
         document_type=document_type,
         credit_limit_cents=credit_limit_cents,
         tolerance_bps=tolerance_bps,
+        company_name=company_name,
     )
     return only(update_accounts(session, [change], done_by=done_by, now=now))
 
@@ -203,7 +208,10 @@ def _new_document(
         change.document_type if change.document_type is not _UNCHANGED else account.document_type,
         document,
     )
-    if document is not None and (document, kind) != (account.document, account.document_type):
+    if (document, kind) == (account.document, account.document_type):
+        return document, kind  # kept as it is, even one stored before check digits were
+    check_document(document, kind)
+    if document is not None:
         holder = known.documents.get((document, kind))
         if holder is not None and holder != account.id:
             raise taken_document_error(holder)
@@ -235,6 +243,8 @@ def _apply_change(
     email = _new_email(account, change, known)
     document, kind = _new_document(account, change, known)
     limit, tolerance = _new_credit(account, change)
+    if change.company_name is not _UNCHANGED:
+        account.company_name = normalize_company_name(change.company_name)
     moved = False
     if email != account.email:
         known.owners[account.id].email = email

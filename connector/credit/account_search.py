@@ -30,6 +30,7 @@ ACCOUNT_STATUS_CHOICES: dict[str, tuple[str, ...]] = {
 class AccountFilter:
     email: str | None = None  # the owner's e-mail, exact (case-insensitive)
     document: str | None = None
+    company_name: str | None = None  # part of the company name, in any case
     statuses: tuple[str, ...] = (AccountStatus.OPEN,)  # closed accounts are hidden unless asked
     ids: tuple[str, ...] = ()
     op: Literal["and", "or"] = "and"
@@ -44,6 +45,8 @@ def account_select(f: AccountFilter, *, direction: Direction = "desc") -> Select
         conditions.append(Account.email == canonical_email(f.email))
     if f.document:
         conditions.append(Account.document == f.document)
+    if f.company_name and f.company_name.strip():
+        conditions.append(contains(Account.company_name, f.company_name.strip()))
     if f.ids:
         conditions.append(Account.id.in_(f.ids))
     if not conditions:
@@ -81,12 +84,17 @@ def get_account(session: Session, account_id: str) -> Account:
 
 
 def account_search_condition(text: str) -> ColumnElement[bool]:
-    """Accounts whose id, owner or dependent e-mail, or document contains ``text``.
+    """Accounts whose id, owner or dependent e-mail, company name or document contains
+    ``text``.
 
     The document is compared without its mask (dots, dashes, slashes, spaces), as stored.
     """
     text = text.strip()
-    conditions = [contains(Account.id, text), contains(Account.email, text.lower())]
+    conditions = [
+        contains(Account.id, text),
+        contains(Account.email, text.lower()),
+        contains(Account.company_name, text),
+    ]
     document = "".join(ch for ch in text if ch.isalnum()).upper()
     if document:
         conditions.append(contains(Account.document, document))

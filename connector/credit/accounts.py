@@ -20,6 +20,8 @@ from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
+    check_document,
+    normalize_company_name,
     normalize_document,
     normalize_document_type,
     normalize_email,
@@ -96,12 +98,15 @@ class NewAccount:
     document: str | None = None
     document_type: str | None = None
     account_id: str | None = None
+    company_name: str | None = None
 
     def checked(self) -> NewAccount:
         """The request normalized and validated, in the order ``open_account`` always has."""
         email = normalize_email(self.email)
         document = normalize_document(self.document)
         document_type = normalize_document_type(self.document_type, document)
+        check_document(document, document_type)
+        company_name = normalize_company_name(self.company_name)
         check_limit(self.credit_limit_cents)
         check_tolerance(self.tolerance_bps)
         if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):
@@ -113,6 +118,7 @@ class NewAccount:
             document=document,
             document_type=document_type,
             account_id=self.account_id,
+            company_name=company_name,
         )
 
     @property
@@ -194,6 +200,7 @@ class _Rows:
                 "email": request.email,
                 "document": request.document,
                 "document_type": request.document_type,
+                "company_name": request.company_name,
                 "status": AccountStatus.OPEN,
                 "credit_limit_cents": request.credit_limit_cents,
                 "tolerance_bps": request.tolerance_bps,
@@ -238,6 +245,7 @@ def open_account(
     document: str | None = None,
     document_type: str | None = None,
     account_id: str | None = None,
+    company_name: str | None = None,
     done_by: str | None = None,
     now: datetime | None = None,
 ) -> Account:
@@ -249,6 +257,7 @@ def open_account(
         document=document,
         document_type=document_type,
         account_id=account_id,
+        company_name=company_name,
     )
     account_id = only(open_accounts(session, [request], done_by=done_by, now=now))
     account = session.get(Account, account_id)

@@ -10,7 +10,12 @@ from sqlalchemy import BindParameter, ColumnElement, select
 from sqlalchemy.orm import Session
 
 from connector.clock import utcnow
-from connector.credit.identity import canonical_email, normalize_document, normalize_email
+from connector.credit.identity import (
+    canonical_email,
+    is_valid_document,
+    normalize_document,
+    normalize_email,
+)
 from connector.credit.ledger import ensure_open, in_slices, lock_account, lock_accounts_where
 from connector.credit.models import Account, AccountStatus, Holder, HolderLevel
 from connector.credit.settings import LANGUAGES as MAIL_LANGUAGES
@@ -157,8 +162,8 @@ def find_account_for_buyer(
         doc = normalize_document(document)
     except ValidationError:
         return None
-    if doc is None:
-        return None
+    if doc is None or (document_type and not is_valid_document(doc, document_type.upper())):
+        return None  # a CPF or CNPJ with wrong check digits is no one's: nothing to look up
     candidates = list(
         session.scalars(
             select(Account).where(Account.document == doc, Account.status == AccountStatus.OPEN)

@@ -18,6 +18,7 @@ from connector.credit.models import (
     Reservation,
     StatementEntry,
 )
+from connector.credit.purchase_numbers import next_purchase_number
 from connector.credit.settings import StoreSettings
 
 
@@ -44,12 +45,14 @@ def issue_invoices(
         agreed = rules.agreed_installments(amount_cents, count, reservation.installment_value_cents)
     parts = [p for p in agreed or rules.split_installments(amount_cents, count) if p]
     dates = settings.due_dates(now, reservation.term_days)
+    if reservation.purchase_number is None:
+        reservation.purchase_number = next_purchase_number(session)
     invoices = []
     for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
         number = reservation.invoice_count + position
         invoice = Invoice(
             id=rules.invoice_id(reservation.id, number),
-            friendly_id=rules.friendly_id(position),
+            friendly_id=rules.friendly_id(reservation.purchase_number, number),
             account_id=account.id,
             reservation_id=reservation.id,
             order_id=reservation.order_id,

@@ -12,12 +12,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Sequence,
     SmallInteger,
     String,
     Text,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from connector.credit.statuses import (
     AccountStatus,
@@ -60,6 +62,8 @@ class Account(Base):
     email: Mapped[str] = mapped_column(String(254))
     document: Mapped[str | None] = mapped_column(String(64))
     document_type: Mapped[str | None] = mapped_column(String(16))
+    # The company's registered name (razão social, razón social); our API's companyName.
+    company_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(8))
     credit_limit_cents: Mapped[int] = mapped_column(BigInteger)
     tolerance_bps: Mapped[int] = mapped_column(Integer)
@@ -138,6 +142,10 @@ class Reservation(Base):
     installment_value_cents: Mapped[int | None] = mapped_column(BigInteger)
     term_days: Mapped[list[int]] = mapped_column(JSON)
     invoice_count: Mapped[int] = mapped_column(SmallInteger)
+    # The store-wide number its invoices share (V1001-01, V1001-02), taken at its first
+    # invoicing (connector.credit.purchase_numbers); None before, and for purchases
+    # invoiced before these numbers existed.
+    purchase_number: Mapped[int | None] = mapped_column(BigInteger)
     auto_settle_at: Mapped[datetime | None]  # None: a hold the scheduler never settles
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -161,7 +169,13 @@ class Reservation(Base):
             postgresql_where=_PENDING_ONLY,
         ),
         Index("ix_reservations_account_id", "account_id", "created_at"),
+        Index("uq_reservations_purchase_number", "purchase_number", unique=True),
     )
+
+
+# Where PostgreSQL takes purchase numbers from: a sequence hands out numbers without
+# waiting for other transactions (SQLite's single writer takes the highest stored + 1).
+PURCHASE_NUMBERS = Sequence("purchase_numbers", start=1001, metadata=Base.metadata)
 
 
 class Invoice(Base):
@@ -197,6 +211,15 @@ class Invoice(Base):
     received_cents: Mapped[int | None] = mapped_column(BigInteger)
     late_fee_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     interest_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Who bought: the holder whose purchase it is (a dependent's, or the owner's), read
+    # from its reservation with the invoice (one primary-key lookup a row), so a page, a
+    # mail or a list never needs a second query for it.
+    bought_by: Mapped[str | None] = column_property(
+        select(Reservation.holder_email)
+        .where(Reservation.id == reservation_id)
+        .correlate_except(Reservation)
+        .scalar_subquery(),
+    )
 
     __table_args__ = (
         CheckConstraint("status IN ('Opened', 'Paid', 'Cancelled')", name="status"),

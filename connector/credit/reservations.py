@@ -127,6 +127,7 @@ def new_reservation(
         "installment_value_cents": installment_value_cents,
         "term_days": list(plan),
         "invoice_count": 0,
+        "purchase_number": None,  # taken when it is first invoiced
         "auto_settle_at": settings.auto_settle_at(now) if auto_settle else None,
         "expires_at": expires_at,
         "created_at": now,

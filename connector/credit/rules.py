@@ -10,8 +10,6 @@ holds the two evaluations to the same answers.
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,8 +19,6 @@ from connector.credit.statuses import InvoiceStatus
 from connector.money import scale_cents
 
 N = TypeVar("N")  # an integer, or a column expression of integers
-
-_FRIENDLY_ALPHABET = string.ascii_uppercase + string.digits
 
 
 def available_credit(limit_cents: N, balance_cents: N, reserved_cents: N) -> N:
@@ -223,10 +219,10 @@ def postponement_refusal(
     return None
 
 
-def friendly_id(installment: int) -> str:
-    """Eight random letters and digits, a dash and the installment number."""
-    token = "".join(secrets.choice(_FRIENDLY_ALPHABET) for _ in range(8))
-    return f"{token}-{installment}"
+def friendly_id(purchase_number: int, number: int) -> str:
+    """``V{purchase}-{NN}``: the purchase's store-wide number and the invoice's running
+    number in it (its installment; invoices added when the order grows go on counting)."""
+    return f"V{purchase_number}-{number:02d}"
 
 
 def invoice_id(transaction_id: str, number: int) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, tuple_
 from connector.clock import utcnow
 from connector.credit.ledger import lock_accounts
 from connector.credit.models import Reservation, ReservationStatus
+from connector.credit.purchase_numbers import reserve_purchase_numbers
 from connector.credit.reservations import release_reservation
 from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.settlements import settle_reservation
@@ -73,6 +74,8 @@ def _settle_group(
     try:
         with db.transaction() as session:
             lock_accounts(session, {row.account_id for row in group})
+            # One round trip for the group's purchase numbers, not one per purchase.
+            reserve_purchase_numbers(session, len(group))
             for row in group:
                 try:
                     with session.begin_nested() if one_by_one else nullcontext():

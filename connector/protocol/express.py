@@ -76,6 +76,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    null,
     or_,
     select,
     update,
@@ -132,12 +133,21 @@ def spending_power_sql(tolerance_enabled: bool) -> ColumnElement[int]:
     return power
 
 
+# Columns a new row always leaves NULL: written so, not bound (each bound parameter counts
+# towards psycopg's limit, see ``_statement``).
+_NULL_ON_A_NEW_ROW = frozenset({"purchase_number"})  # a reservation's, taken when invoiced
+
+
 def _rows_of(model: Any, prefix: str, account_id: Any) -> Insert:
     """INSERT ... SELECT of every column, bound by its attribute's name (the keys of the
     dict that built the row), the account's id from the reservation's UPDATE."""
     columns = inspect(model).columns.items()
     values = [
-        account_id if key == "account_id" else bindparam(prefix + key, type_=column.type)
+        account_id
+        if key == "account_id"
+        else null()
+        if key in _NULL_ON_A_NEW_ROW
+        else bindparam(prefix + key, type_=column.type)
         for key, column in columns
     ]
     return insert(model.__table__).from_select([c for _, c in columns], select(*values))

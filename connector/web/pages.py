@@ -32,6 +32,7 @@ from connector.bulk.export import encoded
 from connector.context import get_db, now
 from connector.credit import rules
 from connector.credit.charges import Quote, quote_invoice
+from connector.credit.identity import DOCUMENT_TYPES, masked_document
 from connector.credit.models import Invoice, PaymentMethod
 from connector.credit.pix_codes import PixCode, pix_code
 from connector.credit.settings import StoreSettings, load_store_settings
@@ -92,6 +93,8 @@ def init_templates(app: Flask) -> None:
         url_with=url_with,
         current_staff=current_staff,
         money=money,
+        masked_document=masked_document,
+        document_types=list(DOCUMENT_TYPES.values()),
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -13,6 +13,7 @@ from werkzeug.test import TestResponse
 
 from connector.api.openapi import build_spec
 from tests.documented import deref, plain
+from tests.factories import valid_cpf
 
 BASE = "/api/creditcontrol"
 
@@ -84,7 +85,7 @@ class Shop:
 
     def account(self, n: int = 1, limit: Any = "1000", **extra: Any) -> dict[str, Any]:
         body = {
-            "document": f"{n:011d}",
+            "document": valid_cpf(n),
             "documentType": "CPF",
             "email": f"buyer{n}@example.com",
             "creditLimit": limit,

@@ -26,6 +26,7 @@ def test_open_account_as_the_public_example_does(api: DocumentedClient) -> None:
         "email": "ricardo@teste.com.br",
         "document": "11111111111",
         "documentType": "CPF",
+        "companyName": None,
         "status": "Open",
         "creditLimit": 1100,
         "tolerance": Decimal("0.2"),
@@ -75,7 +76,7 @@ def test_open_account_errors_name_each_field(api: DocumentedClient, shop: Shop) 
     again = api.post(
         "/accounts",
         json={
-            "document": "00000000007",
+            "document": "000.000.007-87",  # buyer 7's, with its mask
             "documentType": "cpf",
             "email": "x@example.com",
             "creditLimit": 1,
@@ -114,9 +115,9 @@ def test_search_accounts_pages_and_filters(api: DocumentedClient, shop: Shop) ->
     assert [a["id"] for a in api.get("/accounts?email=BUYER3@example.com").get_json()["data"]] == [
         ids[2]
     ]
-    either = api.get("/accounts?email=buyer1@example.com&document=00000000002&op=or")
+    either = api.get("/accounts?email=buyer1@example.com&document=00000000272&op=or")
     assert {a["id"] for a in either.get_json()["data"]} == {ids[0], ids[1]}
-    both = api.get("/accounts?email=buyer1@example.com&document=00000000002")
+    both = api.get("/accounts?email=buyer1@example.com&document=00000000272")
     assert both.get_json() == {"data": [], "summary": {"count": 0}}
     assert api.delete(f"/accounts/{ids[4]}").status_code == 200
     assert api.get("/accounts").get_json()["summary"] == {"count": 4}
@@ -173,7 +174,7 @@ def test_close_refuses_open_items_unless_forced(api: DocumentedClient, shop: Sho
     assert refused.get_json()["error"]["code"] == "account_has_open_items"
     closed = api.delete(
         f"/accounts/{account['id']}?force=true",
-        json={"document": "00000000001", "documentType": "CPF", "email": "buyer1@example.com"},
+        json={"document": "00000000191", "documentType": "CPF", "email": "buyer1@example.com"},
     )
     assert closed.status_code == 200 and closed.get_json()["status"] == "Closed"
     assert api.get(f"/accounts/{account['id']}").get_json()["status"] == "Closed"
@@ -270,3 +271,65 @@ def test_positions_beyond_any_page_are_refused(api: DocumentedClient) -> None:
     huge = api.get("/accounts?from=9223372036854775809")
     assert huge.status_code == 400 and set(huge.get_json()["error"]["fields"]) == {"from"}
     assert api.get("/invoices?to=9223372036854775809").status_code == 400
+
+
+def test_documents_are_checked_and_the_company_name_is_ours(api: DocumentedClient) -> None:
+    """CPF and CNPJ by their check digits (the mask is optional), and ``companyName``, our
+    extension: opened, changed, cleared and searched."""
+    wrong = api.post(
+        "/accounts",
+        json={
+            "email": "a@example.com",
+            "creditLimit": 10,
+            "document": "123",
+            "documentType": "CPF",
+        },
+    )
+    assert wrong.status_code == 400
+    assert wrong.get_json()["error"]["code"] == "invalid_request"
+    assert set(wrong.get_json()["error"]["fields"]) == {"document"}
+    digits = api.post(
+        "/accounts",
+        json={
+            "email": "b@example.com",
+            "creditLimit": 10,
+            "document": "11.222.333/0001-82",
+            "documentType": "CNPJ",
+        },
+    )
+    assert digits.status_code == 400 and "check digits" in str(digits.get_json()["error"])
+    firm = api.post(
+        "/accounts",
+        json={
+            "email": "c@example.com",
+            "creditLimit": 10,
+            "document": "12.ABC.345/01DE-35",
+            "documentType": "cnpj",
+            "companyName": " Comércio  Souza Ltda",
+        },
+    ).get_json()
+    assert (firm["id"], firm["document"], firm["companyName"]) == (
+        "12ABC34501DE35_CNPJ",
+        "12ABC34501DE35",
+        "Comércio Souza Ltda",
+    )
+    cuit = api.post(
+        "/accounts",
+        json={
+            "email": "d@example.com",
+            "creditLimit": 10,
+            "document": "20-26756539-4",
+            "documentType": "AR-CUIT",
+        },
+    )
+    assert cuit.status_code == 400 and set(cuit.get_json()["error"]["fields"]) == {"document"}
+    found = api.get("/accounts?companyName=souza").get_json()
+    assert [a["id"] for a in found["data"]] == [firm["id"]]
+    renamed = api.put(f"/accounts/{firm['id']}", json={"companyName": "Souza & Filhos"})
+    assert renamed.get_json()["companyName"] == "Souza & Filhos"
+    kept = api.put(f"/accounts/{firm['id']}", json={"creditLimit": 20}).get_json()
+    assert kept["companyName"] == "Souza & Filhos"  # not sent: unchanged
+    cleared = api.put(f"/accounts/{firm['id']}", json={"companyName": None}).get_json()
+    assert cleared["companyName"] is None
+    too_long = api.put(f"/accounts/{firm['id']}", json={"companyName": "x" * 201})
+    assert too_long.status_code == 400 and "companyName" in too_long.get_json()["error"]["fields"]

@@ -117,7 +117,7 @@ def test_purchase_conditions(api: DocumentedClient, shop: Shop) -> None:
         ],
     }
     api.put("/storeconfig", json={"toleranceEnabled": True})
-    enabled = api.get("/purchase-conditions?document=000.000.000-01").get_json()
+    enabled = api.get("/purchase-conditions?document=000.000.001-91").get_json()
     assert (enabled["toleranceHeadroom"], enabled["maxPurchaseValue"]) == (100, 900)
     unknown = api.get("/purchase-conditions?email=who@example.com")
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "no_account"

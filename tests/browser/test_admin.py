@@ -90,7 +90,7 @@ def test_sign_in_create_an_account_change_its_limit_add_a_dependent(
 
     # The list finds it by document, with its mask
     nav(page, "Accounts").click()
-    page.get_by_label("Search by e-mail, document or id").fill("123.456")
+    page.get_by_label("Search by e-mail, document, company name or id").fill("123.456")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("link", name="buyer@company.example")).to_be_visible()
     screenshot(page, "05-accounts")

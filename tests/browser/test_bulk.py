@@ -16,7 +16,10 @@ from connector.db import Database
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
 
-TEMPLATE = b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
+TEMPLATE = (
+    b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+    b"Company name\r\n"
+)
 
 
 @contextmanager
@@ -63,7 +66,7 @@ def test_import_a_csv_and_watch_it_finish(
     # Fill it with three accounts, one of them with a bad e-mail, and choose the file.
     filled = header + (
         b"ana@shop.example,111.444.777-35,CPF,1500.00,0.05\r\n"
-        b"not-an-email,222,CPF,10,0\r\n"
+        b"not-an-email,529.982.247-25,CPF,10,0\r\n"
         b"bob@shop.example,,,250,\r\n"
     )
     page.get_by_label("CSV file").set_input_files(

@@ -23,7 +23,7 @@ from connector.credit.statements import adjust_balance
 from connector.db import Database
 from connector.errors import ValidationError
 from tests.bulk.conftest import RunImport, WriteFile, counts
-from tests.factories import NOW
+from tests.factories import NOW, valid_cnpj
 
 
 def account_filter(params: dict[str, str]) -> AccountFilter:
@@ -50,7 +50,8 @@ def test_accounts_export_has_the_template_columns_first_and_plain_numbers(db: Da
             credit_limit_cents=123_456,
             tolerance_bps=500,
             document="1",
-            document_type="CPF",
+            document_type="Other",
+            company_name="Comércio  Exemplo Ltda ",
             now=NOW,
         )
         adjust_balance(session, a.id, -200_000, now=NOW)  # below zero: a negative balance
@@ -70,7 +71,8 @@ def test_accounts_export_has_the_template_columns_first_and_plain_numbers(db: Da
     assert (row["Credit limit"], row["Tolerance (fraction or %)"]) == ("1234.56", "5%")
     assert (row["Balance"], row["Available credit"]) == ("-2000.00", "-765.44")  # numbers stay
     # Moments on the store's clock (São Paulo by default), with their offset.
-    assert row["Id"] == "1_CPF" and row["Created at"] == "2026-03-02T09:00:00-03:00"
+    assert row["Company name"] == "Comércio Exemplo Ltda"  # its spaces tidied when stored
+    assert row["Id"] == "1_Other" and row["Created at"] == "2026-03-02T09:00:00-03:00"
     every = rows_of(export(db, "accounts", account_filter({"status": "all"})))
     assert {r["Status"] for r in every} == {"Open", "Closed"}
     semicolon = rows_of(export(db, "accounts", AccountFilter(), delimiter=";"), ";")
@@ -87,8 +89,9 @@ def test_the_accounts_export_imports_back_unchanged(
                 email=f"u{n}@example.com",
                 credit_limit_cents=10_000 * n,
                 tolerance_bps=100 * n,
-                document=str(n) if n % 2 else None,
+                document=valid_cnpj(n) if n % 2 else None,
                 document_type="CNPJ" if n % 2 else None,
+                company_name=f"Company {n}" if n % 2 else None,
                 now=NOW,
             )
     path = write_file(export(db, "accounts", AccountFilter()), name="accounts.csv")

@@ -18,11 +18,11 @@ from tests.factories import NOW
 BASE = "/api/creditcontrol/bulk"
 ACCOUNTS = (
     "Email;Documento;Tipo de documento;Límite de crédito;Tasa de tolerancia\r\n"
-    "ana@example.com;1;CPF;1.234,56;0,05\r\n"
-    "bad-email;2;CPF;10;0\r\n"
-    "bob@example.com;3;CPF;10;7\r\n"
+    "ana@example.com;00000000191;CPF;1.234,56;0,05\r\n"
+    "bad-email;00000000272;CPF;10;0\r\n"
+    "bob@example.com;00000000353;CPF;10;7\r\n"
     "\r\n"
-    "carl@example.com;4;CPF;99,90;\r\n"
+    "carl@example.com;00000000434;CPF;99,90;\r\n"
 )
 
 
@@ -129,7 +129,8 @@ def test_permissions(client: FlaskClient, headers_for: Callable[[str], dict[str,
 def test_templates(client: FlaskClient, admin_headers: dict[str, str]) -> None:
     english = client.get(f"{BASE}/templates/accounts", headers=admin_headers)
     assert english.data == (
-        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+        b"Company name\r\n"
     )
     spanish = client.get(f"{BASE}/templates/accounts?lang=es", headers=admin_headers)
     assert spanish.get_data(as_text=True).lstrip("\ufeff").startswith("Email;Documento;")

@@ -22,7 +22,7 @@ from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.migrate import upgrade
 from tests.bulk.conftest import ledger_state
-from tests.factories import NOW
+from tests.factories import NOW, valid_cpf
 
 CONNECTOR = [sys.executable, "-m", "connector.cli"]
 HEADER = "Email,Document,Document Type,Credit limit,Tolerance rate\r\n"
@@ -48,7 +48,8 @@ def accounts_file(tmp_path: Path, rows: int, name: str = "accounts.csv") -> Path
     path = tmp_path / name
     lines = [HEADER]
     lines += [
-        f"u{n}@example.com,{n:011d},CPF,{n}.{n % 100:02d},0.0{n % 10}\r\n" for n in range(rows)
+        f"u{n}@example.com,{valid_cpf(n + 1)},CPF,{n}.{n % 100:02d},0.0{n % 10}\r\n"
+        for n in range(rows)
     ]
     path.write_text("".join(lines), encoding="utf-8")
     return path
@@ -65,7 +66,7 @@ def test_import_summary_report_history_and_exit_status(db: Database, tmp_path: P
     assert "0 created, 0 updated, 3 unchanged, 0 failed" in again.stdout
 
     bad = tmp_path / "bad.csv"
-    bad.write_text(HEADER + "x,1,CPF,1,0\r\n", encoding="utf-8")
+    bad.write_text(HEADER + "x,00000000191,CPF,1,0\r\n", encoding="utf-8")
     dry = run(["import", "accounts", str(bad), "--mode", "update", "--dry-run"], env)
     assert dry.returncode == 1
     assert dry.stdout.startswith("dry run ") and "1 would fail" in dry.stdout
@@ -91,7 +92,8 @@ def test_template_and_export_commands(db: Database, tmp_path: Path) -> None:
     template = run(["template", "accounts"], env)
     # (text mode reads the CRLF that spreadsheets expect as a plain line break)
     assert (
-        template.stdout == "Email,Document,Document Type,Credit limit,Tolerance (fraction or %)\n"
+        template.stdout
+        == "Email,Document,Document Type,Credit limit,Tolerance (fraction or %),Company name\n"
     )
     portuguese = run(["template", "accounts", "--lang", "pt", "-o", str(tmp_path / "t.csv")], env)
     assert portuguese.returncode == 0

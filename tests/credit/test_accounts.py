@@ -15,7 +15,7 @@ from connector.credit.reservations import reserve
 from connector.credit.settings import StoreSettings
 from connector.credit.settlements import settle_reservation
 from connector.errors import Conflict, CreditDenied, NotFound, ValidationError
-from tests.factories import NOW, OpenAccount
+from tests.factories import NOW, OpenAccount, valid_cnpj, valid_cpf
 
 
 def entries(session: Session, account_id: str) -> list[StatementEntry]:
@@ -80,26 +80,25 @@ def test_open_account_names_the_bad_field(
 
 
 def test_an_account_that_exists_is_a_conflict(new_account: OpenAccount) -> None:
-    new_account(email="a@example.com", document="111", document_type="CNPJ")
+    new_account(email="a@example.com", document=valid_cnpj(111), document_type="CNPJ")
     with pytest.raises(Conflict) as error:
-        new_account(email="b@example.com", document="111", document_type="CNPJ")
+        new_account(email="b@example.com", document=valid_cnpj(111), document_type="CNPJ")
     assert error.value.code == "account_exists"
     with pytest.raises(Conflict) as error:
-        new_account(email="a@example.com", document="222")
+        new_account(email="a@example.com", document=valid_cpf(222))
     assert error.value.code == "holder_exists"
 
 
 def test_a_closed_account_never_shadows_a_new_one(
     session: Session, new_account: OpenAccount
 ) -> None:
-    old = new_account(email="shop@example.com", document="999", document_type="CNPJ")
+    cnpj = valid_cnpj(999)
+    old = new_account(email="shop@example.com", document=cnpj, document_type="CNPJ")
     close_account(session, old.id, now=NOW)
-    fresh = new_account(email="shop@example.com", document="999", document_type="CNPJ")
-    assert fresh.id != old.id and fresh.id.startswith("999_CNPJ_")
+    fresh = new_account(email="shop@example.com", document=cnpj, document_type="CNPJ")
+    assert fresh.id != old.id and fresh.id.startswith(f"{cnpj}_CNPJ_")
     assert find_account_for_buyer(session, email="shop@example.com") == fresh
-    assert (
-        find_account_for_buyer(session, email=None, document="999", document_type="CNPJ") == fresh
-    )
+    assert find_account_for_buyer(session, email=None, document=cnpj, document_type="CNPJ") == fresh
 
 
 def test_limit_and_tolerance_changes_apply_at_once_with_credit_entries(
@@ -127,10 +126,10 @@ def test_update_account_moves_the_owner_email(session: Session, new_account: Ope
 def test_update_account_refuses_a_document_of_another_open_account(
     session: Session, new_account: OpenAccount
 ) -> None:
-    new_account(document="1", document_type="CPF")
-    other = new_account(document="2", document_type="CPF")
+    new_account(document=valid_cpf(1), document_type="CPF")
+    other = new_account(document=valid_cpf(2), document_type="CPF")
     with pytest.raises(Conflict):
-        update_account(session, other.id, document="1")
+        update_account(session, other.id, document=valid_cpf(1))
 
 
 def test_dependents_spend_from_the_owner_pool(session: Session, new_account: OpenAccount) -> None:
@@ -164,11 +163,11 @@ def test_holder_rules(session: Session, new_account: OpenAccount) -> None:
 
 def test_document_is_the_fallback_lookup(session: Session, new_account: OpenAccount) -> None:
     account = new_account(
-        email="doc@example.com", document="55.666.777/0001-88", document_type="CNPJ"
+        email="doc@example.com", document="55.666.777/0001-81", document_type="CNPJ"
     )
     assert (
         find_account_for_buyer(
-            session, email="unknown@example.com", document="55666777000188", document_type="cnpj"
+            session, email="unknown@example.com", document="55666777000181", document_type="cnpj"
         )
         == account
     )

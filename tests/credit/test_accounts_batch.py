@@ -12,7 +12,9 @@ from connector.credit.holders import add_holder
 from connector.credit.ledger import lock_accounts
 from connector.credit.models import Account, Holder, StatementEntry
 from connector.errors import Conflict, ConnectorError, CreditDenied, NotFound, ValidationError
-from tests.factories import NOW
+from tests.factories import NOW, valid_cnpj, valid_cpf
+
+C1, C2, C9, CNPJ3 = valid_cpf(1), valid_cpf(2), valid_cpf(9), valid_cnpj(3)
 
 
 def codes(results: list[object]) -> list[str]:
@@ -25,7 +27,7 @@ def test_open_accounts_sees_the_requests_before_it(session: Session) -> None:
         session,
         email="old@example.com",
         credit_limit_cents=1,
-        document="9",
+        document=C9,
         document_type="CPF",
         now=NOW,
     )
@@ -33,14 +35,14 @@ def test_open_accounts_sees_the_requests_before_it(session: Session) -> None:
     results = open_accounts(
         session,
         [
-            NewAccount("a@example.com", 100, document="1", document_type="CPF"),
-            NewAccount("b@example.com", 100, document="1", document_type="CPF"),  # document taken
+            NewAccount("a@example.com", 100, document=C1, document_type="CPF"),
+            NewAccount("b@example.com", 100, document=C1, document_type="CPF"),  # document taken
             NewAccount("A@Example.com", 100, document="2"),  # e-mail taken by the first
             NewAccount("taken@example.com", 100),  # e-mail taken in the database
             NewAccount("bad", 100),
             NewAccount("c@example.com", -1),
-            NewAccount("d@example.com", 100, document="9", document_type="CPF"),  # a closed one
-            NewAccount("e@example.com", 100, account_id="1_CPF"),  # the id the first took
+            NewAccount("d@example.com", 100, document=C9, document_type="CPF"),  # a closed one
+            NewAccount("e@example.com", 100, account_id=f"{C1}_CPF"),  # the id the first took
             NewAccount("f@example.com", 250, tolerance_bps=1000, account_id="custom-id"),
         ],
         now=NOW,
@@ -56,8 +58,8 @@ def test_open_accounts_sees_the_requests_before_it(session: Session) -> None:
         "account_exists",
         "ok",
     ]
-    assert results[0] == "1_CPF" and results[8] == "custom-id"
-    assert isinstance(results[6], str) and results[6].startswith("9_CPF_")
+    assert results[0] == f"{C1}_CPF" and results[8] == "custom-id"
+    assert isinstance(results[6], str) and results[6].startswith(f"{C9}_CPF_")
     custom = session.get(Account, "custom-id")
     assert custom is not None and (custom.email, custom.credit_limit_cents) == (
         "f@example.com",
@@ -76,7 +78,7 @@ def test_update_accounts_applies_in_order_and_a_refusal_changes_nothing(session:
         session,
         email="a@example.com",
         credit_limit_cents=100,
-        document="1",
+        document=C1,
         document_type="CPF",
         now=NOW,
     )
@@ -84,7 +86,7 @@ def test_update_accounts_applies_in_order_and_a_refusal_changes_nothing(session:
         session,
         email="b@example.com",
         credit_limit_cents=100,
-        document="2",
+        document=C2,
         document_type="CPF",
         now=NOW,
     )
@@ -98,9 +100,9 @@ def test_update_accounts_applies_in_order_and_a_refusal_changes_nothing(session:
             AccountChange(a.id, email="free@example.com", credit_limit_cents=500),
             AccountChange(b.id, email="a@example.com"),  # freed by the change before
             AccountChange(c.id, email="dep@example.com", credit_limit_cents=900),  # its dependent
-            AccountChange(c.id, document="2", document_type="CPF"),  # b still has it
-            AccountChange(b.id, document="3", document_type="CNPJ", tolerance_bps=200),
-            AccountChange(c.id, document="2", document_type="CPF"),  # free now
+            AccountChange(c.id, document=C2, document_type="CPF"),  # b still has it
+            AccountChange(b.id, document=CNPJ3, document_type="CNPJ", tolerance_bps=200),
+            AccountChange(c.id, document=C2, document_type="CPF"),  # free now
             AccountChange(a.id, credit_limit_cents=-5),
             AccountChange("nope", credit_limit_cents=1),
             AccountChange(closed.id, credit_limit_cents=1),
@@ -123,14 +125,14 @@ def test_update_accounts_applies_in_order_and_a_refusal_changes_nothing(session:
     assert (a.email, a.credit_limit_cents) == ("free@example.com", 500)
     assert (b.email, b.document, b.document_type, b.tolerance_bps) == (
         "a@example.com",
-        "3",
+        CNPJ3,
         "CNPJ",
         200,
     )
     assert (c.email, c.credit_limit_cents, c.document) == (
         "c@example.com",
         100,
-        "2",
+        C2,
     )  # row 3 refused
     session.flush()
     query = select(Holder.account_id, Holder.email).where(

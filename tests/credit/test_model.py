@@ -98,7 +98,7 @@ from tests.credit.ledger_model import (
     Settled,
     Stored,
 )
-from tests.factories import NOW
+from tests.factories import NOW, valid_cpf
 
 T = TypeVar("T")
 
@@ -326,7 +326,7 @@ class CreditMachine(RuleBasedStateMachine):
         """Open buyer n's account: by document (its id is the document's, or that and a
         suffix when a closed account has it), or without one under an id of ours."""
         email = f"buyer{n}@example.com"
-        document = f"{n:011d}" if with_document else None
+        document = valid_cpf(n) if with_document else None
         asked_id = None if with_document else f"acct-{next(self.numbers)}"
         now = self.tick()
 

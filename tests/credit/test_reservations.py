@@ -141,7 +141,11 @@ def test_settle_issues_one_invoice_per_installment(
     assert [i.due_date for i in invoices] == [date(2026, 4, 2), date(2026, 5, 4), date(2026, 6, 1)]
     assert all(i.original_due_date == i.due_date for i in invoices)
     assert all(i.status == "Opened" and i.order_id == "ord-7" for i in invoices)
-    assert all(i.friendly_id.endswith(f"-{i.installment}") for i in invoices)
+    # One readable id for the purchase, the installment after it (V1001-01, V1001-02, ...).
+    assert reservation.purchase_number is not None
+    assert [i.friendly_id for i in invoices] == [
+        f"V{reservation.purchase_number}-0{n}" for n in (1, 2, 3)
+    ]
     assert reservation.status == "posted" and reservation.value_cents == 0
     assert (account.reserved_cents, account.balance_cents) == (0, -10_000)
     assert available(session, account) == 90_000

@@ -18,7 +18,7 @@ from connector.credit.invoices import cancel_invoice, pay_invoice, update_invoic
 from connector.credit.models import Invoice
 from connector.credit.reservations import reserve
 from connector.credit.settlements import settle_reservation
-from tests.factories import NOW, OpenAccount
+from tests.factories import NOW, OpenAccount, valid_cpf
 
 
 def buy(
@@ -82,15 +82,15 @@ def test_invoice_filters_order_and_summary(session: Session, new_account: OpenAc
 
 
 def test_account_search_hides_closed_accounts(session: Session, new_account: OpenAccount) -> None:
-    first = new_account(email="first@example.com", document="1")
-    second = new_account(email="second@example.com", document="2")
-    closed = new_account(email="gone@example.com", document="3")
+    first = new_account(email="first@example.com", document=valid_cpf(1))
+    second = new_account(email="second@example.com", document=valid_cpf(2))
+    closed = new_account(email="gone@example.com", document=valid_cpf(3))
     close_account(session, closed.id, now=NOW)
     listed = session.scalars(account_select(AccountFilter())).all()
     assert {a.id for a in listed} == {first.id, second.id}
     by_email = session.scalars(account_select(AccountFilter(email="SECOND@example.com"))).all()
     assert by_email == [second]
-    either = AccountFilter(email="first@example.com", document="2", op="or")
+    either = AccountFilter(email="first@example.com", document=valid_cpf(2), op="or")
     assert count_rows(session, account_select(either)) == 2
     with_closed = AccountFilter(statuses=("Open", "Closed"))
     assert count_rows(session, account_select(with_closed)) == 3

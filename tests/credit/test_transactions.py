@@ -118,11 +118,19 @@ def test_migration_0003_keeps_data_and_references(tmp_path: Path) -> None:
     config = alembic_config(url)
     command.upgrade(config, "0001")
     db = Database(url)
-    with db.transaction() as session:
-        aid = _account(session)
-    # Two purchases and an invoice pointing at the first, in SQL: the models have columns
-    # the schema of 0001 does not.
+    aid = "A-1"
+    # An account, two purchases and an invoice pointing at the first, in SQL: the models
+    # have columns the schema of 0001 does not.
     with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, email, document, document_type, status, "
+                "credit_limit_cents, tolerance_bps, balance_cents, reserved_cents, created_at, "
+                "updated_at, closed_at) VALUES (:id, 'b1@example.com', NULL, NULL, 'Open', "
+                "100000, 0, 0, 0, :at, :at, NULL)"
+            ),
+            {"id": aid, "at": "2026-03-02 12:00:00"},
+        )
         for held, cents in (("R-1", 1_000), ("R-2", 500)):
             connection.execute(
                 text(

@@ -26,10 +26,10 @@ from tests.web.conftest import STAFF_EMAIL, csrf_of, sign_in, text_of
 # One bad e-mail (row 3) and one bad tolerance (row 4), as a Spanish spreadsheet saves it.
 ACCOUNTS = (
     "Email;Documento;Tipo de documento;Límite de crédito;Tasa de tolerancia\r\n"
-    "ana@example.com;1;CPF;1.234,56;0,05\r\n"
-    "bad-email;2;CPF;10;0\r\n"
-    "bob@example.com;3;CPF;10;7\r\n"
-    "carl@example.com;4;CPF;99,90;\r\n"
+    "ana@example.com;00000000191;CPF;1.234,56;0,05\r\n"
+    "bad-email;00000000272;CPF;10;0\r\n"
+    "bob@example.com;00000000353;CPF;10;7\r\n"
+    "carl@example.com;00000000434;CPF;99,90;\r\n"
 ).encode("cp1252")
 
 
@@ -129,7 +129,7 @@ def test_upload_watch_the_import_and_download_its_error_report(
     assert "bad-email" in page and "Tasa de tolerancia" in page  # the first errors, shown
     assert "Download the error report (CSV)" in page
     with db.transaction() as session:
-        assert session.get(Account, "1_CPF") is not None
+        assert session.get(Account, "00000000191_CPF") is not None
 
     report = admin_client.get(f"/admin/bulk/imports/{job_id}/errors")
     assert report.status_code == 200 and report.mimetype == "text/csv"
@@ -201,7 +201,9 @@ def test_a_dry_run_writes_nothing_and_offers_the_real_import(
     followed = admin_client.get(same.headers["Location"])
     assert "its import is queued" in followed.text
     assert "not the one the dry run checked" not in followed.text
-    other = upload(admin_client, ACCOUNTS + b"dan@example.com;5;CPF;1;\r\n", checked=job_id)
+    other = upload(
+        admin_client, ACCOUNTS + b"dan@example.com;00000000515;CPF;1;\r\n", checked=job_id
+    )
     assert "not the one the dry run checked" in admin_client.get(other.headers["Location"]).text
     run_queued_imports(db)
     with db.transaction() as session:
@@ -228,7 +230,8 @@ def test_templates_in_each_language(admin_client: FlaskClient) -> None:
     assert english.status_code == 200 and english.mimetype == "text/csv"
     assert 'filename="accounts-template-en.csv"' in english.headers["Content-Disposition"]
     assert english.data == (
-        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+        b"Company name\r\n"
     )
     spanish = admin_client.get("/admin/bulk/template?kind=accounts&lang=es")
     assert rows_of(spanish)[0][:2] == ["Email", "Documento"]
@@ -268,7 +271,8 @@ def test_exports_honour_the_lists_filters_and_escape_formulas(
 
     everything = rows_of(admin_client.get("/admin/bulk/exports/invoices"))
     assert len(everything) == 1 + 3
-    observation = {r[0]: r[16] for r in everything[1:]}
+    column = everything[0].index("Observation")
+    observation = {r[0]: r[column] for r in everything[1:]}
     assert observation[fresh.invoice_ids[0]] == '\'=HYPERLINK("http://x")'
 
     accounts_page = admin_client.get("/admin/accounts?q=late&overdue=1")
@@ -287,7 +291,8 @@ def test_exports_honour_the_lists_filters_and_escape_formulas(
 
     admin_client.get("/language/es")  # Spanish spreadsheets: semicolons and decimal commas
     spanish = admin_client.get("/admin/bulk/exports/accounts?q=fresh").get_data(as_text=True)
-    assert spanish.splitlines()[1].startswith("fresh@example.com;00000000002;CPF;1000,00;0%;")
+    # ... and the CPF as people there write it (the English export keeps the stored form)
+    assert spanish.splitlines()[1].startswith("fresh@example.com;000.000.002-72;CPF;1000,00;0%;")
 
 
 def test_staff_uploads_may_exceed_the_apps_request_limit(

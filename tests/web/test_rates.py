@@ -19,7 +19,7 @@ from connector.credit.settings import StoreSettings, load_store_settings
 from connector.db import Database
 from connector.money import bps_to_decimal
 from connector.web.admin.settings import form_values
-from tests.factories import Seeded, load_account
+from tests.factories import Seeded, load_account, valid_cpf
 from tests.web.conftest import post_form, text_of
 from tests.web.test_bulk_routes import job_id_of, upload
 
@@ -57,7 +57,7 @@ def open_by_form(client: FlaskClient, number: int, tolerance: str) -> TestRespon
         "/admin/accounts/new",
         {
             "email": f"form{number}@example.com",
-            "document": str(number),
+            "document": valid_cpf(number),
             "documentType": "CPF",
             "creditLimit": "100",
             "tolerance": tolerance,
@@ -68,7 +68,7 @@ def open_by_form(client: FlaskClient, number: int, tolerance: str) -> TestRespon
 def import_csv(client: FlaskClient, db: Database, rows: list[tuple[int, str]]) -> str:
     """Upload a Spanish accounts file (one row per account: its number and tolerance) and
     run it as the scheduler does; the import's id."""
-    lines = [f"csv{n}@example.com;{n};CPF;100;{tolerance}\r\n" for n, tolerance in rows]
+    lines = [f"csv{n}@example.com;{valid_cpf(n)};CPF;100;{tolerance}\r\n" for n, tolerance in rows]
     job_id = job_id_of(upload(client, (CSV_HEADER + "".join(lines)).encode()))
     assert run_queued_imports(db) == 1
     return job_id
@@ -84,7 +84,7 @@ def open_by_api(
 ) -> TestResponse:
     body = {
         "email": f"api{number}@example.com",
-        "document": str(number),
+        "document": valid_cpf(number),
         "documentType": "CPF",
         "creditLimit": 100,
         "tolerance": tolerance,
@@ -105,10 +105,10 @@ def test_a_tolerance_reads_the_same_in_the_admin_the_csv_and_the_api(
     assert row_reasons(db, job_id) == []
     answered = open_by_api(admin_client, admin_headers, 3, text)
     assert answered.status_code == 200, answered.get_json()
-    stored = [load_account(db, f"{n}_CPF").tolerance_bps for n in (1, 2, 3)]
+    stored = [load_account(db, f"{valid_cpf(n)}_CPF").tolerance_bps for n in (1, 2, 3)]
     if "%" not in text and "," not in text:  # a bare fraction may also be a JSON number
         assert open_by_api(admin_client, admin_headers, 4, float(text)).status_code == 200
-        stored.append(load_account(db, "4_CPF").tolerance_bps)
+        stored.append(load_account(db, f"{valid_cpf(4)}_CPF").tolerance_bps)
     assert set(stored) == {bps}
     # The API answers the fraction, as the public API writes rates.
     assert answered.get_json()["tolerance"] == bps_to_decimal(bps)

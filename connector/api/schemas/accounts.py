@@ -11,7 +11,13 @@ from marshmallow import Schema, ValidationError, fields, post_dump, validate
 from connector.api.schemas.common import Body, CountSummary, Paging, Query
 from connector.bulk.filters import Combine
 from connector.credit.accounts import Figures
-from connector.credit.identity import normalize_document, normalize_document_type, normalize_email
+from connector.credit.identity import (
+    DOCUMENT_TYPES,
+    normalize_company_name,
+    normalize_document,
+    normalize_document_type,
+    normalize_email,
+)
 from connector.credit.models import Account, AccountStatus, Origin
 from connector.errors import ValidationError as ConnectorValidationError
 from connector.money import bps_to_decimal, cents_to_decimal
@@ -35,6 +41,10 @@ class AccountQuery(Paging, Combine):
     )
     email = fields.String(validate=validate.Length(max=254))
     document = fields.String(validate=validate.Length(max=64))
+    companyName = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "part of the company name, in any case (our extension)"},
+    )
 
 
 class StatementQuery(Query):
@@ -75,6 +85,11 @@ def _checked(normalize: Callable[[Any], Any]) -> Callable[[Any], None]:
 EMAIL = _checked(normalize_email)
 DOCUMENT = _checked(normalize_document)
 DOCUMENT_TYPE = _checked(lambda value: normalize_document_type(value, None))
+COMPANY_NAME = _checked(normalize_company_name)
+COMPANY_NAME_TEXT = (
+    "the company's registered name (razão social, razón social); our extension: the public "
+    "API has no such field"
+)
 
 
 TOLERANCE = (
@@ -87,6 +102,9 @@ class OpenAccountBody(Body):
     email = fields.String(required=True, validate=EMAIL)
     document = fields.String(allow_none=True, validate=DOCUMENT)
     documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
+    companyName = fields.String(
+        allow_none=True, validate=COMPANY_NAME, metadata={"description": COMPANY_NAME_TEXT}
+    )
     creditLimit = Cents(required=True)
     tolerance = Rate(load_default=0, description=TOLERANCE)
     description = fields.Raw(
@@ -98,6 +116,9 @@ class UpdateAccountBody(Body):
     email = fields.String(validate=EMAIL)
     document = fields.String(allow_none=True, validate=DOCUMENT)
     documentType = fields.String(allow_none=True, validate=DOCUMENT_TYPE)
+    companyName = fields.String(
+        allow_none=True, validate=COMPANY_NAME, metadata={"description": COMPANY_NAME_TEXT}
+    )
     creditLimit = Cents()
     tolerance = Rate(description=TOLERANCE)
     description = fields.Raw(load_only=True, metadata={"description": "ignored"})
@@ -157,7 +178,11 @@ class AccountOut(Schema):
     documentType = fields.Function(
         lambda view: view.account.document_type or "Other",
         required=True,
-        metadata={"type": "string", "enum": ["CPF", "CNPJ", "Other"]},
+        metadata={"type": "string", "enum": list(DOCUMENT_TYPES.values())},
+    )
+    companyName = fields.Function(
+        lambda view: view.account.company_name,
+        metadata={"type": "string", "nullable": True, "description": COMPANY_NAME_TEXT},
     )
     status = fields.String(attribute="account.status", required=True)
     creditLimit = Cents(attribute="figures.credit_limit_cents", required=True)

@@ -117,6 +117,7 @@ def new_account() -> WerkzeugResponse | tuple[str, int]:
     email = form.text("email", required=True, max_length=254)
     document = form.text("document", max_length=64) or None
     document_type = form.text("documentType", max_length=16) or None
+    company_name = form.text("companyName", max_length=200) or None
     limit = form.cents("creditLimit")
     tolerance = form.rate_bps("tolerance") or 0
     try:
@@ -130,6 +131,7 @@ def new_account() -> WerkzeugResponse | tuple[str, int]:
                 tolerance_bps=tolerance,
                 document=document,
                 document_type=document_type,
+                company_name=company_name,
                 done_by=done_by(),
                 now=now(),
             )
@@ -241,9 +243,10 @@ def change_credit(account_id: str) -> WerkzeugResponse | tuple[str, int]:
 @bp.post("/accounts/<account_id>/details")
 @needs(WRITE_CREDIT)
 def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
-    """Edit the owner's e-mail and the document."""
+    """Edit the owner's e-mail, the company name and the document."""
     form = Form.from_request()
     email = form.text("email", required=True, max_length=254)
+    company_name = form.text("companyName", max_length=200) or None
     document = form.text("document", max_length=64) or None
     document_type = (form.text("documentType", max_length=16) or None) if document else None
     return _submit(
@@ -255,6 +258,7 @@ def change_details(account_id: str) -> WerkzeugResponse | tuple[str, int]:
             email=email,
             document=document,
             document_type=document_type,
+            company_name=company_name,
             done_by=done_by(),
             now=now(),
         ),

@@ -252,9 +252,17 @@ def _export(
     kind: ExportKind, f: AccountFilter | InvoiceFilter, moment: datetime
 ) -> WerkzeugResponse:
     """Every row the list shows, streamed from one snapshot with constant memory; separated
-    as spreadsheets in the page's language expect (semicolons in Spanish and Portuguese)."""
-    delimiter = default_delimiter(cast(Lang, i18n.current_language()))
-    pieces = export_text(get_db(), kind, f, delimiter=delimiter, now=moment)
+    as spreadsheets in the page's language expect (semicolons in Spanish and Portuguese),
+    with the documents masked as people there write them; English is the raw format."""
+    lang = cast(Lang, i18n.current_language())
+    pieces = export_text(
+        get_db(),
+        kind,
+        f,
+        delimiter=default_delimiter(lang),
+        now=moment,
+        masked_documents=lang != "en",
+    )
     return csv_download(pieces, f"{kind}-{moment:%Y%m%d-%H%M%S}.csv")
 
 
