@@ -50,3 +50,29 @@ def test_a_refusal_adds_the_reasons_its_message_does_not_say() -> None:
     assert refusal(error) == "bad lifetime (ttl: from 1 minute to 30 days)"
     said = ValidationError("too short: at least 3", fields={"x": "at least 3"})
     assert refusal(said) == "too short: at least 3"
+
+
+def test_users_enable_and_remove_a_second_factor(db: Database, tmp_path: Path) -> None:
+    from connector.access.users import StaffUser
+
+    with db.transaction() as session:
+        create_user(session, email="boss@store.example", password="a very long secret")
+        user = create_user(session, email="b@store.example", password="a very long secret")
+        user.totp_secret = "encrypted"
+    runner, env = CliRunner(), _env(db, tmp_path)
+    assert "second factor" in runner.invoke(cli, ["users", "list"], env=env).output
+    removed = runner.invoke(
+        cli, ["users", "remove-second-factor", "--email", "b@store.example"], env=env
+    )
+    assert removed.exit_code == 0, removed.output
+    assert (
+        runner.invoke(cli, ["users", "disable", "--email", "b@store.example"], env=env).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(cli, ["users", "enable", "--email", "b@store.example"], env=env).exit_code
+        == 0
+    )
+    with db.transaction() as session:
+        row = session.get(StaffUser, user.id)
+        assert row is not None and row.totp_secret is None and row.disabled_at is None
