@@ -100,6 +100,7 @@ class Code(StrEnum):
     TEST_CARD_UNKNOWN = "test_card_unknown"
     # People and access
     USER_EXISTS = "user_exists"
+    LAST_ADMIN = "last_admin"
     MY_CREDITS_DISABLED = "my_credits_disabled"
     # The platform's configuration flow (connector.access.connections)
     RETURN_URL_NOT_ALLOWED = "return_url_not_allowed"

@@ -293,6 +293,11 @@ def test_0016_keeps_every_document_and_invoice_id_and_goes_back(
     a random id come through 0016 as they were, both ways; new purchases get numbers."""
     from alembic import command
     from sqlalchemy import Engine, text
+def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
+    tmp_path: Path, database: Database
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
 
     for url in _migration_database(tmp_path, database):
         upgrade(url, "0015")
@@ -360,4 +365,38 @@ def test_0016_keeps_every_document_and_invoice_id_and_goes_back(
             if database.is_postgresql:
                 assert not engine.dialect.has_sequence(connection, "purchase_numbers")
         upgrade(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_users (id, email, name, password_hash, created_at,"
+                    " disabled_at, session_epoch, role) VALUES ('U1', 'boss@store.example',"
+                    " 'Boss', 'scrypt:x', :at, NULL, 1, 'admin')"
+                ),
+                {"at": "2026-11-30 12:00:00+00:00"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (id, token_sha256, role, label, created_at, revoked_at)"
+                    " VALUES ('ck_1', 'x', 'read', 'ERP', :at, NULL)"
+                ),
+                {"at": "2026-11-30 12:00:00+00:00"},
+            )
+        upgrade(url, "0017")
+        assert "staff_password_tokens" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            assert connection.execute(
+                text("SELECT id, totp_secret, totp_failures FROM staff_users")
+            ).all() == [("U1", None, 0)]
+            assert connection.execute(
+                text("SELECT id, created_by, last_used_at FROM api_keys")
+            ).all() == [("ck_1", None, None)]
+        command.downgrade(alembic_config(url), "0015")
+        assert "staff_password_tokens" not in inspect(engine).get_table_names()
+        users = {column["name"] for column in inspect(engine).get_columns("staff_users")}
+        keys = {column["name"] for column in inspect(engine).get_columns("api_keys")}
+        assert "totp_secret" not in users and "role" in users
+        assert "last_used_at" not in keys and "label" in keys
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT email FROM staff_users")) == "boss@store.example"
+            assert connection.scalar(text("SELECT label FROM api_keys")) == "ERP"
         engine.dispose()

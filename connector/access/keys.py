@@ -2,6 +2,11 @@
 
 A token is 256 random bits, so a plain SHA-256 is enough to store it: there is nothing
 to brute-force that a slow hash would protect.
+
+A key's last use is written at most once a minute (``note_use``, called by the
+``Authenticator`` after it accepted the key). The express authorization of the payment
+protocol checks keys in its own statement and does not write it: that path stays
+read-only, so a gateway key's "last used" counts its other protocol calls.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, select
+from sqlalchemy import String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.clock import utcnow
@@ -21,6 +26,7 @@ from connector.errors import Code, NotFound, Reason, ValidationError
 
 ROLES = ("admin", "accounts", "invoices", "read", "gateway")  # see connector.access.principals
 INITIAL_KEY_LABEL = "generated at first start"
+USE_RECORDED_EVERY = timedelta(minutes=1)
 
 
 class ApiKey(Base):
@@ -32,6 +38,8 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(String(254))  # a staff user's e-mail
+    last_used_at: Mapped[datetime | None]  # to the minute (USE_RECORDED_EVERY)
 
 
 @dataclass(frozen=True)
@@ -47,13 +55,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_key(session: Session, *, role: str, label: str = "") -> IssuedKey:
+def create_key(session: Session, *, role: str, label: str = "", by: str | None = None) -> IssuedKey:
     """Issue a new key pair with a role; only its hash is kept."""
     if role not in ROLES:
         raise ValidationError(
-            "unknown role {role}",
+            "unknown role {role}: one of {roles}",
             fields={"role": Reason("one of {roles}", roles=", ".join(ROLES))},
             role=repr(role),
+            roles=", ".join(ROLES),
         )
     app_key = f"ck_{secrets.token_hex(10)}"
     app_token = secrets.token_urlsafe(32)
@@ -65,6 +74,8 @@ def create_key(session: Session, *, role: str, label: str = "") -> IssuedKey:
             label=label,
             created_at=utcnow(),
             revoked_at=None,
+            created_by=by,
+            last_used_at=None,
         )
     )
     session.flush()
@@ -92,6 +103,19 @@ def revoke_key(session: Session, app_key: str) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row
+
+
+def note_use(session: Session, app_key: str, now: datetime | None = None) -> None:
+    """Record that the key was used now, unless that was recorded less than a minute ago."""
+    now = now or utcnow()
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == app_key,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - USE_RECORDED_EVERY),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def has_any_key(session: Session) -> bool:

@@ -23,12 +23,14 @@ Staff users of the admin pages have a role too (``STAFF_ROLE_PERMISSIONS``):
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from werkzeug.datastructures import Headers
 
-from connector.access.keys import verify_key
+from connector.access.keys import USE_RECORDED_EVERY, note_use, verify_key
 from connector.config import Settings
 from connector.db import Database
 
@@ -100,6 +102,11 @@ class Authenticator:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        # When this process last recorded each key's use (monotonic seconds): a key's use is
+        # written at most once a minute per process, and the statement itself skips the
+        # write when another process recorded it within the minute.
+        self._noted: dict[str, float] = {}
+        self._noted_lock = threading.Lock()
 
     def configured(self, app_key: str, app_token: str) -> Principal | None:
         """The admin principal when these are the configured pair, else None."""
@@ -123,7 +130,19 @@ class Authenticator:
         if principal is not None or self.names_configured_key(app_key):
             return principal
         role = self.db.run(lambda session: verify_key(session, app_key, app_token), read_only=True)
-        return Principal(app_key, role) if role else None
+        if not role:
+            return None
+        self._note_use(app_key)
+        return Principal(app_key, role)
+
+    def _note_use(self, app_key: str) -> None:
+        moment = time.monotonic()
+        with self._noted_lock:
+            last = self._noted.get(app_key)
+            if last is not None and moment - last < USE_RECORDED_EVERY.total_seconds():
+                return
+            self._noted[app_key] = moment
+        self.db.run(lambda session: note_use(session, app_key))
 
 
 def roles_that_may(permission: str) -> tuple[str, ...]:

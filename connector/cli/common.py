@@ -159,6 +159,13 @@ def _is_connection_failure(cause: str) -> bool:
     )
 
 
+def refusal(exc: ConnectorError) -> str:
+    """A service's refusal in one line that names the rule: the message, then each bad
+    field's reason the message does not already say."""
+    extra = [f"{name}: {why}" for name, why in exc.fields.items() if why not in exc.message]
+    return f"{exc.message} ({'; '.join(extra)})" if extra else exc.message
+
+
 def friendly(func: F) -> F:
     """Turn the service's own errors into a one-line message and exit status 1."""
 
@@ -167,7 +174,7 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConnectorError as exc:
-            raise click.ClickException(exc.message) from exc
+            raise click.ClickException(refusal(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import click
 
 from connector.access.principals import STAFF_ROLES
-from connector.access.users import create_user, disable_user, list_users, set_password, set_role
+from connector.access.users import (
+    create_user,
+    disable_user,
+    enable_user,
+    list_users,
+    remove_totp,
+    set_password,
+    set_role,
+)
 from connector.cli.common import Command, friendly, pass_command
 
 
 @click.group()
 def users() -> None:
-    """Staff users of the admin pages: create, list, set a password or a role, disable."""
+    """Staff users of the admin pages: create, list, set a password or a role, disable,
+    enable, remove a second factor."""
 
 
 @users.command("create")
@@ -49,8 +58,10 @@ def users_list(command: Command) -> None:
     with command.db.transaction(read_only=True) as session:
         for user in list_users(session):
             state = "disabled" if user.disabled_at else "active"
+            factor = "second factor" if user.has_second_factor else "password only"
             click.echo(
                 f"{user.email}\t{state}\t{user.created_at:%Y-%m-%d}\t{user.name}\t{user.role}"
+                f"\t{factor}"
             )
 
 
@@ -84,3 +95,23 @@ def users_disable(command: Command, email: str) -> None:
     """Stop a user from signing in; their open sessions end."""
     command.db.run(lambda session: disable_user(session, email))
     click.echo(f"disabled {email}")
+
+
+@users.command("enable")
+@click.option("--email", required=True)
+@friendly
+@pass_command
+def users_enable(command: Command, email: str) -> None:
+    """Let a disabled user sign in again with their password."""
+    command.db.run(lambda session: enable_user(session, email))
+    click.echo(f"enabled {email}")
+
+
+@users.command("remove-second-factor")
+@click.option("--email", required=True)
+@friendly
+@pass_command
+def users_remove_second_factor(command: Command, email: str) -> None:
+    """Turn a user's second factor off (a lost phone); the password suffices again."""
+    command.db.run(lambda session: remove_totp(session, email))
+    click.echo(f"second factor removed for {email}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,9 @@ _CUSTOMER = "customer"
 # The platform connection waiting for this browser's decision (connector.web.consent):
 # kept across sign-in, which the decision needs first.
 _CONSENT = "consent"
+# A staff user who gave the right password and still owes the code of their second factor.
+_SECOND_STEP = "staff_second_step"
+SECOND_STEP_SECONDS = 300
 
 
 def configure_sessions(app: Flask) -> None:
@@ -77,6 +81,35 @@ def sign_in_staff(user: StaffUser) -> None:
     session[_STAFF] = {"id": user.id, "epoch": user.session_epoch}
     session.update(kept)
     csrf_token()
+
+
+def hold_second_step(user: StaffUser, target: str) -> None:
+    """The password was right; the session is not signed in until the code is."""
+    session.pop(_STAFF, None)
+    session[_SECOND_STEP] = {
+        "id": user.id,
+        "epoch": user.session_epoch,
+        "at": int(time.time()),
+        "next": target,
+    }
+    csrf_token()
+
+
+def second_step() -> tuple[str, int, str] | None:
+    """``(user id, session epoch, where to go)`` of a sign-in waiting for its code, for
+    ``SECOND_STEP_SECONDS`` after the password; else None."""
+    data = session.get(_SECOND_STEP)
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    at = data.get("at")
+    if not isinstance(at, int) or time.time() - at > SECOND_STEP_SECONDS:
+        session.pop(_SECOND_STEP, None)
+        return None
+    return data["id"], int(data.get("epoch") or 0), str(data.get("next") or "/admin/")
+
+
+def drop_second_step() -> None:
+    session.pop(_SECOND_STEP, None)
 
 
 def sign_out() -> None:

@@ -47,12 +47,21 @@ def test_cli_creates_and_lists_users(db: Database, tmp_path: Path) -> None:
     assert again.exit_code == 1 and "already exists" in again.output
     listed = runner.invoke(cli, ["users", "list"], env=env)
     assert "ops@store.example\tactive" in listed.output
+    last = runner.invoke(cli, ["users", "disable", "--email", "ops@store.example"], env=env)
+    assert last.exit_code == 1
+    assert "ops@store.example is the last active admin: make another user admin first" in (
+        last.output
+    )
+    with db.transaction() as session:
+        create_user(session, email="boss@store.example", password="a very long secret")
     assert (
         runner.invoke(cli, ["users", "disable", "--email", "ops@store.example"], env=env).exit_code
         == 0
     )
     with db.transaction() as session:
-        user = session.scalars(select(StaffUser)).one()
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.email == "ops@store.example")
+        ).one()
         assert user.disabled_at is not None and user.password_hash.startswith("scrypt:")
         queue_mail(session, to="c@shop.example", subject="Link", body="https://x/y")
     mails = runner.invoke(cli, ["mail", "list"], env=env)

@@ -85,13 +85,15 @@ def test_sign_out_ends_the_session(admin_client: FlaskClient) -> None:
 def test_a_password_change_or_disabling_ends_open_sessions(
     admin_client: FlaskClient, db: Database
 ) -> None:
-    from connector.access.users import disable_user, set_password
+    from connector.access.users import create_user, disable_user, set_password
 
     with db.transaction() as session:
         set_password(session, STAFF_EMAIL, "another long password")
     assert admin_client.get("/admin/").status_code == 302
     sign_in(admin_client, password="another long password")
     with db.transaction() as session:
+        # Another admin, so this one is not the last (who may not be disabled).
+        create_user(session, email="second@store.example", password="a very long secret")
         disable_user(session, STAFF_EMAIL)
     assert admin_client.get("/admin/").status_code == 302
     refused = post_form(

@@ -97,4 +97,5 @@ def test_every_admin_form_declares_what_it_needs(app: Flask) -> None:
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("admin.") and "POST" in (rule.methods or ())
     }
-    assert posts - set(_NEEDS) == {"admin.login"}
+    # The public ones: signing in, its second step, setting a password with a link.
+    assert posts - set(_NEEDS) == {"admin.login", "admin.login_code", "admin.set_password"}

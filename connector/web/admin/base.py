@@ -27,6 +27,7 @@ from connector.web import i18n
 from connector.web.auth import (
     check_csrf,
     current_staff,
+    hold_second_step,
     safe_next,
     sign_in_staff,
     sign_out,
@@ -45,7 +46,8 @@ from connector.web.pages import (
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 register_error_pages(bp)
 
-_PUBLIC = {"admin.login"}
+# The sign-in's second step and the set-password page are for people not signed in yet.
+_PUBLIC = {"admin.login", "admin.login_code", "admin.set_password"}
 # The permission each form needs (``needs``); a form not listed needs WRITE_ADMIN, so a new
 # form nobody classified is an admin's alone rather than open to every role.
 _NEEDS: dict[str, str] = {"admin.logout": ""}
@@ -110,6 +112,9 @@ def login() -> WerkzeugResponse | tuple[str, int]:
     if user is None:
         error = i18n.gettext("Wrong e-mail or password.")
         return render("admin/login.html", 401, next=target, email=email, error=error)
+    if user.has_second_factor:
+        hold_second_step(user, target)
+        return redirect(url_for("admin.login_code"))
     sign_in_staff(user)
     return redirect(target)
 
