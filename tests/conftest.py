@@ -87,8 +87,16 @@ def _empty_tables(database: Database) -> None:
         if database.is_postgresql:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # The audit trail's triggers refuse DELETE: lift them for the wipe, then restore.
+            triggers = connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _ in triggers:
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own names)
+            for _, sql in triggers:
+                connection.execute(text(sql))
 
 
 @pytest.fixture(autouse=True)

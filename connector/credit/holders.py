@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import BindParameter, ColumnElement, select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit.identity import canonical_email, normalize_document, normalize_email
 from connector.credit.ledger import ensure_open, in_slices, lock_account, lock_accounts_where
@@ -64,6 +65,11 @@ def add_holder(
     )
     session.add(holder)
     session.flush()
+    audit.record(
+        session,
+        audit.Change("holder.added", "holder", holder.id, account.id, after={"email": email}),
+        at=now,
+    )
     return holder
 
 
@@ -108,6 +114,13 @@ def remove_holder(
         raise Conflict("the account owner cannot be removed", code=Code.OWNER_NOT_REMOVABLE)
     holder.removed_at = now
     session.flush()
+    audit.record(
+        session,
+        audit.Change(
+            "holder.removed", "holder", holder.id, account_id, before={"email": holder.email}
+        ),
+        at=now,
+    )
     return holder
 
 
