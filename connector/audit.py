@@ -29,7 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Index, Integer, String, Text, func, insert, or_, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.db import Base
@@ -240,15 +252,19 @@ def search_entries(
     session: Session, where: AuditFilter, *, limit: int | None = 50, offset: int = 0
 ) -> list[AuditEntry]:
     """Entries matching the filter, latest first."""
-    query = (
-        select(AuditEntry)
-        .where(*where.conditions())
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .offset(offset)
-    )
+    query = entries_query(where).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def entries_query(where: AuditFilter) -> Select[AuditEntry]:
+    """The select of the entries matching the filter, latest first (an export streams it)."""
+    return (
+        select(AuditEntry)
+        .where(*where.conditions())
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )
 
 
 def count_entries(session: Session, where: AuditFilter) -> int:
