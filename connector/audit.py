@@ -58,6 +58,7 @@ ACTIONS = (
     "account.adjusted",
     "holder.added",
     "holder.removed",
+    "holder.mail",
     "invoice.paid",
     "invoice.cancelled",
     "invoice.changed",

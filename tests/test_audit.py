@@ -20,7 +20,7 @@ from connector.audit import AuditEntry, AuditFilter, acting_as, search_entries
 from connector.clock import utcnow
 from connector.credit.account_changes import change_credit_limit, change_tolerance, update_account
 from connector.credit.accounts import close_account, open_account
-from connector.credit.holders import add_holder, remove_holder
+from connector.credit.holders import add_holder, remove_holder, set_mail_preferences
 from connector.credit.invoices import (
     cancel_invoice,
     pay_invoice,
@@ -129,6 +129,14 @@ CASES: list[Case] = [
         lambda s, g: remove_holder(s, g.account_id, g.holder_id),
         {"email": "kid@example.com"},
         {},
+    ),
+    (
+        "holder.mail",
+        lambda s, g: set_mail_preferences(
+            s, g.account_id, g.holder_id, language="pt", opted_out=True
+        ),
+        {"language": None, "mails": True},
+        {"language": "pt", "mails": False},
     ),
     (
         "invoice.paid",

@@ -92,12 +92,20 @@ def set_mail_preferences(
             "invalid language",
             fields={"language": Reason("one of {choices}", choices=", ".join(MAIL_LANGUAGES))},
         )
+    before = {"language": holder.language, "mails": holder.mail_opt_out_at is None}
     holder.language = language
     if opted_out and holder.mail_opt_out_at is None:
         holder.mail_opt_out_at = now
     elif not opted_out:
         holder.mail_opt_out_at = None
     session.flush()
+    after = {"language": holder.language, "mails": holder.mail_opt_out_at is None}
+    if after != before:
+        audit.record(
+            session,
+            audit.Change("holder.mail", "holder", holder.id, account_id, before, after),
+            at=now,
+        )
     return holder
 
 

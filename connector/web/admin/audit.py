@@ -44,6 +44,7 @@ def action_label(action: str) -> str:
         "account.adjusted": i18n.gettext("Manual adjustment"),
         "holder.added": i18n.gettext("Holder added"),
         "holder.removed": i18n.gettext("Holder removed"),
+        "holder.mail": i18n.gettext("Mail preferences changed"),
         "invoice.paid": i18n.gettext("Invoice marked paid"),
         "invoice.cancelled": i18n.gettext("Invoice cancelled"),
         "invoice.changed": i18n.gettext("Invoice changed"),
@@ -99,6 +100,8 @@ def _field_label(name: str) -> str:
         "disabled": i18n.gettext("Disabled"),
         "revoked": i18n.gettext("Revoked"),
         "key": i18n.gettext("API key"),
+        "language": i18n.gettext("Language"),
+        "mails": i18n.gettext("Receives e-mails"),
     }
     # Store settings keep their field names: the settings page is where they are worded.
     return labels.get(name, name)
