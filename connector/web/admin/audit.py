@@ -42,9 +42,9 @@ def action_label(action: str) -> str:
         "account.details": i18n.gettext("Details changed"),
         "account.closed": i18n.gettext("Account closed"),
         "account.adjusted": i18n.gettext("Manual adjustment"),
-        "holder.added": i18n.gettext("Holder added"),
-        "holder.removed": i18n.gettext("Holder removed"),
-        "holder.mail": i18n.gettext("Mail preferences changed"),
+        "holder.added": i18n.gettext("Dependent added"),
+        "holder.removed": i18n.gettext("Dependent removed"),
+        "holder.mail": i18n.gettext("E-mail preferences changed"),
         "invoice.paid": i18n.gettext("Invoice marked paid"),
         "invoice.cancelled": i18n.gettext("Invoice cancelled"),
         "invoice.changed": i18n.gettext("Invoice changed"),
@@ -107,9 +107,28 @@ def _field_label(name: str) -> str:
     return labels.get(name, name)
 
 
+def _status_text(value: str) -> str:
+    """A stored status as the pages' badges word it."""
+    words = {
+        "Open": i18n.gettext("Open"),
+        "Opened": i18n.gettext("Open"),
+        "Paid": i18n.gettext("Paid"),
+        "Cancelled": i18n.gettext("Cancelled"),
+        "Closed": i18n.gettext("Closed"),
+        "pending": i18n.gettext("Waiting"),
+        "approved": i18n.gettext("Approved"),
+        "denied": i18n.gettext("Denied"),
+        "connected": i18n.gettext("Connected"),
+        "revoked": i18n.gettext("Revoked"),
+    }
+    return words.get(value, value)
+
+
 def _value_text(name: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if name == "status" and isinstance(value, str):
+        return _status_text(value)
     if isinstance(value, bool):
         return i18n.gettext("yes") if value else i18n.gettext("no")
     if name.endswith("_cents") and isinstance(value, int):
