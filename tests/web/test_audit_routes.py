@@ -79,7 +79,7 @@ def test_the_account_and_invoice_pages_show_their_activity(
     assert "Credit limit R$1,000.00 → R$2,000.00" in account_page
     assert "Invoice marked paid" in account_page and "Account opened" in account_page
     invoice_page = text_of(admin_client.get(f"/admin/invoices/{invoice_id}"))
-    assert "Invoice marked paid" in invoice_page and "Status Opened → Paid" in invoice_page
+    assert "Invoice marked paid" in invoice_page and "Status Open → Paid" in invoice_page
     assert "Credit changed" not in invoice_page
 
 
