@@ -345,6 +345,11 @@ def prepare_database(url: str, wipe: bool) -> None:
         from connector.models import Base
 
         with db.engine.begin() as connection:
+            # The audit trail's triggers refuse DELETE: a scratch database drops them first.
+            for (name,) in connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).all():
+                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
     db.dispose()

@@ -4,6 +4,7 @@ from connector.access.connections import PlatformConnection
 from connector.access.customer_links import CustomerSignInToken
 from connector.access.keys import ApiKey
 from connector.access.users import StaffUser
+from connector.audit import AuditEntry
 from connector.bulk.history import ImportFilePart, ImportJob, ImportRowError
 from connector.credit.models import (
     Account,
@@ -27,6 +28,7 @@ from connector.payments.models import (
 __all__ = [
     "Account",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "CustomerSignInToken",
     "Holder",

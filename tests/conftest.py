@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -87,8 +88,27 @@ def _empty_tables(database: Database) -> None:
         if database.is_postgresql:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own names)
+            with append_only_lifted(connection):
+                for table in tables:
+                    connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our names)
+
+
+@contextmanager
+def append_only_lifted(connection: Connection) -> Iterator[None]:
+    """Let a test's wipe DELETE the audit trail, whose triggers refuse it, then restore them."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+        yield
+        connection.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+        return
+    triggers = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    ).all()
+    for name, _ in triggers:
+        connection.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _, sql in triggers:
+        connection.execute(text(sql))
 
 
 @pytest.fixture(autouse=True)

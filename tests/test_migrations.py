@@ -399,4 +399,29 @@ def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT email FROM staff_users")) == "boss@store.example"
             assert connection.scalar(text("SELECT label FROM api_keys")) == "ERP"
+def test_0018_adds_the_append_only_audit_trail_and_back(tmp_path: Path, database: Database) -> None:
+    import pytest
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0018")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_entries (at, actor_kind, actor_id, action, subject_kind, "
+                    "subject_id, account_id, before, after) VALUES (:at, 'staff', 'a@b.c', "
+                    "'account.credit', 'account', 'A1', 'A1', '{}', '{}')"
+                ),
+                {"at": "2026-11-30 12:00:00+00:00"},
+            )
+        for statement in ("UPDATE audit_entries SET note = 'x'", "DELETE FROM audit_entries"):
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
+        command.downgrade(alembic_config(url), "0015")
+        assert "audit_entries" not in inspect(engine).get_table_names()
+        upgrade(url, "0018")
+        assert "audit_entries" in inspect(engine).get_table_names()
         engine.dispose()

@@ -40,6 +40,7 @@ from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.sansio.utils import host_is_trusted
 
+from connector import audit
 from connector.access.keys import ApiKey, IssuedKey, create_key, hash_token, revoke_key
 from connector.access.principals import MANAGE_KEYS
 from connector.access.users import StaffUser
@@ -378,10 +379,21 @@ def revoke_connection(
             code=Code.CONNECTION_NOT_FOUND,
             connection=connection_id,
         )
-    revoke_key(session, row.key_id)
+    revoke_key(session, row.key_id, audited=False)
     if row.status == ConnectionStatus.CONNECTED:
         row.status = ConnectionStatus.REVOKED
         row.revoked_at = now
         row.revoked_by = user.email
+        audit.record(
+            session,
+            audit.Change(
+                "connection.revoked",
+                "connection",
+                row.id,
+                before={"status": ConnectionStatus.CONNECTED},
+                after={"status": ConnectionStatus.REVOKED, "key": row.key_id},
+            ),
+            at=now,
+        )
     session.flush()
     return row

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from connector import audit
 from connector.clock import utcnow
 from connector.db import Base
 from connector.errors import Code, NotFound, Reason, ValidationError
@@ -66,19 +67,25 @@ def create_key(session: Session, *, role: str, label: str = "", by: str | None =
         )
     app_key = f"ck_{secrets.token_hex(10)}"
     app_token = secrets.token_urlsafe(32)
+    now = utcnow()
     session.add(
         ApiKey(
             id=app_key,
             token_sha256=hash_token(app_token),
             role=role,
             label=label,
-            created_at=utcnow(),
+            created_at=now,
             revoked_at=None,
             created_by=by,
             last_used_at=None,
         )
     )
     session.flush()
+    audit.record(
+        session,
+        audit.Change("key.created", "key", app_key, after={"role": role, "label": label}),
+        at=now,
+    )
     return IssuedKey(app_key, app_token, role)
 
 
@@ -96,12 +103,26 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
 
-def revoke_key(session: Session, app_key: str) -> ApiKey:
+def revoke_key(session: Session, app_key: str, *, audited: bool = True) -> ApiKey:
+    """Revoke a key (again: a no-op). ``audited=False`` when the caller records the
+    change itself (a connection's revocation), so one change has one entry."""
     row = session.get(ApiKey, app_key)
     if row is None:
         raise NotFound("no key {key}", code=Code.KEY_NOT_FOUND, key=repr(app_key))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        if audited:
+            audit.record(
+                session,
+                audit.Change(
+                    "key.revoked",
+                    "key",
+                    app_key,
+                    before={"revoked": False},
+                    after={"revoked": True},
+                ),
+                at=row.revoked_at,
+            )
     return row
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import ForeignKey, Index, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from connector import audit
 from connector.access.principals import STAFF_ROLE_PERMISSIONS, STAFF_ROLES
 from connector.clock import utcnow
 from connector.credit.identity import canonical_email, normalize_email
@@ -143,6 +144,11 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        audit.Change("staff.created", "staff", email, after={"role": role, "name": user.name}),
+        at=user.created_at,
+    )
     return user
 
 
@@ -160,6 +166,8 @@ def set_password(session: Session, email: str, password: str) -> StaffUser:
     user.password_hash = generate_password_hash(password, method=_HASH_METHOD)
     user.session_epoch += 1
     session.flush()
+    # The trail says that it changed, never what it became.
+    audit.record(session, audit.Change("staff.password", "staff", user.email), at=utcnow())
     return user
 
 
@@ -184,8 +192,17 @@ def set_role(session: Session, email: str, role: str) -> StaffUser:
     user = _by_email(session, email)
     if role != "admin":
         _keep_an_admin(session, user)
+    before = user.role
     user.role = role
     session.flush()
+    if before != role:
+        audit.record(
+            session,
+            audit.Change(
+                "staff.role", "staff", user.email, before={"role": before}, after={"role": role}
+            ),
+            at=utcnow(),
+        )
     return user
 
 
@@ -196,6 +213,17 @@ def disable_user(session: Session, email: str, *, now: datetime | None = None) -
     if user.disabled_at is None:
         user.disabled_at = now or utcnow()
         user.session_epoch += 1
+        audit.record(
+            session,
+            audit.Change(
+                "staff.disabled",
+                "staff",
+                user.email,
+                before={"disabled": False},
+                after={"disabled": True},
+            ),
+            at=user.disabled_at,
+        )
     session.flush()
     return user
 

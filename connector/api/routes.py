@@ -19,6 +19,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import Schema
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.access.principals import credentials_from
 from connector.context import get_authenticator, get_db
 from connector.errors import Forbidden, Reason, Unauthorized, ValidationError
@@ -71,13 +72,14 @@ def _guarded(permission: str, unit: Unit, view: Callable[..., Any]) -> Callable[
                 permission=permission,
             )
         g.principal = principal
-        if unit is None:
-            return view(**kwargs)
+        with audit.acting_as(audit.KEY, principal.key):
+            if unit is None:
+                return view(**kwargs)
 
-        def work(session: Session) -> Any:
-            return view(session, **kwargs)
+            def work(session: Session) -> Any:
+                return view(session, **kwargs)
 
-        return get_db().run(work, read_only=unit == "read")
+            return get_db().run(work, read_only=unit == "read")
 
     return guarded
 

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.bulk import accounts_import, invoices_import
 from connector.bulk.claims import (
     LostClaim,
@@ -147,7 +148,8 @@ def run_import(
     with db.transaction() as session:
         job = get_job(session, job_id)
     try:
-        return _run(db, job, token, stream, on_progress, pause_after_chunk)
+        with audit.acting_as(audit.IMPORT, job.id):
+            return _run(db, job, token, stream, on_progress, pause_after_chunk)
     except LostClaim:
         log.warning("import %s was taken over by another worker; stopping", job_id)
         raise

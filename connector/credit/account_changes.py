@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.accounts import (
@@ -167,6 +168,7 @@ def update_accounts(
     accounts = lock_accounts(session, [c.account_id for c in changes])
     known = _Known.read(session, changes)
     results: list[Account | ConnectorError] = []
+    trail: list[audit.Change] = []
     for change in changes:
         account = accounts.get(change.account_id)
         try:
@@ -176,13 +178,37 @@ def update_accounts(
                     code=Code.ACCOUNT_NOT_FOUND,
                     account=change.account_id,
                 )
+            before = _audited(account)
             _apply_change(session, account, change, known, done_by, now)
         except ConnectorError as error:
             results.append(error)
             continue
+        trail += _account_changes(account.id, before, _audited(account))
         results.append(account)
     session.flush()
+    audit.record_many(session, trail, at=now)
     return results
+
+
+_CREDIT_FIELDS = ("credit_limit_cents", "tolerance_bps")
+_DETAIL_FIELDS = ("email", "document", "document_type")
+
+
+def _audited(account: Account) -> dict[str, Any]:
+    return {name: getattr(account, name) for name in _CREDIT_FIELDS + _DETAIL_FIELDS}
+
+
+def _account_changes(
+    account_id: str, before: dict[str, Any], after: dict[str, Any]
+) -> list[audit.Change]:
+    """An account's change for the trail: its credit and its details, each when it moved."""
+    trail = []
+    for action, names in (("account.credit", _CREDIT_FIELDS), ("account.details", _DETAIL_FIELDS)):
+        old = {name: before[name] for name in names}
+        new = {name: after[name] for name in names}
+        if old != new:
+            trail.append(audit.Change(action, "account", account_id, account_id, old, new))
+    return trail
 
 
 def _new_email(account: Account, change: AccountChange, known: _Known) -> str:

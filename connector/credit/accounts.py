@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.holders import held_emails, taken_email_error
@@ -234,6 +235,24 @@ class _Rows:
             session.execute(insert(Account), self.accounts)
             session.execute(insert(Holder), self.owners)
             post_opening_credits(session, self.credits, now=now, done_by=done_by)
+            audit.record_many(
+                session,
+                [
+                    audit.Change(
+                        "account.opened",
+                        "account",
+                        row["id"],
+                        row["id"],
+                        after={name: row[name] for name in _OPENED_FIELDS},
+                    )
+                    for row in self.accounts
+                ],
+                at=now,
+            )
+
+
+# What the trail shows of a new account.
+_OPENED_FIELDS = ("email", "document", "document_type", "credit_limit_cents", "tolerance_bps")
 
 
 def open_account(
@@ -346,6 +365,19 @@ def close_account(
             reservations=pending,
         )
     void_pending(session, account, now=now)
+    audit.record(
+        session,
+        audit.Change(
+            "account.closed",
+            "account",
+            account.id,
+            account.id,
+            before={"status": account.status},
+            after={"status": AccountStatus.CLOSED},
+            note="forced" if force and (open_invoices or pending) else None,
+        ),
+        at=now,
+    )
     account.status = AccountStatus.CLOSED
     account.closed_at = now
     account.updated_at = now

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import BindParameter, ColumnElement, select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit.identity import (
     canonical_email,
@@ -69,6 +70,11 @@ def add_holder(
     )
     session.add(holder)
     session.flush()
+    audit.record(
+        session,
+        audit.Change("holder.added", "holder", holder.id, account.id, after={"email": email}),
+        at=now,
+    )
     return holder
 
 
@@ -91,12 +97,20 @@ def set_mail_preferences(
             "invalid language",
             fields={"language": Reason("one of {choices}", choices=", ".join(MAIL_LANGUAGES))},
         )
+    before = {"language": holder.language, "mails": holder.mail_opt_out_at is None}
     holder.language = language
     if opted_out and holder.mail_opt_out_at is None:
         holder.mail_opt_out_at = now
     elif not opted_out:
         holder.mail_opt_out_at = None
     session.flush()
+    after = {"language": holder.language, "mails": holder.mail_opt_out_at is None}
+    if after != before:
+        audit.record(
+            session,
+            audit.Change("holder.mail", "holder", holder.id, account_id, before, after),
+            at=now,
+        )
     return holder
 
 
@@ -113,6 +127,13 @@ def remove_holder(
         raise Conflict("the account owner cannot be removed", code=Code.OWNER_NOT_REMOVABLE)
     holder.removed_at = now
     session.flush()
+    audit.record(
+        session,
+        audit.Change(
+            "holder.removed", "holder", holder.id, account_id, before={"email": holder.email}
+        ),
+        at=now,
+    )
     return holder
 
 

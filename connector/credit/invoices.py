@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.ledger import in_slices, lock_accounts, lock_invoice, post_entry
@@ -42,6 +43,7 @@ def pay_invoice(
     now = now or utcnow()
     settings = settings or load_store_settings(session)
     account, invoice = lock_invoice(session, invoice_id, account_id)
+    before = _audited(invoice)
     _resolve(
         session,
         account,
@@ -53,6 +55,7 @@ def pay_invoice(
         now=now,
     )
     session.flush()
+    audit.record_many(session, _trail(invoice, before), at=now)
     return invoice
 
 
@@ -120,6 +123,7 @@ def cancel_invoice(
     """Cancel an open invoice, restoring its value. Cancelling twice is a no-op."""
     now = now or utcnow()
     account, invoice = lock_invoice(session, invoice_id, account_id)
+    before = _audited(invoice)
     _resolve(
         session,
         account,
@@ -131,6 +135,7 @@ def cancel_invoice(
         now=now,
     )
     session.flush()
+    audit.record_many(session, _trail(invoice, before), at=now)
     return invoice
 
 
@@ -164,12 +169,47 @@ def postpone_invoice(
     )
     if refusal is not None:
         raise Conflict(refusal.template, code=Code.POSTPONEMENT_REFUSED, **refusal.values)
+    before = _audited(invoice)
     invoice.due_date = settings.postponed(invoice.due_date, due_days)
     invoice.postponement_count += 1
     invoice.postponed_days += due_days
     invoice.updated_at = now
     session.flush()
+    audit.record_many(session, _trail(invoice, before), at=now)
     return invoice
+
+
+# What the trail shows of an invoice's change.
+_AUDITED = (
+    "status",
+    "due_date",
+    "observation",
+    "payment_link",
+    "paid_on",
+    "payment_method",
+    "payment_reference",
+    "received_cents",
+    "late_fee_cents",
+    "interest_cents",
+)
+
+
+def _audited(invoice: Invoice) -> dict[str, object]:
+    return {name: getattr(invoice, name) for name in _AUDITED}
+
+
+def _trail(invoice: Invoice, before: dict[str, object]) -> list[audit.Change]:
+    """The invoice's change for the trail (none when nothing moved), named for its effect."""
+    after = _audited(invoice)
+    if after == before:
+        return []
+    if after["status"] != before["status"]:
+        action = "invoice.paid" if after["status"] == InvoiceStatus.PAID else "invoice.cancelled"
+    elif after["due_date"] != before["due_date"]:
+        action = "invoice.postponed"
+    else:
+        action = "invoice.changed"
+    return [audit.Change(action, "invoice", invoice.id, invoice.account_id, before, after)]
 
 
 _KEEP = object()
@@ -233,14 +273,19 @@ def update_invoices(
     accounts = lock_accounts(session, owners.values())
     invoices = _fresh_invoices(session, list(owners))
     results: list[Invoice | ConnectorError] = []
+    trail: list[audit.Change] = []
     for change in changes:
+        invoice = invoices.get(change.invoice_id)
+        before = _audited(invoice) if invoice is not None else {}
         try:
-            results.append(
-                _change(session, change, owners, accounts, invoices, settings, done_by, now)
-            )
+            changed = _change(session, change, owners, accounts, invoices, settings, done_by, now)
         except ConnectorError as error:
             results.append(error)
+            continue
+        results.append(changed)
+        trail += _trail(changed, before)
     session.flush()
+    audit.record_many(session, trail, at=now)
     return results
 
 

@@ -24,6 +24,7 @@ import holidays
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit.models import StoreSettingsRow
 from connector.credit.rules import add_business_days, due_dates, next_business_day
@@ -447,9 +448,16 @@ def update_store_settings(
             id=1, document={}, revision=0, updated_at=utcnow(), updated_by=done_by
         )
         session.add(row)
-    row.document = updated.to_storage()
+    before, after = current.to_storage(), updated.to_storage()
+    row.document = after
     row.revision += 1
     row.updated_at = utcnow()
     row.updated_by = done_by
     session.flush()
+    if before != after:
+        audit.record(
+            session,
+            audit.Change("settings.saved", "settings", "store", None, before, after),
+            at=row.updated_at,
+        )
     return updated

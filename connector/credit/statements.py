@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit.account_search import get_account
 from connector.credit.ledger import ensure_open, lock_account, post_entry
@@ -65,6 +66,18 @@ def adjust_balance(
         details={"description": description} if description else {},
     )
     session.flush()
+    audit.record(
+        session,
+        audit.Change(
+            "account.adjusted",
+            "account",
+            account.id,
+            account.id,
+            after={"value_cents": value_cents, "statement_id": entry.id},
+            note=description,
+        ),
+        at=now,
+    )
     return entry
 
 

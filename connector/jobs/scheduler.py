@@ -24,7 +24,7 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector import heartbeat, metrics
+from connector import audit, heartbeat, metrics
 from connector.clock import utcnow
 from connector.config import Settings
 from connector.db import Database
@@ -54,7 +54,8 @@ def _job(name: str, run: Callable[[], int]) -> Callable[[], None]:
     def run_job() -> None:
         started = time.perf_counter()
         try:
-            done = run()
+            with audit.acting_as(audit.JOB, name):
+                done = run()
         except Exception:  # a failed run is retried at the next tick
             seconds = time.perf_counter() - started
             runs_failed.inc()

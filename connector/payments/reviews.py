@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector import audit
 from connector.clock import utcnow
 from connector.credit.reservations import reserve
 from connector.errors import Code, Conflict, NotFound, Reason, ValidationError
@@ -85,12 +86,23 @@ def _lock(session: Session, review_id: str) -> tuple[Payment, PaymentReview]:
 
 def _decide(
     review: PaymentReview, status: str, done_by: str | None, note: str | None, now: datetime
-) -> None:
+) -> audit.Change:
+    """Decide a waiting review; its entry for the trail, to record once the decision holds."""
     if note is not None and len(note) > 2000:
         raise ValidationError(
             "note too long", fields={"note": Reason("at most {limit} characters", limit=2000)}
         )
+    before = review.status
     review.status, review.decided_at, review.decided_by, review.note = status, now, done_by, note
+    return audit.Change(
+        "review.approved" if status == ReviewStatus.APPROVED else "review.denied",
+        "review",
+        review.id,
+        review.account_id,
+        before={"status": before},
+        after={"status": status, "value_cents": review.value_cents},
+        note=note,
+    )
 
 
 def approve_review(
@@ -104,7 +116,7 @@ def approve_review(
     """Reserve the purchase above the limit and tell the gateway it is approved."""
     now = now or utcnow()
     payment, review = _lock(session, review_id)
-    _decide(review, ReviewStatus.APPROVED, done_by, note, now)
+    decided = _decide(review, ReviewStatus.APPROVED, done_by, note, now)
     reservation = reserve(
         session,
         review.account_id,
@@ -132,6 +144,7 @@ def approve_review(
         now=now,
     )
     session.flush()
+    audit.record(session, decided, at=now)
     return review
 
 
@@ -146,7 +159,7 @@ def deny_review(
     """Refuse the purchase and tell the gateway it is denied."""
     now = now or utcnow()
     payment, review = _lock(session, review_id)
-    _decide(review, ReviewStatus.DENIED, done_by, note, now)
+    decided = _decide(review, ReviewStatus.DENIED, done_by, note, now)
     states.deny(
         payment,
         Code.REVIEW_DENIED,
@@ -163,6 +176,7 @@ def deny_review(
         now=now,
     )
     session.flush()
+    audit.record(session, decided, at=now)
     return review
 
 

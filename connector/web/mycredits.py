@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector import audit
 from connector.access.customer_links import (
     LinkRefused,
     grant_is_valid,
@@ -220,7 +221,8 @@ def mail_preferences() -> WerkzeugResponse:
         )
 
     try:
-        get_db().run(save)
+        with audit.acting_as(audit.CUSTOMER, account_id):
+            get_db().run(save)
     except ConnectorError as error:
         flash(error_message(error), "error")
     else:

@@ -79,6 +79,7 @@ from connector.payments.authorization import PaymentRequest, authorize_payment
 from connector.payments.models import Payment, PaymentOperation
 from connector.payments.operations import cancel_payment, refund_payment, settle_payment
 from connector.payments.states import Refused
+from tests.conftest import append_only_lifted
 from tests.credit.ledger_model import (
     APPROVED,
     CANCEL,
@@ -1155,7 +1156,7 @@ def empty_tables(db: Database) -> None:
     ``tests.conftest._empty_tables`` does, by DELETE on PostgreSQL too (a TRUNCATE of
     every table costs a tenth of a second per example there)."""
     forget_cached_settings()
-    with db.engine.begin() as connection:
+    with db.engine.begin() as connection, append_only_lifted(connection):
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
 

@@ -27,7 +27,15 @@ def viewer_client(client: FlaskClient, db: Database) -> FlaskClient:
 
 
 @pytest.mark.parametrize(
-    "path", ["/admin/", "/admin/accounts", "/admin/invoices", "/admin/settings", "/admin/bulk"]
+    "path",
+    [
+        "/admin/",
+        "/admin/accounts",
+        "/admin/invoices",
+        "/admin/settings",
+        "/admin/bulk",
+        "/admin/audit",
+    ],
 )
 def test_a_viewer_reads_every_page(viewer_client: FlaskClient, path: str) -> None:
     assert viewer_client.get(path).status_code == 200

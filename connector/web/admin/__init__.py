@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector.web.admin import (
     accounts,
+    audit,
     base,
     bulk,
     connections,
@@ -19,6 +20,7 @@ bp = base.bp
 # The sections register their routes on ``base.bp`` when imported.
 __all__ = [
     "accounts",
+    "audit",
     "bp",
     "bulk",
     "connections",

@@ -26,6 +26,7 @@ from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sear
 from connector.credit.models import Account
 from connector.errors import Code, ConnectorError, NotFound
 from connector.web import i18n
+from connector.web.admin.audit import activity_for
 from connector.web.admin.base import bp, charts_for, needs
 from connector.web.auth import done_by
 from connector.web.forms import Form, submit
@@ -192,6 +193,7 @@ def _account_page(
         error=error,
         **data,
         **charts_for(account_id, settings.currency),
+        **activity_for(account_id=account_id),
     )
 
 

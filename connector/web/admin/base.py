@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from connector import audit
 from connector.access.principals import WRITE_ADMIN
 from connector.access.users import authenticate, require
 from connector.bulk.uploads import MAX_UPLOAD_BYTES
@@ -88,7 +89,15 @@ def _guard() -> WerkzeugResponse | None:
         assert staff is not None
         if permission:
             require(staff, permission)
+        g.audit_token = audit.act(audit.STAFF, staff.email)
     return signed_out
+
+
+@bp.teardown_request
+def _forget_actor(_error: BaseException | None) -> None:
+    token = g.pop("audit_token", None)
+    if token is not None:
+        audit.stop_acting(token)
 
 
 @bp.context_processor

@@ -25,6 +25,7 @@ from connector.credit.models import Account, Invoice, InvoiceStatus
 from connector.credit.receipts import Receipt
 from connector.errors import Code, NotFound
 from connector.web import i18n
+from connector.web.admin.audit import activity_for
 from connector.web.admin.base import bp, needs
 from connector.web.auth import done_by
 from connector.web.forms import Form, submit
@@ -118,6 +119,7 @@ def _invoice_page(
         errors=errors or {},
         values=values or {},
         error=error,
+        **activity_for(subject_id=invoice_id),
     )
 
 
