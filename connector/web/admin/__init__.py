@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from connector.web.admin import accounts, base, bulk, connections, invoices, reviews, settings
+from connector.web.admin import (
+    accounts,
+    actions,
+    base,
+    bulk,
+    connections,
+    invoices,
+    payments,
+    reviews,
+    settings,
+)
 
 bp = base.bp
 
 # The sections register their routes on ``base.bp`` when imported.
-__all__ = ["accounts", "bp", "bulk", "connections", "invoices", "reviews", "settings"]
+__all__ = [
+    "accounts",
+    "actions",
+    "bp",
+    "bulk",
+    "connections",
+    "invoices",
+    "payments",
+    "reviews",
+    "settings",
+]
