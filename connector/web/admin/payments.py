@@ -99,7 +99,7 @@ def payments() -> tuple[str, int]:
         labels=_labels(),
         states=PURCHASE_STATES,
         denial_message=denial_message,
-        **get_db().run(load, read_only=True),
+        **get_db().run(load),
     )
 
 
@@ -113,7 +113,7 @@ def payment_page(
     error: str | None = None,
 ) -> tuple[str, int]:
     """One payment: its facts, its timeline and the refund and cancel forms it allows."""
-    record = get_db().run(lambda s: payment_record(s, payment_id), read_only=True)
+    record = get_db().run(lambda s: payment_record(s, payment_id))
     return render(
         "admin/payment.html",
         status,
