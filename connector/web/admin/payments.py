@@ -48,8 +48,9 @@ def denial_message(code: str | None, stored: str | None) -> str:
 def _labels() -> dict[str, dict[str, str]]:
     return {
         "decision": {
-            PaymentStatus.APPROVED: i18n.gettext("Approved"),
-            PaymentStatus.DENIED: i18n.gettext("Denied"),
+            # "Payment ...": the words agree with the payment (pago, pagamento) in es and pt.
+            PaymentStatus.APPROVED: i18n.gettext("Payment approved"),
+            PaymentStatus.DENIED: i18n.gettext("Payment denied"),
             PaymentStatus.UNDEFINED: i18n.gettext("Waiting for a decision"),
         },
         "state": {
