@@ -347,3 +347,15 @@ def void_pending(session: Session, account: Account, *, now: datetime) -> int:
     for reservation in pending:
         _void(account, reservation, ReservationStatus.VOIDED, now)
     return len(pending)
+
+
+def latest_reservations(session: Session, account_id: str, limit: int = 10) -> list[Reservation]:
+    """An account's latest purchases (held, settled, released), newest first."""
+    return list(
+        session.scalars(
+            select(Reservation)
+            .where(Reservation.account_id == account_id)
+            .order_by(Reservation.created_at.desc(), Reservation.id.desc())
+            .limit(limit)
+        )
+    )

@@ -24,7 +24,9 @@ from connector.credit.account_search import (
 )
 from connector.credit.invoice_search import InvoiceFilter, invoice_summary, search_invoices
 from connector.credit.models import Account
+from connector.credit.reservations import latest_reservations
 from connector.errors import Code, ConnectorError, NotFound
+from connector.payments.history import payments_of
 from connector.web import i18n
 from connector.web.admin.audit import activity_for
 from connector.web.admin.base import bp, charts_for, needs
@@ -176,6 +178,8 @@ def _account_page(
             ),
             "statement": statement_or_none(session, account_id, start, end),
             "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), today),
+            "purchases": (purchases := latest_reservations(session, account_id)),
+            "purchase_payments": payments_of(session, {r.id for r in purchases}),
         }
 
     data = get_db().run(load)
