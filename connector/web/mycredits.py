@@ -23,7 +23,12 @@ from connector.access.customer_links import (
 from connector.context import current, get_db, get_settings, now, public_base_url
 from connector.credit.accounts import figures
 from connector.credit.holders import list_holders, set_mail_preferences
-from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sorted_invoice_select
+from connector.credit.invoice_search import (
+    OVERDUE,
+    InvoiceFilter,
+    invoice_summary,
+    sorted_invoice_select,
+)
 from connector.credit.models import Account, Holder, HolderLevel, Invoice, InvoiceStatus
 from connector.errors import ConnectorError
 from connector.notify.outbox import deliver_pending, queue_mail
@@ -38,6 +43,7 @@ from connector.web.messages import error_message
 from connector.web.pages import (
     parse_day,
     pix_for,
+    quote,
     refuse_unstorable,
     register_error_pages,
     render,
@@ -173,12 +179,22 @@ def home() -> WerkzeugResponse | tuple[str, int]:
                 )
             ),
             "summary": invoice_summary(session, opened, today),
+            "overdue_invoices": list(
+                session.scalars(
+                    sorted_invoice_select(
+                        InvoiceFilter(account_id=account_id, statuses=(OVERDUE,)), today
+                    )
+                )
+            ),
             "statement": statement_or_none(session, account_id, start, end),
         }
 
     data = get_db().run(load)
     settings = store_settings()
     grant = customer_grant() or {}
+    # What the overdue invoices ask for today: their values and the late charges
+    # (``charges.quote_invoice``), not their values alone.
+    overdue_quotes = [quote(invoice) for invoice in data.pop("overdue_invoices")]
     return render(
         "mycredits/home.html",
         settings=settings,
@@ -188,6 +204,8 @@ def home() -> WerkzeugResponse | tuple[str, int]:
         via=grant.get("via"),
         signed_in=True,
         me=_me(data["holders"]),
+        overdue_due_cents=sum(q.amount_due_cents for q in overdue_quotes),
+        overdue_charges_cents=sum(q.charges.total_cents for q in overdue_quotes),
         **data,
     )
 

@@ -73,6 +73,8 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=i18n.gettext,
         ngettext=i18n.ngettext,
+        pgettext=i18n.pgettext,
+        figure=figure,
         csrf_token=csrf_token,
         csrf_field=CSRF_FIELD,
         languages=catalogs.LANGUAGES,
@@ -84,6 +86,7 @@ def init_templates(app: Flask) -> None:
         pix_for=pix_for,
         qr_svg=qr_svg,
         store_today=store_today,
+        store_settings=store_settings,
         payment_methods=payment_methods,
         percent_bps=i18n.percent_bps,
         plain_amount=i18n.plain_amount,
@@ -177,6 +180,21 @@ def store_settings() -> StoreSettings:
 def money(cents: int | None) -> str:
     """Cents in the store's currency, written the way the page's language writes money."""
     return i18n.money(cents, store_settings().currency)
+
+
+# A figure of ten million units or more (``R$ 10.000.000,00``, 16 characters) is wider
+# than a figure's box on a phone: it is shown short, the whole in its title.
+COMPACT_FROM_CENTS = 10**9
+
+
+def figure(cents: int | None) -> Markup:
+    """A dashboard figure: the whole sum, or past ``COMPACT_FROM_CENTS`` the locale's short
+    form (``R$ 2,5 bi``) with the whole sum as its ``title`` and for screen readers."""
+    whole = money(cents)
+    if cents is None or abs(cents) < COMPACT_FROM_CENTS:
+        return Markup("{}").format(whole)
+    short = i18n.compact_money(cents, store_settings().currency)
+    return Markup('<abbr class="compact" title="{0}">{1}</abbr>').format(whole, short)
 
 
 def store_today() -> date:
@@ -293,17 +311,32 @@ def register_error_pages(blueprint: Blueprint) -> None:
         return render("error.html", 409, title=message, code="conflict")
 
     @blueprint.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int] | Response:
-        status = error.code or 500
-        titles = {
-            400: i18n.gettext("The request could not be read."),
-            403: i18n.gettext("You may not open this page."),
-            404: i18n.gettext("Not found."),
-            405: i18n.gettext("Not allowed."),
-        }
-        title = titles.get(status, error.name)
-        detail = error.description if status == 400 else None
-        return render("error.html", status, title=title, detail=detail, code=str(status))
+    def _http_error(error: HTTPException) -> tuple[str, int]:
+        return error_page(error)
+
+
+def error_page(error: HTTPException) -> tuple[str, int]:
+    """Any URL's HTTP error as a page in the site's layout and the visitor's language: the
+    admin's layout under ``/admin``, My Credits' elsewhere, and for a 500 always My
+    Credits' (it reads no database, which may be what failed). A 500 says nothing of
+    its cause: that is in the log."""
+    status = error.code or 500
+    titles = {
+        400: i18n.gettext("The request could not be read."),
+        403: i18n.gettext("You may not open this page."),
+        404: i18n.gettext("Not found."),
+        405: i18n.gettext("Not allowed."),
+        413: i18n.gettext("The file or form is too large."),
+        500: i18n.gettext("Something went wrong on our side. Try again in a moment."),
+    }
+    title = titles.get(status, error.name)
+    detail = error.description if status == 400 else None
+    admin = request.path.startswith("/admin") or request.blueprint in ("admin", "consent")
+    layout = "admin/layout.html" if admin and status < 500 else "mycredits/layout.html"
+    home = "admin.dashboard" if admin else "mycredits.home"
+    return render(
+        "error.html", status, title=title, detail=detail, code=str(status), layout=layout, home=home
+    )
 
 
 def not_found() -> None:

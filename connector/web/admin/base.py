@@ -152,7 +152,11 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     return {
         "aging": list(zip(labels, aging, strict=True)),
         "aging_chart": aging_chart(
-            aging, labels, money, i18n.gettext("Open invoices by age (days overdue)")
+            aging,
+            labels,
+            money,
+            i18n.gettext("Open invoices by age (days overdue)"),
+            i18n.gettext("No open invoices: nothing to chart."),
         ),
         "use_chart": use_chart(
             series,
@@ -161,6 +165,7 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
             i18n.gettext("Credit in use over the last 90 days"),
             i18n.gettext("In use"),
             i18n.gettext("Credit limit"),
+            i18n.gettext("No credit in use nor granted in the last 90 days: nothing to chart."),
         ),
     }
 
