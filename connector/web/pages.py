@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -14,6 +14,7 @@ from flask import (
     Response,
     abort,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -62,11 +63,30 @@ CONTENT_SECURITY_POLICY = (
 def secure_headers(response: WerkzeugResponse) -> WerkzeugResponse:
     """Pages with customers' figures: never cached, never framed, no script at all."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", _policy_with_logo())
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _policy_with_logo() -> str:
+    """The policy, letting images load from the store's logo's origin too when this
+    request showed it (its settings read; an https URL, checked when saved)."""
+    settings = g.get("store_settings")
+    if not has_request_context() or settings is None or not settings.store_logo_url:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(settings.store_logo_url)
+    origin = f"https://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+
+
+def brand() -> StoreSettings | None:
+    """The store's settings for its name and logo in the page's header; None on a page
+    about a failure (a 500), which must not depend on the database."""
+    if g.get("failing"):
+        return None
+    return store_settings()
 
 
 def init_templates(app: Flask) -> None:
@@ -87,6 +107,7 @@ def init_templates(app: Flask) -> None:
         qr_svg=qr_svg,
         store_today=store_today,
         store_settings=store_settings,
+        brand=brand,
         payment_methods=payment_methods,
         percent_bps=i18n.percent_bps,
         plain_amount=i18n.plain_amount,
@@ -331,6 +352,8 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     }
     title = titles.get(status, error.name)
     detail = error.description if status == 400 else None
+    if status >= 500:
+        g.failing = True
     admin = request.path.startswith("/admin") or request.blueprint in ("admin", "consent")
     layout = "admin/layout.html" if admin and status < 500 else "mycredits/layout.html"
     home = "admin.dashboard" if admin else "mycredits.home"
