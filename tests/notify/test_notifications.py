@@ -129,7 +129,7 @@ def test_mails_issued_and_paid_in_each_holders_language(
     assert _send(db, NOW + timedelta(minutes=1)) == 3  # two purchases to the owner; one
     by_recipient = {m.recipient: m for m in _mails(db)}
     dependent = by_recipient["dependent@buyer.example"]
-    assert dependent.subject.startswith("Su compra fue facturada: 3 título(s)")  # store's: es
+    assert dependent.subject.startswith("Su compra fue facturada: 3 facturas")  # store's: es
     owner_subjects = sorted(m.subject for m in _mails(db) if m.recipient.startswith("owner"))
     assert all(s.startswith("Sua compra foi faturada") for s in owner_subjects)
     with db.transaction() as session:
