@@ -15,6 +15,7 @@ from flask import (
     abort,
     g,
     has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
@@ -332,11 +333,11 @@ def register_error_pages(blueprint: Blueprint) -> None:
         return render("error.html", 409, title=message, code="conflict")
 
     @blueprint.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int]:
+    def _http_error(error: HTTPException) -> WerkzeugResponse:
         return error_page(error)
 
 
-def error_page(error: HTTPException) -> tuple[str, int]:
+def error_page(error: HTTPException) -> WerkzeugResponse:
     """Any URL's HTTP error as a page in the site's layout and the visitor's language: the
     admin's layout under ``/admin``, My Credits' elsewhere, and for a 500 always My
     Credits' (it reads no database, which may be what failed). A 500 says nothing of
@@ -357,9 +358,11 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     admin = request.path.startswith("/admin") or request.blueprint in ("admin", "consent")
     layout = "admin/layout.html" if admin and status < 500 else "mycredits/layout.html"
     home = "admin.dashboard" if admin else "mycredits.home"
-    return render(
-        "error.html", status, title=title, detail=detail, code=str(status), layout=layout, home=home
+    page = render_template(
+        "error.html", title=title, detail=detail, code=str(status), layout=layout, home=home
     )
+    response = secure_headers(make_response(page, status))
+    return response
 
 
 def not_found() -> None:

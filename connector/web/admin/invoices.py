@@ -190,14 +190,18 @@ def _confirm_payment(invoice_id: str, form: Form, receipt: Receipt) -> tuple[str
         )
     settings = store_settings()
     paid_on = receipt.paid_on or store_today()
-    invoice = get_db().run(lambda s: s.get(Invoice, invoice_id), read_only=True)
-    if invoice is None:
-        raise NotFound(
-            "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=invoice_id
-        )
+
+    def amount_due(session: Session) -> int:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            raise NotFound(
+                "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=invoice_id
+            )
+        return quote_invoice(invoice, settings, paid_on).amount_due_cents
+
     received = receipt.received_cents
     if received is None:
-        received = quote_invoice(invoice, settings, paid_on).amount_due_cents
+        received = get_db().run(amount_due, read_only=True)
     methods = dict(payment_methods())
     return _invoice_page(
         invoice_id,
