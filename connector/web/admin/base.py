@@ -131,6 +131,9 @@ def aging_labels() -> list[str]:
     ]
 
 
+CHART_COMPACT_FROM_CENTS = 10**8
+
+
 def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     """The aging bars and the credit-use line of the store or of one account."""
     moment = now()
@@ -146,6 +149,10 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     zone = store_settings().zone()
 
     def money(cents: int) -> str:
+        # A chart's labels have a fixed width: from a million on, the short form (the
+        # whole figures are in the table beside the chart).
+        if abs(cents) >= CHART_COMPACT_FROM_CENTS:
+            return i18n.compact_money(cents, currency)
         return i18n.money(cents, currency)
 
     labels = aging_labels()
