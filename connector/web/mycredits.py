@@ -24,7 +24,6 @@ from connector.context import current, get_db, get_settings, now, public_base_ur
 from connector.credit.accounts import figures
 from connector.credit.holders import list_holders, set_mail_preferences
 from connector.credit.invoice_search import (
-    OVERDUE,
     InvoiceFilter,
     invoice_summary,
     sorted_invoice_select,
@@ -41,9 +40,9 @@ from connector.web.auth import (
 )
 from connector.web.messages import error_message
 from connector.web.pages import (
+    overdue_due,
     parse_day,
     pix_for,
-    quote,
     refuse_unstorable,
     register_error_pages,
     render,
@@ -157,6 +156,7 @@ def home() -> WerkzeugResponse | tuple[str, int]:
     if account_id is None:
         return redirect(url_for("mycredits.sign_in"))
     today = store_today()
+    settings = store_settings()
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
 
@@ -179,22 +179,12 @@ def home() -> WerkzeugResponse | tuple[str, int]:
                 )
             ),
             "summary": invoice_summary(session, opened, today),
-            "overdue_invoices": list(
-                session.scalars(
-                    sorted_invoice_select(
-                        InvoiceFilter(account_id=account_id, statuses=(OVERDUE,)), today
-                    )
-                )
-            ),
+            "overdue": overdue_due(session, account_id, settings, today),
             "statement": statement_or_none(session, account_id, start, end),
         }
 
     data = get_db().run(load)
-    settings = store_settings()
     grant = customer_grant() or {}
-    # What the overdue invoices ask for today: their values and the late charges
-    # (``charges.quote_invoice``), not their values alone.
-    overdue_quotes = [quote(invoice) for invoice in data.pop("overdue_invoices")]
     return render(
         "mycredits/home.html",
         settings=settings,
@@ -204,8 +194,6 @@ def home() -> WerkzeugResponse | tuple[str, int]:
         via=grant.get("via"),
         signed_in=True,
         me=_me(data["holders"]),
-        overdue_due_cents=sum(q.amount_due_cents for q in overdue_quotes),
-        overdue_charges_cents=sum(q.charges.total_cents for q in overdue_quotes),
         **data,
     )
 

@@ -34,6 +34,7 @@ from connector.bulk.export import encoded
 from connector.context import get_db, now
 from connector.credit import rules
 from connector.credit.charges import Quote, quote_invoice
+from connector.credit.invoice_search import OVERDUE, InvoiceFilter, sorted_invoice_select
 from connector.credit.models import Invoice, PaymentMethod
 from connector.credit.pix_codes import PixCode, pix_code
 from connector.credit.settings import StoreSettings, load_store_settings
@@ -244,6 +245,29 @@ def overdue(invoice: Invoice) -> bool:
 def quote(invoice: Invoice) -> Quote:
     """What an invoice asks for today (its value and late charges), for the pages."""
     return quote_invoice(invoice, store_settings(), store_today())
+
+
+@dataclass(frozen=True)
+class OverdueDue:
+    """What an account's overdue invoices ask for today, and the late charges in it."""
+
+    amount_due_cents: int
+    charges_cents: int
+
+
+def overdue_due(
+    session: Session, account_id: str, settings: StoreSettings, today: date
+) -> OverdueDue:
+    """The overdue figure of an account's page and of My Credits: each overdue invoice's
+    amount due (its value and late charges, ``charges.quote_invoice``), not its value."""
+    overdue_only = InvoiceFilter(account_id=account_id, statuses=(OVERDUE,))
+    quotes = [
+        quote_invoice(invoice, settings, today)
+        for invoice in session.scalars(sorted_invoice_select(overdue_only, today))
+    ]
+    return OverdueDue(
+        sum(q.amount_due_cents for q in quotes), sum(q.charges.total_cents for q in quotes)
+    )
 
 
 def pix_for(invoice: Invoice) -> PixCode | None:

@@ -276,3 +276,13 @@ def test_my_credits_overdue_figure_is_the_amount_due(
         r'data-figure="overdue"><dt>[^<]*</dt><dd>([^<]*)', client.get("/mycredits/").text
     )
     assert figure is not None and figure.group(1) == "R$1,020.00"  # value + 2 % fee
+
+
+def test_the_accounts_overdue_figure_is_the_amount_due(
+    admin_client: FlaskClient, seed: Callable[..., Seeded], store: Callable[..., None]
+) -> None:
+    store(tax_rate=Decimal("0.02"))
+    seeded = seed(purchase_cents=100_000, settled_days_ago=45)
+    page = admin_client.get(f"/admin/accounts/{seeded.account_id}").text
+    figure = re.search(r'data-figure="overdue"><dt>[^<]*</dt><dd>([^<]*)', page)
+    assert figure is not None and figure.group(1) == "R$1,020.00"  # value + 2 % fee

@@ -31,6 +31,7 @@ from connector.web.auth import done_by
 from connector.web.forms import Form, submit
 from connector.web.messages import error_fields, error_message
 from connector.web.pages import (
+    overdue_due,
     page_from_request,
     parse_day,
     render,
@@ -158,6 +159,7 @@ def _account_page(
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
     today = store_today()
+    settings = store_settings()
 
     def load(session: Session) -> dict[str, Any]:
         account = session.get(Account, account_id)
@@ -173,10 +175,10 @@ def _account_page(
             ),
             "statement": statement_or_none(session, account_id, start, end),
             "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), today),
+            "overdue": overdue_due(session, account_id, settings, today),
         }
 
     data = get_db().run(load)
-    settings = store_settings()
     return render(
         "admin/account.html",
         status,
