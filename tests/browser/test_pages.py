@@ -5,6 +5,8 @@ at 360 px and the 404 page, each kept as screenshots in ``test-artifacts/``."""
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -126,6 +128,19 @@ def test_mark_as_paid_asks_first(
     assert load_invoice(db, invoice_id).status == "Paid"
 
 
+def _logo_png(width: int = 120, height: int = 32) -> bytes:
+    """A plain orange banner as a PNG, served as the store's logo."""
+    row = b"\x00" + b"\xdd\x6b\x20" * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
 def test_my_credits_fits_a_phone(
     browser: Any,
     language: str,
@@ -137,6 +152,7 @@ def test_my_credits_fits_a_phone(
     store(
         my_credits_enabled=True,
         store_name="Ferragens Silva & Filhos Ltda.",
+        store_logo_url="https://cdn.silva.example/logo.png",
         payment_instructions="Pix: pagamentos@silva.example",
     )
     seeded = seed(
@@ -158,10 +174,16 @@ def test_my_credits_fits_a_phone(
         locale=LANGUAGES[language], viewport={"width": 360, "height": 800}, is_mobile=True
     )
     phone = context.new_page()
+    phone.route(
+        "https://cdn.silva.example/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=_logo_png()),
+    )
     phone.goto(link)
     rows = phone.get_by_role("region", name=WORDS[language]["to_pay"]).locator("tbody tr")
     expect(rows).to_have_count(3)
-    expect(phone.locator(".brand-store")).to_have_text("Ferragens Silva & Filhos Ltda.")
+    logo = phone.get_by_role("img", name="Ferragens Silva & Filhos Ltda.")
+    expect(logo).to_be_visible()
+    assert phone.evaluate("document.querySelector('.brand-logo').naturalWidth") == 120
     screenshots(phone, f"pages-mycredits-{language}")
     wide = phone.evaluate(
         "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
