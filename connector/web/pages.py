@@ -211,8 +211,9 @@ COMPACT_FROM_CENTS = 10**9
 
 
 def figure(cents: int | None) -> Markup:
-    """A dashboard figure: the whole sum, or past ``COMPACT_FROM_CENTS`` the locale's short
-    form (``R$ 2,5 bi``) with the whole sum as its ``title`` and for screen readers."""
+    """A figure of the dashboard or a list's totals: the whole sum, or from
+    ``COMPACT_FROM_CENTS`` on the locale's short form (``R$ 2,5 bi``) in an ``<abbr>``
+    whose ``title`` is the whole sum."""
     whole = money(cents)
     if cents is None or abs(cents) < COMPACT_FROM_CENTS:
         return Markup("{}").format(whole)
