@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -45,11 +46,13 @@ def init_app(app: Flask) -> None:
         return jsonify({"error": body}), 503
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> HTTPException | tuple[Response, int]:
-        # Unknown paths, wrong methods and oversized bodies under /api/ answer in the
-        # API's JSON error shape; every other page keeps Flask's own rendering.
+    def _http_error(error: HTTPException) -> Any:
+        # Unknown paths, wrong methods, oversized bodies and unhandled failures (a 500)
+        # under /api/ answer in the API's JSON error shape; any other URL gets the
+        # pages' error page (``connector.web`` registers it) in the visitor's language.
         if not request.path.startswith("/api/") or error.code is None:
-            return error
+            page = current_app.extensions.get("connector.error_page")
+            return page(error) if page is not None else error
         code = (error.name or "error").lower().replace(" ", "_")
         body = {"code": code, "message": error.description or error.name}
         return jsonify({"error": body}), error.code

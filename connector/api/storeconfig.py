@@ -133,6 +133,17 @@ class StoreConfigDoc(Strict):
     )
     pixMerchantName = fields.String(attribute="pix_merchant_name")
     pixMerchantCity = fields.String(attribute="pix_merchant_city")
+    storeName = fields.String(
+        attribute="store_name",
+        metadata={"description": "the store's name, on My Credits and in the mails"},
+    )
+    storeLogoUrl = fields.String(
+        attribute="store_logo_url",
+        metadata={
+            "description": "an https address of the store's logo, shown with the store's "
+            "name as its text on My Credits and in the mails; empty: none"
+        },
+    )
 
     @pre_load
     def _null_keeps(self, data: Any, **_kwargs: Any) -> Any:

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
@@ -75,6 +76,8 @@ class StoreSettings:
     notify_invoice_issued: bool = True
     notify_invoice_paid: bool = True
     notify_dependents: bool = False  # also mail the dependent who made the purchase
+    store_name: str = ""  # shown on My Credits and in the mails; empty: "My Credits" only
+    store_logo_url: str = ""  # an https image; empty: no logo
 
     def zone(self) -> ZoneInfo:
         return zone_named(self.time_zone)
@@ -310,6 +313,33 @@ def _text(limit: int) -> Callable[[Any], str]:
     return check
 
 
+MAX_LOGO_URL = 500
+
+
+def _logo_url(value: Any) -> str:
+    """An absolute ``https`` URL of an image, or empty: the pages and the mails load it
+    from there (a mail reader would refuse anything but an absolute URL; plain http
+    would be mixed content on the pages)."""
+    if value in (None, ""):
+        return ""
+    refused = Reason("must be an https address of an image, such as https://store.example/logo.png")
+    if not isinstance(value, str) or len(value) > MAX_LOGO_URL:
+        raise _Refused(refused)
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise _Refused(refused) from exc
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.username is not None
+        or any(c.isspace() or c in "\"'<>" for c in url)
+    ):
+        raise _Refused(refused)
+    return url
+
+
 RULES: dict[str, Callable[[Any], Any]] = {
     "currency": _currency,
     "tolerance_enabled": _flag,
@@ -340,6 +370,8 @@ RULES: dict[str, Callable[[Any], Any]] = {
     "notify_invoice_issued": _flag,
     "notify_invoice_paid": _flag,
     "notify_dependents": _flag,
+    "store_name": _text(100),
+    "store_logo_url": _logo_url,
 }
 assert set(RULES) == FIELDS, "every setting has its rule"
 

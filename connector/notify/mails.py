@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from connector import pix
-from connector.catalogs import LOCALES, translate
+from connector.catalogs import LOCALES, money_text, ntranslate, translate
 from connector.credit.charges import Quote, quote_invoice
 from connector.credit.models import Invoice, InvoiceStatus
 from connector.credit.pix_codes import PixCode, pix_code
@@ -57,10 +55,11 @@ def _environment() -> Environment:
 def _subject(due: Due, first: Line, language: str, money: Any, day: Any) -> str:
     invoice = first.invoice
     if due.rule == ISSUED:
-        return translate(
+        return ntranslate(
             language,
-            "Your purchase was invoiced: {count} invoice(s), the first due on {date}",
-            count=len(due.invoices),
+            "Your purchase was invoiced: {n} invoice, due on {date}",
+            "Your purchase was invoiced: {n} invoices, the first due on {date}",
+            len(due.invoices),
             date=day(invoice.due_date),
         )
     if due.rule == PAID:
@@ -112,7 +111,7 @@ def invoice_mail(
     locale = LOCALES[language]
 
     def money(cents: int) -> str:
-        return format_currency(Decimal(cents) / 100, settings.currency, locale=locale)
+        return money_text(cents, settings.currency, locale)
 
     def day(value: date) -> str:
         return format_date(value, format="long", locale=locale)
@@ -137,6 +136,10 @@ def invoice_mail(
         "opened": InvoiceStatus.OPENED,
         "my_credits_url": my_credits_url,
         "instructions": settings.payment_instructions,
+        # The logo by its absolute https address (checked when saved): a mail reader
+        # loads it from there, as any remote image, when the reader allows images.
+        "store_name": settings.store_name,
+        "store_logo_url": settings.store_logo_url,
     }
     environment = _environment()
     return Mail(

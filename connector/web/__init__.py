@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     and the platform's consent page."""
     configure_sessions(app)
     pages.init_templates(app)
+    # The page an error shows at any URL outside the API (whose errors are JSON).
+    app.extensions["connector.error_page"] = pages.error_page
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mycredits.bp)

@@ -1,7 +1,8 @@
 """Pictures drawn on the server as SVG: no script, no library, readable without colour.
 
 Each chart has a ``<title>`` and a text table beside it in the page, so a screen reader
-gets the same numbers.
+gets the same numbers. A chart with nothing to draw is a sentence saying so, not axes
+scaled to nothing (``R$ 0,01 / R$ 0,00``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from connector.credit.dashboard import AgingBucket, UsePoint
 _AGING_COLOURS = ("#2f855a", "#d69e2e", "#dd6b20", "#c53030", "#822727")
 
 
+def empty_chart(message: str) -> Markup:
+    """The place of a chart with nothing to draw."""
+    return Markup('<p class="chart-empty">{}</p>').format(message)
+
+
 def aging_chart(
     buckets: Sequence[AgingBucket],
     labels: Sequence[str],
     money: Callable[[int], str],
     title: str,
+    empty: str,
 ) -> Markup:
-    """Horizontal bars: the open value in each age bucket."""
+    """Horizontal bars: the open value in each age bucket; ``empty`` when none holds any."""
+    if not any(b.total_cents > 0 for b in buckets):
+        return empty_chart(empty)
     width, row, label_w, value_w = 560, 34, 120, 150
     bar_w = width - label_w - value_w
     height = row * len(buckets) + 8
@@ -54,8 +63,12 @@ def use_chart(
     title: str,
     used_label: str,
     limit_label: str,
+    empty: str,
 ) -> Markup:
-    """Credit in use over time (area), with the credit limit as a step line when known."""
+    """Credit in use over time (area), with the credit limit as a step line when known;
+    ``empty`` when nothing was ever in use nor any limit granted in the period."""
+    if not any(p.used_cents or p.limit_cents for p in points):
+        return empty_chart(empty)
     width, height, left, right, top, bottom = 560, 220, 96, 12, 14, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     limits = [p.limit_cents for p in points if p.limit_cents is not None]

@@ -14,11 +14,19 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 from flask import g, has_request_context, request, session
 
-from connector.catalogs import DEFAULT_LANGUAGE, LANGUAGES, LOCALES, translate, translations
-from connector.errors import fill
+from connector.catalogs import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    LOCALES,
+    compact_money_text,
+    money_text,
+    ntranslate,
+    ptranslate,
+    translate,
+)
 
 
 def current_language() -> str:
@@ -63,15 +71,27 @@ def gettext(message: str, /, **values: Any) -> str:
 def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:
     """The form of the message for ``n`` (the catalog's Plural-Forms), with ``{n}`` and the
     other placeholders filled; a value named ``n`` (say, ``n=number(count)``) wins."""
-    text = translations(current_language()).ngettext(singular, plural, n)
-    return fill(text, {"n": n, **values})
+    return ntranslate(current_language(), singular, plural, n, **values)
+
+
+def pgettext(context: str, message: str, /, **values: Any) -> str:
+    """The message as ``context`` reads it: a word whose translation depends on what it
+    speaks of (an account is "Aberta" in pt, an invoice "Aberto"), with ``{name}``s filled."""
+    return ptranslate(current_language(), context, message, **values)
 
 
 def money(cents: int | None, currency: str) -> str:
-    """Cents as the locale writes money: ``R$ 1.234,56``, ``1.234,56 R$``, ``R$1,234.56``."""
+    """Cents as the locale writes money (CLDR): ``R$ 1.234,56``, ``1.234,56 R$``,
+    ``R$1,234.56`` (``catalogs.money_text``)."""
     if cents is None:
         return ""
-    return format_currency(Decimal(cents) / 100, currency, locale=locale())
+    return money_text(cents, currency, locale())
+
+
+def compact_money(cents: int, currency: str) -> str:
+    """A large sum in the locale's short form (``R$ 2,5 bi``), for where the whole figure
+    does not fit; the page gives the whole one beside it (a ``title``)."""
+    return compact_money_text(cents, currency, locale())
 
 
 def plain_amount(cents: int | None) -> str:

@@ -24,7 +24,11 @@ from connector.access.customer_links import (
 from connector.context import current, get_db, get_settings, now, public_base_url
 from connector.credit.accounts import figures
 from connector.credit.holders import list_holders, set_mail_preferences
-from connector.credit.invoice_search import InvoiceFilter, invoice_summary, sorted_invoice_select
+from connector.credit.invoice_search import (
+    InvoiceFilter,
+    invoice_summary,
+    sorted_invoice_select,
+)
 from connector.credit.models import Account, Holder, HolderLevel, Invoice, InvoiceStatus
 from connector.errors import ConnectorError
 from connector.notify.outbox import deliver_pending, queue_mail
@@ -37,6 +41,7 @@ from connector.web.auth import (
 )
 from connector.web.messages import error_message
 from connector.web.pages import (
+    overdue_due,
     parse_day,
     pix_for,
     refuse_unstorable,
@@ -152,6 +157,7 @@ def home() -> WerkzeugResponse | tuple[str, int]:
     if account_id is None:
         return redirect(url_for("mycredits.sign_in"))
     today = store_today()
+    settings = store_settings()
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
 
@@ -174,11 +180,11 @@ def home() -> WerkzeugResponse | tuple[str, int]:
                 )
             ),
             "summary": invoice_summary(session, opened, today),
+            "overdue": overdue_due(session, account_id, settings, today),
             "statement": statement_or_none(session, account_id, start, end),
         }
 
     data = get_db().run(load)
-    settings = store_settings()
     grant = customer_grant() or {}
     return render(
         "mycredits/home.html",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -14,6 +14,8 @@ from flask import (
     Response,
     abort,
     g,
+    has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
@@ -33,6 +35,7 @@ from connector.context import get_db, now
 from connector.credit import rules
 from connector.credit.charges import Quote, quote_invoice
 from connector.credit.identity import DOCUMENT_TYPES, masked_document
+from connector.credit.invoice_search import OVERDUE, InvoiceFilter, sorted_invoice_select
 from connector.credit.models import Invoice, PaymentMethod
 from connector.credit.pix_codes import PixCode, pix_code
 from connector.credit.settings import StoreSettings, load_store_settings
@@ -63,17 +66,38 @@ CONTENT_SECURITY_POLICY = (
 def secure_headers(response: WerkzeugResponse) -> WerkzeugResponse:
     """Pages with customers' figures: never cached, never framed, no script at all."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", _policy_with_logo())
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 
+def _policy_with_logo() -> str:
+    """The policy, letting images load from the store's logo's origin too when this
+    request showed it (its settings read; an https URL, checked when saved)."""
+    settings = g.get("store_settings")
+    if not has_request_context() or settings is None or not settings.store_logo_url:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(settings.store_logo_url)
+    origin = f"https://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+
+
+def brand() -> StoreSettings | None:
+    """The store's settings for its name and logo in the page's header; None on a page
+    about a failure (a 500), which must not depend on the database."""
+    if g.get("failing"):
+        return None
+    return store_settings()
+
+
 def init_templates(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=i18n.gettext,
         ngettext=i18n.ngettext,
+        pgettext=i18n.pgettext,
+        figure=figure,
         csrf_token=csrf_token,
         csrf_field=CSRF_FIELD,
         languages=catalogs.LANGUAGES,
@@ -85,6 +109,8 @@ def init_templates(app: Flask) -> None:
         pix_for=pix_for,
         qr_svg=qr_svg,
         store_today=store_today,
+        store_settings=store_settings,
+        brand=brand,
         payment_methods=payment_methods,
         percent_bps=i18n.percent_bps,
         plain_amount=i18n.plain_amount,
@@ -182,6 +208,22 @@ def money(cents: int | None) -> str:
     return i18n.money(cents, store_settings().currency)
 
 
+# A figure of ten million units or more (``R$ 10.000.000,00``, 16 characters) is wider
+# than a figure's box on a phone: it is shown short, the whole in its title.
+COMPACT_FROM_CENTS = 10**9
+
+
+def figure(cents: int | None) -> Markup:
+    """A figure of the dashboard or a list's totals: the whole sum, or from
+    ``COMPACT_FROM_CENTS`` on the locale's short form (``R$ 2,5 bi``) in an ``<abbr>``
+    whose ``title`` is the whole sum."""
+    whole = money(cents)
+    if cents is None or abs(cents) < COMPACT_FROM_CENTS:
+        return Markup("{}").format(whole)
+    short = i18n.compact_money(cents, store_settings().currency)
+    return Markup('<abbr class="compact" title="{0}">{1}</abbr>').format(whole, short)
+
+
 def store_today() -> date:
     """The store's date now: what due dates are compared with."""
     return store_settings().today(now())
@@ -207,6 +249,29 @@ def overdue(invoice: Invoice) -> bool:
 def quote(invoice: Invoice) -> Quote:
     """What an invoice asks for today (its value and late charges), for the pages."""
     return quote_invoice(invoice, store_settings(), store_today())
+
+
+@dataclass(frozen=True)
+class OverdueDue:
+    """What an account's overdue invoices ask for today, and the late charges in it."""
+
+    amount_due_cents: int
+    charges_cents: int
+
+
+def overdue_due(
+    session: Session, account_id: str, settings: StoreSettings, today: date
+) -> OverdueDue:
+    """The overdue figure of an account's page and of My Credits: each overdue invoice's
+    amount due (its value and late charges, ``charges.quote_invoice``), not its value."""
+    overdue_only = InvoiceFilter(account_id=account_id, statuses=(OVERDUE,))
+    quotes = [
+        quote_invoice(invoice, settings, today)
+        for invoice in session.scalars(sorted_invoice_select(overdue_only, today))
+    ]
+    return OverdueDue(
+        sum(q.amount_due_cents for q in quotes), sum(q.charges.total_cents for q in quotes)
+    )
 
 
 def pix_for(invoice: Invoice) -> PixCode | None:
@@ -296,17 +361,36 @@ def register_error_pages(blueprint: Blueprint) -> None:
         return render("error.html", 409, title=message, code="conflict")
 
     @blueprint.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int] | Response:
-        status = error.code or 500
-        titles = {
-            400: i18n.gettext("The request could not be read."),
-            403: i18n.gettext("You may not open this page."),
-            404: i18n.gettext("Not found."),
-            405: i18n.gettext("Not allowed."),
-        }
-        title = titles.get(status, error.name)
-        detail = error.description if status == 400 else None
-        return render("error.html", status, title=title, detail=detail, code=str(status))
+    def _http_error(error: HTTPException) -> WerkzeugResponse:
+        return error_page(error)
+
+
+def error_page(error: HTTPException) -> WerkzeugResponse:
+    """Any URL's HTTP error as a page in the site's layout and the visitor's language: the
+    admin's layout under ``/admin``, My Credits' elsewhere, and for a 500 always My
+    Credits' (it reads no database, which may be what failed). A 500 says nothing of
+    its cause: that is in the log."""
+    status = error.code or 500
+    titles = {
+        400: i18n.gettext("The request could not be read."),
+        403: i18n.gettext("You may not open this page."),
+        404: i18n.gettext("Not found."),
+        405: i18n.gettext("Not allowed."),
+        413: i18n.gettext("The file or form is too large."),
+        500: i18n.gettext("Something went wrong on our side. Try again in a moment."),
+    }
+    title = titles.get(status, error.name)
+    detail = error.description if status == 400 else None
+    if status >= 500:
+        g.failing = True
+    admin = request.path.startswith("/admin") or request.blueprint in ("admin", "consent")
+    layout = "admin/layout.html" if admin and status < 500 else "mycredits/layout.html"
+    home = "admin.dashboard" if admin else "mycredits.home"
+    page = render_template(
+        "error.html", title=title, detail=detail, code=str(status), layout=layout, home=home
+    )
+    response = secure_headers(make_response(page, status))
+    return response
 
 
 def not_found() -> None:

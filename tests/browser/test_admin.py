@@ -131,6 +131,7 @@ def test_mark_an_invoice_paid_and_see_the_available_credit_rise(
     page.get_by_role("link", name=invoice.friendly_id).click()
     screenshot(page, "07-invoice")
     page.get_by_role("button", name="Mark as paid").click()
+    page.get_by_role("button", name="Confirm: mark as paid").click()
     expect(page.get_by_text("Invoice marked as paid.")).to_be_visible()
     expect(page.locator("h1 .badge")).to_have_text("Paid")
     assert load_invoice(db, invoice.id).status == "Paid"

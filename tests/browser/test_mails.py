@@ -37,7 +37,7 @@ def _shown(mail: OutboxMail) -> str:
     return html
 
 
-@pytest.mark.parametrize(("language", "overdue"), [("pt", "está vencido"), ("es", "está vencido")])
+@pytest.mark.parametrize(("language", "overdue"), [("pt", "está vencido"), ("es", "está vencida")])
 def test_an_overdue_reminder_reads_well_on_a_phone(
     browser: Any,
     db: Database,

@@ -69,15 +69,15 @@ def test_a_customer_opens_my_credits_in_spanish_and_presses_pay(
     expect(page).to_have_url(f"{live_server.base}/mycredits/")
     expect(page.get_by_role("heading", name="Mis Créditos")).to_be_visible()
     # Money as Argentina writes it (the browser's region), in the store's currency.
-    expect(page.locator("[data-figure=available] dd")).to_have_text(re.compile(r"BRL\s*3\.765,44"))
-    expect(page.locator("[data-figure=limit] dd")).to_have_text(re.compile(r"BRL\s*5\.000,00"))
+    expect(page.locator("[data-figure=available] dd")).to_have_text(re.compile(r"R\$\s*3\.765,44"))
+    expect(page.locator("[data-figure=limit] dd")).to_have_text(re.compile(r"R\$\s*5\.000,00"))
     expect(page.get_by_text("Transferencia a la cuenta 123.")).to_be_visible()
-    rows = page.get_by_role("region", name="Títulos a pagar").locator("tbody tr")
+    rows = page.get_by_role("region", name="Facturas a pagar").locator("tbody tr")
     expect(rows).to_have_count(2)
     expect(page.get_by_text("99,99")).to_have_count(0)  # not this customer's purchase
     screenshot(page, "08-mycredits-es")
 
-    page.get_by_role("link", name=re.compile(r"^Pagar el título V\d+-01$")).click()
+    page.get_by_role("link", name=re.compile(r"^Pagar la factura V\d+-01$")).click()
     expect(page.get_by_role("heading", name="Pasarela de pago")).to_be_visible()
     assert paid_pages == [PAY_URL + "1"]
     context.close()

@@ -58,8 +58,8 @@ SETTINGS = {
         "growth": "Aumento de una compra reservada (fracción o %)",
         "daily": "Tasa de interés diaria (fracción o %)",
         "fee": "Tasa de multa (fracción o %)",
-        "daily_hint": "Interés simple por día sobre el valor de un título vencido",
-        "fee_hint": "Multa única sobre el valor de un título vencido (0,02 o 2%).",
+        "daily_hint": "Interés simple por día sobre el valor de una factura vencida",
+        "fee_hint": "Multa única sobre el valor de una factura vencida (0,02 o 2%).",
         "refusal": "5 se lee como 500 % (una fracción) o como 5 %: escribe 5% o 0,05",
     },
     "pt": {

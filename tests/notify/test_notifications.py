@@ -129,7 +129,7 @@ def test_mails_issued_and_paid_in_each_holders_language(
     assert _send(db, NOW + timedelta(minutes=1)) == 3  # two purchases to the owner; one
     by_recipient = {m.recipient: m for m in _mails(db)}
     dependent = by_recipient["dependent@buyer.example"]
-    assert dependent.subject.startswith("Su compra fue facturada: 3 título(s)")  # store's: es
+    assert dependent.subject.startswith("Su compra fue facturada: 3 facturas")  # store's: es
     owner_subjects = sorted(m.subject for m in _mails(db) if m.recipient.startswith("owner"))
     assert all(s.startswith("Sua compra foi faturada") for s in owner_subjects)
     with db.transaction() as session:
@@ -300,3 +300,21 @@ def test_mails_reach_a_real_smtp_server_once_as_text_and_html_with_the_qr_code(
     ]
     assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"cid:{image['Content-ID'].strip('<>')}" in html.get_content()
+
+
+def test_a_mail_carries_the_stores_name_and_logo_and_money_as_spanish_writes_it(
+    db: Database, store: Callable[..., None], reminders: None
+) -> None:
+    store(
+        language="es",
+        store_name="Ferretería Gómez",
+        store_logo_url="https://cdn.gomez.example/logo.png",
+    )
+    _purchase(db)
+    assert _send(db, utc(2026, 3, 29, 13, 0)) == 1  # three days before the due date
+    [mail] = _mails(db)
+    assert mail.body.startswith("Ferretería Gómez\n")
+    html = mail.html or ""
+    assert '<img src="https://cdn.gomez.example/logo.png" alt="Ferretería Gómez"' in html
+    # Spain's pattern, the real's own symbol (CLDR's Spanish has only "BRL").
+    assert "1.000,00\xa0R$" in mail.subject and "BRL" not in mail.subject

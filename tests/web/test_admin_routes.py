@@ -133,10 +133,11 @@ def test_mark_paid_restores_the_credit_and_cancel_is_refused_after(
 ) -> None:
     seeded = seed(limit_cents=100_000, purchase_cents=30_000)
     invoice_id = seeded.invoice_ids[0]
-    assert post_form(admin_client, f"/admin/invoices/{invoice_id}/pay").status_code == 302
+    pay = f"/admin/invoices/{invoice_id}/pay"
+    assert post_form(admin_client, pay, {"confirmed": "1"}).status_code == 302
     assert load_invoice(db, invoice_id).status == "Paid"
     assert load_account(db, seeded.account_id).balance_cents == 0
-    again = post_form(admin_client, f"/admin/invoices/{invoice_id}/pay")
+    again = post_form(admin_client, pay, {"confirmed": "1"})
     assert again.status_code == 302  # paying twice is a no-op
     cancel = post_form(admin_client, f"/admin/invoices/{invoice_id}/cancel", {"confirm": "1"})
     assert cancel.status_code == 409
@@ -296,7 +297,7 @@ def test_mark_as_paid_records_how_and_books_the_late_charges(
         page.text
     )  # the amount received starts at the amount due
     path = f"/admin/invoices/{late}/pay"
-    too_little = post_form(admin_client, path, {"amountReceived": "999.99"})
+    too_little = post_form(admin_client, path, {"amountReceived": "999.99", "confirmed": "1"})
     assert too_little.status_code == 400
     assert 'id="f-amountReceived-note">at least the invoice' in too_little.text
     assert load_invoice(db, late).status == "Opened"  # nothing half done
@@ -310,6 +311,7 @@ def test_mark_as_paid_records_how_and_books_the_late_charges(
             "paymentMethod": "boleto",
             "paymentReference": "34191.79001",
             "amountReceived": "1020.00",  # the fee, no interest: the store waived it
+            "confirmed": "1",
         },
     )
     assert paid.status_code == 302, paid.text

@@ -29,18 +29,28 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "connector" / "translations"
 LANGUAGES = ("es", "pt")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_CONTEXT = "\x04"  # between a message's context and its id, as in a compiled catalog
+
+
+def catalog_get(catalog: Catalog, key: str) -> Message | None:
+    """The message of an ``extracted()`` key: ``id`` or ``context\x04id``."""
+    context, _, msgid = key.rpartition(_CONTEXT)
+    return catalog.get(msgid, context=context or None)
 
 
 @cache
 def extracted() -> dict[str, list[str]]:
-    """Each message id the extraction finds, with where it is used."""
+    """Each message id the extraction finds, with where it is used (an id read in a
+    context, ``pgettext``, as ``context\x04id``: ``catalog_get`` finds it)."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg, "babel.cfg")
     found: dict[str, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+    for filename, lineno, message, _comments, context in extract_from_dir(
         ROOT, method_map, options_map, keywords=DEFAULT_KEYWORDS
     ):
         msgid = message if isinstance(message, str) else message[0]
+        if context:
+            msgid = f"{context}{_CONTEXT}{msgid}"
         found.setdefault(msgid, []).append(f"{filename}:{lineno}")
     return found
 
@@ -103,9 +113,9 @@ def test_every_extracted_message_is_translated(language: str) -> None:
     missing = sorted(
         text
         for text in extracted()
-        if (message := catalog.get(text)) is None or not all(forms(message))
+        if (message := catalog_get(catalog, text)) is None or not all(forms(message))
     )
-    fuzzy = sorted(text for text in extracted() if (m := catalog.get(text)) and m.fuzzy)
+    fuzzy = sorted(text for text in extracted() if (m := catalog_get(catalog, text)) and m.fuzzy)
     assert not missing, f"not translated in {language}.po:\n{named(missing)}"
     assert not fuzzy, f"fuzzy in {language}.po (check, then remove the flag):\n{named(fuzzy)}"
 
@@ -123,7 +133,10 @@ def test_every_translation_keeps_the_placeholders_of_its_id(language: str) -> No
 
 
 def test_the_template_holds_what_the_extraction_finds() -> None:
-    template = {singular(m) for m in messages(read_catalog(TRANSLATIONS / "messages.pot"))}
+    template = {
+        f"{m.context}{_CONTEXT}{singular(m)}" if m.context else singular(m)
+        for m in messages(read_catalog(TRANSLATIONS / "messages.pot"))
+    }
     new = sorted(set(extracted()) - template)
     gone = sorted(template - set(extracted()))
     assert not new and not gone, (
@@ -173,7 +186,7 @@ msgstr[1] "{n} t\xc3\xadtulos"
 
 def test_ngettext_follows_the_catalogs_plural_forms(monkeypatch: pytest.MonkeyPatch) -> None:
     portuguese = catalogs.compile_catalog(BytesIO(_PLURAL_PO), "pt")
-    monkeypatch.setattr(i18n, "translations", lambda language: portuguese)
+    monkeypatch.setattr(catalogs, "translations", lambda language: portuguese)
     with Flask(__name__).test_request_context(headers={"Accept-Language": "pt"}):
         assert i18n.ngettext("{n} invoice", "{n} invoices", 0) == "0 título"
         assert i18n.ngettext("{n} invoice", "{n} invoices", 1) == "1 título"

@@ -34,6 +34,7 @@ from connector.web.auth import done_by
 from connector.web.forms import Form, submit
 from connector.web.messages import error_fields, error_message
 from connector.web.pages import (
+    overdue_due,
     page_from_request,
     parse_day,
     render,
@@ -163,6 +164,7 @@ def _account_page(
     start = parse_day(request.args.get("from"))
     end = parse_day(request.args.get("to"), end=True)
     today = store_today()
+    settings = store_settings()
 
     def load(session: Session) -> dict[str, Any]:
         account = session.get(Account, account_id)
@@ -180,10 +182,10 @@ def _account_page(
             "summary": invoice_summary(session, InvoiceFilter(account_id=account_id), today),
             "purchases": (purchases := latest_reservations(session, account_id)),
             "purchase_payments": payments_of(session, {r.id for r in purchases}),
+            "overdue": overdue_due(session, account_id, settings, today),
         }
 
     data = get_db().run(load)
-    settings = store_settings()
     return render(
         "admin/account.html",
         status,

@@ -145,6 +145,9 @@ def aging_labels() -> list[str]:
     ]
 
 
+CHART_COMPACT_FROM_CENTS = 10**8
+
+
 def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     """The aging bars and the credit-use line of the store or of one account."""
     moment = now()
@@ -160,13 +163,21 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
     zone = store_settings().zone()
 
     def money(cents: int) -> str:
+        # A chart's labels have a fixed width: from a million on, the short form (the
+        # whole figures are in the table beside the chart).
+        if abs(cents) >= CHART_COMPACT_FROM_CENTS:
+            return i18n.compact_money(cents, currency)
         return i18n.money(cents, currency)
 
     labels = aging_labels()
     return {
         "aging": list(zip(labels, aging, strict=True)),
         "aging_chart": aging_chart(
-            aging, labels, money, i18n.gettext("Open invoices by age (days overdue)")
+            aging,
+            labels,
+            money,
+            i18n.gettext("Open invoices by age (days overdue)"),
+            i18n.gettext("No open invoices: nothing to chart."),
         ),
         "use_chart": use_chart(
             series,
@@ -175,6 +186,7 @@ def charts_for(account_id: str | None, currency: str) -> dict[str, Any]:
             i18n.gettext("Credit in use over the last 90 days"),
             i18n.gettext("In use"),
             i18n.gettext("Credit limit"),
+            i18n.gettext("No credit in use nor granted in the last 90 days: nothing to chart."),
         ),
     }
 

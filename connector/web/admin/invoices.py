@@ -14,6 +14,7 @@ from connector.access.principals import WRITE_CREDIT
 from connector.context import get_db, now
 from connector.credit import invoices as invoice_service
 from connector.credit.account_search import count_rows
+from connector.credit.charges import quote_invoice
 from connector.credit.dashboard import owner_emails
 from connector.credit.invoice_search import (
     OVERDUE,
@@ -33,6 +34,7 @@ from connector.web.pages import (
     page_from_request,
     parse_date,
     parse_day,
+    payment_methods,
     render,
     store_settings,
     store_today,
@@ -97,6 +99,7 @@ def _invoice_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     error: str | None = None,
+    confirm_pay: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     def load(session: Session) -> tuple[Invoice, Account]:
         invoice = session.get(Invoice, invoice_id)
@@ -120,6 +123,7 @@ def _invoice_page(
         values=values or {},
         error=error,
         **activity_for(subject_id=invoice_id),
+        confirm_pay=confirm_pay,
     )
 
 
@@ -149,7 +153,9 @@ def _submit(
 def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
     """The seeds' "Mark as paid", with how: the date (default today), the method, a
     reference and the amount received (default the amount due that day). The invoice's
-    value returns to the available credit; late charges are booked apart."""
+    value returns to the available credit; late charges are booked apart. Two steps, no
+    script needed: the first post shows what will be recorded and asks to confirm; only
+    the post carrying ``confirmed=1`` records it."""
     form = Form.from_request()
     paid_on = form.day("paymentDate")
     received = form.cents("amountReceived", required=False)
@@ -159,6 +165,8 @@ def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
         reference=form.text("paymentReference", max_length=200) or None,
         received_cents=received,
     )
+    if form.data.get("confirmed") != "1":
+        return _confirm_payment(invoice_id, form, receipt)
     return _submit(
         invoice_id,
         "pay",
@@ -167,6 +175,46 @@ def pay(invoice_id: str) -> WerkzeugResponse | tuple[str, int]:
         ),
         i18n.gettext("Invoice marked as paid."),
         form,
+    )
+
+
+def _confirm_payment(invoice_id: str, form: Form, receipt: Receipt) -> tuple[str, int]:
+    """The invoice page asking to confirm the payment typed: its date, method, reference
+    and amount received (when left empty, the amount due on that date, as recorded)."""
+    if form.errors:
+        return _invoice_page(
+            invoice_id,
+            status=400,
+            form_name="pay",
+            errors=form.errors,
+            values=dict(form.data),
+            error=i18n.gettext("Please correct the fields marked below."),
+        )
+    settings = store_settings()
+    paid_on = receipt.paid_on or store_today()
+
+    def amount_due(session: Session) -> int:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            raise NotFound(
+                "invoice {invoice} not found", code=Code.INVOICE_NOT_FOUND, invoice=invoice_id
+            )
+        return quote_invoice(invoice, settings, paid_on).amount_due_cents
+
+    received = receipt.received_cents
+    if received is None:
+        received = get_db().run(amount_due, read_only=True)
+    methods = dict(payment_methods())
+    return _invoice_page(
+        invoice_id,
+        form_name="pay",
+        values=dict(form.data),
+        confirm_pay={
+            "paid_on": paid_on,
+            "method": methods.get(receipt.method or "", ""),
+            "reference": receipt.reference or "",
+            "received_cents": received,
+        },
     )
 
 

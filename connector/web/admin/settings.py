@@ -90,6 +90,8 @@ def form_values(settings: StoreSettings) -> dict[str, str]:
         pix_merchant_city=settings.pix_merchant_city,
         language=settings.language,
         payment_instructions=settings.payment_instructions,
+        store_name=settings.store_name,
+        store_logo_url=settings.store_logo_url,
     )
     return values
 
@@ -147,6 +149,8 @@ def changes_from_form(form: Form) -> dict[str, Any]:
         "pix_merchant_city": form.text("pix_merchant_city", max_length=100),
         "language": form.data.get("language", ""),
         "payment_instructions": form.data.get("payment_instructions", "").strip(),
+        "store_name": form.text("store_name", max_length=100),
+        "store_logo_url": form.text("store_logo_url", max_length=500),
         "payment_terms": _plans(form),
         "reminders_before": _reminders("reminders_before", form),
         "reminders_after": _reminders("reminders_after", form),
