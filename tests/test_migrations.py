@@ -293,11 +293,6 @@ def test_0016_keeps_every_document_and_invoice_id_and_goes_back(
     a random id come through 0016 as they were, both ways; new purchases get numbers."""
     from alembic import command
     from sqlalchemy import Engine, text
-def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
-    tmp_path: Path, database: Database
-) -> None:
-    from alembic import command
-    from sqlalchemy import text
 
     for url in _migration_database(tmp_path, database):
         upgrade(url, "0015")
@@ -365,6 +360,18 @@ def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
             if database.is_postgresql:
                 assert not engine.dialect.has_sequence(connection, "purchase_numbers")
         upgrade(url)
+        engine.dispose()
+
+
+def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
+    tmp_path: Path, database: Database
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    for url in _migration_database(tmp_path, database):
+        upgrade(url, "0015")
+        engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -399,6 +406,9 @@ def test_0017_adds_set_password_links_second_factors_and_key_use_and_back(
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT email FROM staff_users")) == "boss@store.example"
             assert connection.scalar(text("SELECT label FROM api_keys")) == "ERP"
+        engine.dispose()
+
+
 def test_0018_adds_the_append_only_audit_trail_and_back(tmp_path: Path, database: Database) -> None:
     import pytest
     from alembic import command

@@ -2,7 +2,7 @@
 staff users, and who created each API key and when it was last used.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-30 23:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from connector.migrate import sqlite_table_rebuild
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
