@@ -10,7 +10,6 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from connector.audit import AuditEntry
 from connector.credit.accounts import close_account, open_account
 from connector.credit.conditions import purchase_conditions
 from connector.credit.holders import add_holder
