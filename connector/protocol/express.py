@@ -41,14 +41,16 @@ anything but the common case (test-suite cards, a buyer without e-mail, what
 ``paymentId`` collides) or fails, nothing is written and the caller takes the general
 path (``authorize_payment``), which handles every case and words every denial. A failure
 while the statement commits is ambiguous; the general path then looks the payment up
-first, so a committed one is replayed and never reserved twice. The statement also holds
-only while the store settings are still the revision this worker decided by (it answers
-the current revision; on a change the worker reads the settings again and tries once
-more), and, when the caller uses an issued key, while that key is valid: a settings
-change or a key revocation counts from the next request on, in every worker, with no
-extra round trip. Each thread keeps its own autocommit connection (prepared statements
-live per connection), outside the engine's pool; it is dropped and opened again when it
-breaks.
+first, so a committed one is replayed and never reserved twice.
+
+The statement also holds only while the store settings are still the revision this
+worker decided by (it answers the current revision; on a change the worker reads the
+settings again and tries once more), and, when the caller uses an issued key, while that
+key is valid: a settings change or a key revocation counts from the next request on, in
+every worker, with no extra round trip.
+
+Each thread keeps its own autocommit connection (prepared statements live per
+connection), outside the engine's pool; it is dropped and opened again when it breaks.
 """
 
 from __future__ import annotations
