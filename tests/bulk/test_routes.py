@@ -128,8 +128,10 @@ def test_permissions(client: FlaskClient, headers_for: Callable[[str], dict[str,
 
 def test_templates(client: FlaskClient, admin_headers: dict[str, str]) -> None:
     english = client.get(f"{BASE}/templates/accounts", headers=admin_headers)
+    # The header names each number's unit (the store's currency); an example row follows.
     assert english.data == (
-        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit (R$),Tolerance (fraction or %)\r\n"
+        b"example@example.com,00000000000,Other,1500.00,10%\r\n"
     )
     spanish = client.get(f"{BASE}/templates/accounts?lang=es", headers=admin_headers)
     assert spanish.get_data(as_text=True).lstrip("\ufeff").startswith("Email;Documento;")
