@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -370,7 +370,7 @@ def default_delimiter(lang: Lang) -> str:
 # --- The example row ----------------------------------------------------------------
 
 _EXAMPLE_DAY = date(2026, 12, 31)
-_EXAMPLE_MOMENT = datetime(2026, 12, 1, 12, 0)
+_EXAMPLE_MOMENT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 # The example's e-mail, document and ids: reserved names (RFC 2606) nobody's account has.
 _EXAMPLE_EMAIL = {
     "en": "example@example.com",
@@ -396,7 +396,7 @@ def example_values(kind: Kind, lang: Lang) -> dict[str, Cell]:
         "account_id": "00000000000_Other",
         "email": _EXAMPLE_EMAIL[lang],
         "order_id": "1000000000001",
-        "transaction_id": "EXAMPLE",
+        "transaction_id": _EXAMPLE_ID[lang],
         "installment": 1,
         "installments": 1,
         "value": Decimal("1234.56"),

@@ -16,7 +16,11 @@ from connector.db import Database
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
 
-TEMPLATE = b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %)\r\n"
+# The header names the units; the example row under it is skipped by the import.
+TEMPLATE = (
+    b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit (R$),Tolerance (fraction or %)\r\n"
+    b"example@example.com,00000000000,Other,1500.00,10%\r\n"
+)
 
 
 @contextmanager
@@ -98,7 +102,8 @@ def test_import_a_csv_and_watch_it_finish(
         page.get_by_role("link", name="Download the error report (CSV)").click()
     report = Path(report_download.value.path()).read_text(encoding="utf-8-sig")
     assert report.splitlines()[0] == "Row,Column,Value,Code,Reason"
-    assert report.splitlines()[1].startswith("3,Email,not-an-email,invalid_email,")
+    # Row 4: the header is row 1 and the template's example (skipped) row 2.
+    assert report.splitlines()[1].startswith("4,Email,not-an-email,invalid_email,")
 
     # The accounts exist, and the history lists the import.
     nav(page, "Accounts").click()
