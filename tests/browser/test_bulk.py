@@ -55,7 +55,8 @@ def test_import_a_csv_and_watch_it_finish(
     nav(page, "Bulk").click()
     expect(page.get_by_role("heading", name="Bulk import and export")).to_be_visible()
 
-    # Download the accounts template, in English.
+    # Download the accounts template, in English: another language's is one click further.
+    page.get_by_text("Templates in another language").click()
     page.get_by_label("Language of the column names").select_option("en")
     with page.expect_download() as template_download:
         page.get_by_role("button", name="Accounts template").click()
