@@ -144,7 +144,8 @@ def template_text(
         template_header(kind, lang, currency),
         sheet_format.localized(headings, [row]),
         delimiter=delimiter or sheet_format.delimiter,
-        style=sheet_format.style(),
+        # English as the export writes it: decimal commas only when ";" is asked for.
+        style=sheet_format.style() if lang != "en" else None,
     )
 
 
@@ -197,10 +198,6 @@ class FileFormat:
         if cents < 0:
             raise ValueProblem(AMOUNT_NEGATIVE, value=text)
         return cents
-
-    @property
-    def decimal_separator(self) -> str:
-        return "," if self.decimal_comma else "."
 
 
 def file_format(names: Iterable[str], delimiter: str) -> FileFormat:
