@@ -27,13 +27,14 @@ from connector.bulk.filters import (
 )
 from connector.bulk.history import count_jobs, get_job, job_to_dict, list_jobs
 from connector.bulk.report import job_report
-from connector.bulk.templates import KINDS, template_text
+from connector.bulk.sheet_formats import template_text
+from connector.bulk.templates import KINDS, LANGS
 from connector.bulk.uploads import MAX_UPLOAD_BYTES, queue_import
 from connector.context import get_db, now
 from connector.credit.account_search import AccountFilter
 from connector.credit.invoice_search import InvoiceFilter
 from connector.credit.settings import StoreSettings, load_store_settings
-from connector.errors import Code, NotFound
+from connector.errors import Code, NotFound, ValidationError
 from connector.wire import load
 
 TAG = "Bulk"
@@ -55,15 +56,18 @@ def _csv_response(pieces: Iterator[str], filename: str) -> Response:
     query=s.TemplateQuery,
     csv=True,
     transaction=None,
-    description="kind is accounts or invoices; lang=es|pt gives localized headers with "
-    "semicolons. Only the header row: no example row to import by mistake.",
+    description="kind is accounts or invoices; lang=es|pt gives localized headers and "
+    "words, semicolons, dd/mm/yyyy dates and decimal commas. The header names each "
+    "number's unit; the second row is an example, which imports skip.",
 )
 def template(kind: str) -> Response:
     q = query_args(s.TemplateQuery)
     if kind not in KINDS:
         raise NotFound("no template {kind}", code=Code.TEMPLATE_NOT_FOUND, kind=repr(kind))
     delimiter = parse_delimiter(q["delimiter"]) if q.get("delimiter") else None
-    return _csv_response(template_text(kind, q["lang"], delimiter), f"{kind}-template.csv")
+    currency = get_db().run(load_store_settings, read_only=True).currency
+    pieces = template_text(kind, q["lang"], delimiter, currency=currency)
+    return _csv_response(pieces, f"{kind}-template.csv")
 
 
 def _form(schema: type[s.UploadForm]) -> dict[str, Any]:
@@ -222,10 +226,15 @@ def _export(
     kind: ExportKind,
     read_filter: Callable[[Mapping[str, str], StoreSettings], AccountFilter | InvoiceFilter],
 ) -> Response:
-    """Stream an export filtered by the query string, separated by its ``delimiter``."""
+    """Stream an export filtered by the query string, in its ``lang`` (English: the
+    technical format), separated by its ``delimiter`` (by default the language's)."""
     params = request.args.to_dict(flat=True)
-    delimiter = parse_delimiter(params.pop("delimiter", None))
+    given = params.pop("delimiter", None)
+    lang = params.pop("lang", None) or "en"
+    if lang not in LANGS:
+        raise ValidationError("unknown language", fields={"lang": "en, es or pt"})
+    delimiter = parse_delimiter(given) if given else None
     f = read_filter(params, get_db().run(load_store_settings, read_only=True))
     moment = now()
-    pieces = export_text(get_db(), kind, f, delimiter=delimiter, now=moment)
+    pieces = export_text(get_db(), kind, f, delimiter=delimiter, lang=lang, now=moment)
     return _csv_response(pieces, f"{kind}-{moment:%Y%m%d-%H%M%S}.csv")

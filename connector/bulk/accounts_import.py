@@ -25,13 +25,27 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.bulk.batches import apply_batch, waves
-from connector.bulk.csvio import Column, SheetRow
+from connector.bulk.csvio import Column, SheetRow, header_key
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal, too_many_cells
-from connector.bulk.templates import ACCOUNT_COLUMNS, ACCOUNT_UPDATE_COLUMNS
+from connector.bulk.sheet_formats import (
+    DOCUMENT_TYPE_REASON,
+    REQUIRED_KEY,
+    REQUIRED_TO_OPEN,
+    FileFormat,
+    ValueProblem,
+)
+from connector.bulk.templates import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_UPDATE_COLUMNS,
+    DOCUMENT_TYPE_WORDS,
+    word_of,
+    word_reader,
+)
 from connector.credit.account_changes import AccountChange, update_accounts
 from connector.credit.accounts import NewAccount, open_accounts
 from connector.credit.identity import (
+    DOCUMENT_TYPES,
     check_document,
     normalize_company_name,
     normalize_document,
@@ -44,8 +58,8 @@ from connector.credit.lookups import (
     open_accounts_by_email,
 )
 from connector.credit.models import Account, AccountStatus
-from connector.errors import Code, Conflict, ConnectorError, ValidationError
-from connector.money import AmountError, parse_cents, parse_rate_bps
+from connector.errors import Code, Conflict, ConnectorError, ValidationError, fill
+from connector.money import AmountError, parse_rate_bps
 
 MODES = ("create", "update")
 
@@ -61,6 +75,7 @@ _FIELD_OF = {
     "id": "id",
 }
 _DEFAULT_FIELD = {"holder_exists": "email", "account_exists": "document"}
+_TYPE_OF = word_reader(DOCUMENT_TYPE_WORDS)  # "Outro" is Other
 
 
 @dataclass(frozen=True)
@@ -95,11 +110,24 @@ def columns_for(mode: str) -> Sequence[Column]:
 class AccountsImport:
     """Parses and applies account rows for one file (its header names the columns)."""
 
-    def __init__(self, mode: str, title: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        mode: str,
+        title: Callable[[str], str],
+        sheet_format: FileFormat | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
         self.title = title
+        self.format = sheet_format or FileFormat(day_first=False, decimal_comma=False)
+        self.lang = self.format.lang  # whose words the reasons suggest
+
+    def _type_names(self) -> str:
+        """The document types a file may write, ``Other`` in the file's language."""
+        return ", ".join(
+            word_of(DOCUMENT_TYPE_WORDS, name, self.lang) for name in DOCUMENT_TYPES.values()
+        )
 
     # --- Parsing: each row on its own, no database ---------------------------------
 
@@ -130,7 +158,7 @@ class AccountsImport:
                 return None
             try:
                 return parse(text)
-            except AmountError as error:
+            except (AmountError, ValueProblem) as error:
                 refuse(field, code, str(error))
                 return None
 
@@ -139,24 +167,29 @@ class AccountsImport:
         document = normalized("document", normalize_document, Code.INVALID_DOCUMENT)
         type_text = cells.get("document_type", "")
         try:
-            document_type = normalize_document_type(type_text or None, document)
-        except ValidationError as error:
-            refuse("document_type", Code.INVALID_DOCUMENT_TYPE, str(error.fields["documentType"]))
+            document_type = normalize_document_type(
+                _TYPE_OF.get(header_key(type_text), type_text) or None, document
+            )
+        except ValidationError:
+            reason = fill(DOCUMENT_TYPE_REASON, {"value": type_text, "names": self._type_names()})
+            refuse("document_type", Code.INVALID_DOCUMENT_TYPE, reason)
             document_type = None
         try:
             check_document(document, document_type)
         except ValidationError as error:
-            refuse("document", Code.INVALID_DOCUMENT, "; ".join(map(str, error.fields.values())))
+            # Stored in English; one of identity's DOCUMENT_REASONS, so shown localized.
+            refuse("document", Code.INVALID_DOCUMENT, str(error.fields["document"]))
         company_name = normalized("company_name", normalize_company_name, Code.INVALID_COMPANY_NAME)
-        limit = amount("credit_limit", parse_cents, Code.INVALID_AMOUNT)
+        limit = amount("credit_limit", self.format.parse_cents, Code.INVALID_AMOUNT)
+        # A rate's reason is the same everywhere (the API's too): written with the text's
+        # own separator, else a point.
         tolerance = amount("tolerance", parse_rate_bps, Code.INVALID_RATE)
         account_id = cells.get("id") or None
         if self.mode == "create":
             for field in ("email", "credit_limit"):
                 if not cells.get(field):
-                    refuse(
-                        field, Code.REQUIRED, f"{self.title(field)} is required to open an account"
-                    )
+                    reason = fill(REQUIRED_TO_OPEN, {"column": self.title(field)})
+                    refuse(field, Code.REQUIRED, reason)
         elif not (account_id or cells.get("document") or cells.get("email")):
             errors.append(
                 RowError(
@@ -164,7 +197,7 @@ class AccountsImport:
                     None,
                     None,
                     Code.REQUIRED,
-                    "give the Id, the Document or the Email of the account to update",
+                    REQUIRED_KEY,
                 )
             )
         if errors:

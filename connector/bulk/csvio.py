@@ -35,6 +35,7 @@ DELIMITERS = (",", ";", "\t")
 _BLOCK = 1 << 20
 _CELL_LIMIT = 1 << 20  # one cell of up to a mebibyte; a runaway quote fails fast beyond it
 _SEP_HINT = re.compile(r"^\s*sep=(.)\s*$")
+_UNIT = re.compile(r"\s*\([^()]*\)\s*$")  # a header's unit: "Limite de crédito (R$)"
 
 
 class FileProblem(Exception):
@@ -295,7 +296,7 @@ def open_sheet(stream: BinaryIO, encoding: str, columns: Sequence[Column]) -> Sh
         name = raw.strip().lstrip("\ufeff").strip()
         if not name:
             continue
-        found = by_key.get(header_key(name))
+        found = by_key.get(header_key(name)) or by_key.get(header_key(_UNIT.sub("", name)))
         if found is None:
             ignored.append(name)
             continue
@@ -344,25 +345,44 @@ class Percent:
 Cell = str | int | Decimal | Percent | datetime | date | bool | None
 
 
-def format_cell(value: Cell, decimal_comma: bool, zone: tzinfo = UTC) -> str:
-    """A value as a CSV cell: text escaped, numbers plain, dates ``YYYY-MM-DD`` and moments
-    in ISO 8601 in ``zone``, with its offset (``Z`` in UTC)."""
+@dataclass(frozen=True)
+class CellStyle:
+    """How a file writes what is not text: the technical format (ISO dates, moments with
+    their offset, decimal points, Yes/No) unless told otherwise. ``day_first`` writes
+    dates as ``31/12/2026`` and moments as ``31/12/2026 14:05`` in ``zone`` (what
+    spreadsheets in Spanish and Portuguese read as dates)."""
+
+    decimal_comma: bool = False
+    zone: tzinfo = UTC
+    day_first: bool = False
+    yes: str = "Yes"
+    no: str = "No"
+
+
+def format_cell(
+    value: Cell, decimal_comma: bool = False, zone: tzinfo = UTC, style: CellStyle | None = None
+) -> str:
+    """A value as a CSV cell: text escaped, numbers plain, dates and moments as ``style``
+    says (ISO 8601 by default, moments in its zone with their offset, ``Z`` in UTC)."""
+    style = style or CellStyle(decimal_comma, zone)
     if value is None:
         return ""
     if isinstance(value, str):
         return escape_text(value)
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return style.yes if value else style.no
     if isinstance(value, datetime):
-        return format_moment_in(value, zone)
+        if style.day_first:
+            return value.astimezone(style.zone).strftime("%d/%m/%Y %H:%M")
+        return format_moment_in(value, style.zone)
     if isinstance(value, date):
-        return value.isoformat()
+        return value.strftime("%d/%m/%Y") if style.day_first else value.isoformat()
     if isinstance(value, Decimal):
         text = format(value, "f")
-        return text.replace(".", ",") if decimal_comma else text
+        return text.replace(".", ",") if style.decimal_comma else text
     if isinstance(value, Percent):
         text = percent_text(value.fraction)
-        return text.replace(".", ",") if decimal_comma else text
+        return text.replace(".", ",") if style.decimal_comma else text
     return str(value)
 
 
@@ -377,17 +397,19 @@ def format_moment_in(moment: datetime, zone: tzinfo) -> str:
 class CsvWriter:
     """Rows into CSV text, handed out in pieces so a stream never holds the whole file."""
 
-    def __init__(self, delimiter: str = ",", zone: tzinfo = UTC) -> None:
+    def __init__(
+        self, delimiter: str = ",", zone: tzinfo = UTC, style: CellStyle | None = None
+    ) -> None:
         if delimiter not in DELIMITERS:
             raise ValueError(f"unsupported delimiter {delimiter!r}")
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, delimiter=delimiter, lineterminator="\r\n")
         # Spreadsheets in locales that separate with ";" read "," as the decimal point.
-        self._decimal_comma = delimiter == ";"
-        self._zone = zone
+        self._style = style or CellStyle(decimal_comma=delimiter == ";", zone=zone)
 
     def row(self, values: Iterable[Cell]) -> None:
-        self._writer.writerow([format_cell(v, self._decimal_comma, self._zone) for v in values])
+        style = self._style
+        self._writer.writerow([format_cell(v, style=style) for v in values])
 
     def take(self) -> str:
         text = self._buffer.getvalue()
@@ -406,9 +428,10 @@ def csv_text(
     delimiter: str = ",",
     zone: tzinfo = UTC,
     piece: int = 1 << 16,
+    style: CellStyle | None = None,
 ) -> Iterator[str]:
     """A CSV document as pieces of about ``piece`` characters: header, then every row."""
-    writer = CsvWriter(delimiter, zone)
+    writer = CsvWriter(delimiter, zone, style)
     writer.row(header)
     for values in rows:
         writer.row(values)

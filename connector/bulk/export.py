@@ -4,8 +4,13 @@ The rows come from the credit package's searches (the filters the API and the ad
 read in one read-only snapshot in batches (``yield_per``; on PostgreSQL a server-side
 cursor), and written out a piece at a time. Text cells are
 escaped against formulas; amounts are plain numbers (``-12.34``, or ``-12,34`` in a
-semicolon file), the tolerance a percentage with its sign (``12.5%``, ``12,5%``), dates
-ISO 8601 in UTC.
+semicolon file), the tolerance a percentage with its sign (``12.5%``, ``12,5%``).
+
+In English (``lang="en"``, the default) the export is the technical format integrations
+read: ISO dates, moments with their offset, the API's words. In Spanish and Portuguese it
+is the spreadsheet's: headers (with units) and words of the language, ``31/12/2026``,
+``31/12/2026 14:05`` in the store's time zone, decimal commas, ``;``, documents masked as
+people write them (``123.456.789-09``; the import reads both) (``sheet_formats``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from connector.bulk.csvio import Cell, Percent, csv_text
-from connector.bulk.templates import ACCOUNT_EXPORT, INVOICE_EXPORT
+from connector.bulk.sheet_formats import FORMATS
+from connector.bulk.templates import (
+    ACCOUNT_EXPORT_HEADINGS,
+    INVOICE_EXPORT_HEADINGS,
+    Heading,
+    Lang,
+    export_header,
+)
 from connector.clock import utcnow
 from connector.credit import rules
 from connector.credit.account_search import AccountFilter, account_select
@@ -173,13 +185,13 @@ def export_rows(
     today: date,
     *,
     masked_documents: bool = False,
-) -> tuple[tuple[str, ...], Iterator[tuple[Cell, ...]]]:
-    """The header and the rows of an export, as of the store's date ``today``."""
+) -> tuple[tuple[Heading, ...], Iterator[tuple[Cell, ...]]]:
+    """The columns and the rows of an export, as of the store's date ``today``."""
     if kind == "accounts":
         assert isinstance(f, AccountFilter)
-        return ACCOUNT_EXPORT, account_rows(session, f, masked_documents=masked_documents)
+        return ACCOUNT_EXPORT_HEADINGS, account_rows(session, f, masked_documents=masked_documents)
     assert isinstance(f, InvoiceFilter)
-    return INVOICE_EXPORT, invoice_rows(session, f, settings, today)
+    return INVOICE_EXPORT_HEADINGS, invoice_rows(session, f, settings, today)
 
 
 def export_text(
@@ -187,24 +199,42 @@ def export_text(
     kind: ExportKind,
     f: AccountFilter | InvoiceFilter,
     *,
-    delimiter: str = ",",
+    delimiter: str | None = None,
+    lang: Lang = "en",
     now: datetime | None = None,
     on_row: Callable[[], None] | None = None,
-    masked_documents: bool = False,
 ) -> Iterator[str]:
     """The export as pieces of CSV text, read from one snapshot while it is consumed.
 
-    Dates are the store's; moments are written in its time zone with their UTC offset.
+    Dates are the store's; moments are written in its time zone (in English with their
+    UTC offset). ``delimiter`` defaults to the language's; documents are masked where the
+    language's format says so (Spanish and Portuguese), raw in the English one.
     """
     now = now or utcnow()
+    sheet_format = FORMATS[lang]
+    delimiter = delimiter or sheet_format.delimiter
     with db.transaction(read_only=True) as session:
         settings = load_store_settings(session)
-        header, rows = export_rows(
-            session, kind, f, settings, settings.today(now), masked_documents=masked_documents
+        zone = settings.zone()
+        headings, rows = export_rows(
+            session,
+            kind,
+            f,
+            settings,
+            settings.today(now),
+            masked_documents=sheet_format.masked_documents,
         )
         if on_row is not None:
             rows = _counted(rows, on_row)
-        yield from csv_text(header, rows, delimiter=delimiter, zone=settings.zone())
+        # English keeps the technical format, with decimal commas only if ";" is asked.
+        style = sheet_format.style(zone) if lang != "en" else None
+        yield from csv_text(
+            export_header(headings, lang, settings.currency),
+            sheet_format.localized(headings, rows),
+            delimiter=delimiter,
+            zone=zone,
+            style=style,
+        )
 
 
 def _counted(

@@ -78,12 +78,23 @@ DELIMITER = fields.String(
     validate=validate.OneOf(["comma", "semicolon", "tab"]),
     metadata={"description": "comma (default; decimal points) or semicolon (decimal commas)"},
 )
+LANG = fields.String(
+    load_default="en",
+    validate=validate.OneOf(["en", "es", "pt"]),
+    metadata={
+        "description": "en (default): the technical format (ISO dates, decimal points, the "
+        "API's words); es, pt: the spreadsheet's (headers with units and words of the "
+        "language, dd/mm/yyyy dates, moments in the store's time zone, decimal commas, "
+        "semicolons unless delimiter says otherwise)"
+    },
+)
 
 
 class InvoiceExportQuery(AllInvoiceFilters):
     """The invoice search's filters (paging is ignored: an export has every row)."""
 
     delimiter = DELIMITER
+    lang = LANG
 
 
 class AccountExportQuery(Strict):
@@ -95,6 +106,7 @@ class AccountExportQuery(Strict):
     email = fields.String(validate=validate.Length(max=254))
     document = fields.String(validate=validate.Length(max=64))
     delimiter = DELIMITER
+    lang = LANG
 
 
 def _statuses(text: str | None) -> tuple[str, ...]:

@@ -1,10 +1,11 @@
 """Invoice import: the invoice export, edited and uploaded again, through ``update_invoice``.
 
 Rows are keyed by the invoice ``Id``. ``Status`` (``Paid`` or ``Cancelled``; ``Opened``
-leaves an open invoice as it is), ``Payment link`` and ``Observation`` are read, and, for
-a row that pays its invoice, ``Paid on`` (``2026-12-31`` or ``31/12/2026``), ``Payment
-method`` (Pix, boleto, transfer, other, in the three languages), ``Payment reference``
-and ``Amount received``, each optional as in "Mark as paid"; every other column is
+leaves an open invoice as it is; the words of any language), ``Payment link`` and
+``Observation`` are read, and, for a row that pays its invoice, ``Paid on`` (as the
+file's format writes dates: ``31/12/2026`` or ``2026-12-31``), ``Payment method`` (Pix,
+boleto, transfer, other, in the three languages), ``Payment reference`` and ``Amount
+received``, each optional as in "Mark as paid"; every other column is
 read-only and ignored. A column missing from the file leaves its field
 alone; an empty cell in a column that is present clears the link or observation, since
 the file says what the invoice should look like. Paying from a file calls the same
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,30 +29,29 @@ from connector.bulk.batches import apply_batch, waves
 from connector.bulk.csvio import Column, SheetRow, header_key
 from connector.bulk.history import RowError
 from connector.bulk.report import Outcome, failed, refusal, too_many_cells
-from connector.bulk.templates import INVOICE_COLUMNS
+from connector.bulk.sheet_formats import (
+    METHOD_REASON,
+    REQUIRED_INVOICE_ID,
+    STATUS_WORDS_REASON,
+    FileFormat,
+    ValueProblem,
+)
+from connector.bulk.templates import (
+    INVOICE_COLUMNS,
+    INVOICE_STATUS_WORDS,
+    METHOD_WORDS,
+    Words,
+    word_of,
+    word_reader,
+)
 from connector.credit.invoices import InvoiceChange, update_invoices
 from connector.credit.lookups import invoices_by_id
-from connector.credit.models import Invoice, InvoiceStatus, PaymentMethod
+from connector.credit.models import Invoice
 from connector.credit.receipts import Receipt
-from connector.errors import Code, ConnectorError, NotFound
-from connector.money import AmountError, parse_cents
+from connector.errors import Code, ConnectorError, NotFound, fill
 
-# Status words a merchant may write, in the three languages (accents and case ignored).
-# The admin shows an open invoice past its due date as overdue: it is still open.
-STATUS_WORDS = {
-    InvoiceStatus.OPENED: (
-        "opened",
-        "open",
-        "overdue",
-        "abierto",
-        "aberto",
-        "em aberto",
-        "vencido",
-    ),
-    InvoiceStatus.PAID: ("paid", "pagado", "pago", "liquidado", "quitado"),
-    InvoiceStatus.CANCELLED: ("cancelled", "canceled", "cancelado", "anulado"),
-}
-_STATUS_OF = {header_key(word): status for status, words in STATUS_WORDS.items() for word in words}
+_STATUS_OF = word_reader(INVOICE_STATUS_WORDS)
+_METHOD_OF = word_reader(METHOD_WORDS)
 _FIELD_OF = {
     "status": "status",
     "paymentLink": "payment_link",
@@ -61,31 +61,12 @@ _FIELD_OF = {
     "paymentReference": "payment_reference",
     "amountReceived": "amount_received",
 }
-# How a merchant may write a payment method (accents and case ignored).
-METHOD_WORDS = {
-    PaymentMethod.PIX: ("pix",),
-    PaymentMethod.BOLETO: ("boleto", "boleto bancario"),
-    PaymentMethod.TRANSFER: ("transfer", "bank transfer", "transferencia", "ted", "doc"),
-    PaymentMethod.OTHER: ("other", "otro", "outro", "outros", "efectivo", "dinheiro", "cash"),
-}
-_METHOD_OF = {header_key(word): method for method, words in METHOD_WORDS.items() for word in words}
 _DEFAULT_FIELD = {
     "invoice_not_found": "id",
     "invoice_cancelled": "status",
     "invoice_paid": "status",
     "invoice_not_open": "status",
 }
-
-
-def parse_date(text: str) -> date | None:
-    """``2026-12-31``, or ``31/12/2026`` as spreadsheets in Spanish and Portuguese write
-    it (day first); None when it is neither."""
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text.strip(), pattern).date()
-        except ValueError:
-            continue
-    return None
 
 
 def parse_status(text: str) -> str | None:
@@ -119,9 +100,16 @@ class InvoicesImport:
 
     mode = "update"
 
-    def __init__(self, title: Callable[[str], str], present: Sequence[str]) -> None:
+    def __init__(
+        self,
+        title: Callable[[str], str],
+        present: Sequence[str],
+        sheet_format: FileFormat | None = None,
+    ) -> None:
         self.title = title
         self.present = set(present)
+        self.format = sheet_format or FileFormat(day_first=False, decimal_comma=False)
+        self.lang = self.format.lang  # whose words the reasons suggest
 
     def parse(self, row: SheetRow) -> InvoiceRow | Outcome:
         cells = row.cells
@@ -130,9 +118,7 @@ class InvoicesImport:
         invoice_id = cells.get("id", "")
         if not invoice_id:
             errors.append(
-                RowError(
-                    row.number, self.title("id"), None, "required", "the invoice Id is required"
-                )
+                RowError(row.number, self.title("id"), None, Code.REQUIRED, REQUIRED_INVOICE_ID)
             )
         status = None
         if cells.get("status"):
@@ -144,7 +130,9 @@ class InvoicesImport:
                         self.title("status"),
                         cells["status"],
                         Code.INVALID_STATUS,
-                        "the status must be Paid, Cancelled or Opened",
+                        fill(
+                            STATUS_WORDS_REASON, self._words(INVOICE_STATUS_WORDS, cells["status"])
+                        ),
                     )
                 )
         receipt = self._receipt(row, errors)
@@ -168,23 +156,27 @@ class InvoicesImport:
 
         paid_on = None
         if cells.get("paid_on"):
-            paid_on = parse_date(cells["paid_on"])
-            if paid_on is None:
-                refuse("paid_on", Code.INVALID_DATE, "a date such as 2026-12-31 or 31/12/2026")
+            try:
+                paid_on = self.format.parse_date(cells["paid_on"])
+            except ValueProblem as problem:
+                refuse("paid_on", Code.INVALID_DATE, str(problem))
         method = None
         if cells.get("payment_method"):
             method = _METHOD_OF.get(header_key(cells["payment_method"]))
             if method is None:
-                refuse(
-                    "payment_method", Code.INVALID_PAYMENT_METHOD, "Pix, boleto, transfer or other"
-                )
+                reason = fill(METHOD_REASON, self._words(METHOD_WORDS, cells["payment_method"]))
+                refuse("payment_method", Code.INVALID_PAYMENT_METHOD, reason)
         received = None
         if cells.get("amount_received"):
             try:
-                received = parse_cents(cells["amount_received"])
-            except AmountError:
-                refuse("amount_received", Code.INVALID_AMOUNT, "an amount such as 1500.00")
+                received = self.format.parse_cents(cells["amount_received"])
+            except ValueProblem as problem:
+                refuse("amount_received", Code.INVALID_AMOUNT, str(problem))
         return Receipt(paid_on, method, cells.get("payment_reference") or None, received)
+
+    def _words(self, words: Words, value: str) -> dict[str, str]:
+        """A reason's values: the cell, and each stored value's word in the file's language."""
+        return {"value": value, **{str(v).lower(): word_of(words, v, self.lang) for v in words}}
 
     def apply(
         self, session: Session, rows: Sequence[InvoiceRow], *, done_by: str, now: datetime

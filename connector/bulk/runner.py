@@ -50,6 +50,8 @@ from connector.bulk.history import (
     get_job,
 )
 from connector.bulk.report import Outcome
+from connector.bulk.sheet_formats import file_format
+from connector.bulk.templates import is_example
 from connector.clock import utcnow
 from connector.db import Database
 from connector.errors import N_, ValidationError
@@ -91,14 +93,21 @@ def check_request(kind: str, mode: str) -> None:
 
 
 def importer_for(kind: str, mode: str, sheet: Sheet) -> Importer:
+    """The importer of a file, with the parsers of its format (chosen once, from its header)."""
     columns = columns_for(kind, mode)
+    found = file_format([*sheet.titles.values(), *sheet.ignored], sheet.delimiter)
 
     def title(field: str) -> str:
         return sheet.title(field, columns)
 
     if kind == "accounts":
-        return accounts_import.AccountsImport(mode, title)
-    return invoices_import.InvoicesImport(title, list(sheet.titles))
+        return accounts_import.AccountsImport(mode, title, found)
+    return invoices_import.InvoicesImport(title, list(sheet.titles), found)
+
+
+def data_rows(sheet: Sheet) -> Iterator[SheetRow]:
+    """The rows to import: a template's example row, left in the file, is skipped."""
+    return (row for row in sheet.rows() if not is_example(row.cells))
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -177,7 +186,7 @@ def _run(
         set_layout(session, job.id, token, delimiter=sheet.delimiter, ignored=sheet.ignored)
     importer = importer_for(job.kind, job.mode, sheet)
     rows_total = max(job.rows_total, job.rows_done)
-    for index, rows in enumerate(chunks(sheet.rows(), job.chunk_size)):
+    for index, rows in enumerate(chunks(data_rows(sheet), job.chunk_size)):
         if index < job.chunks_done:
             continue  # committed before this run began
         chunk = _run_chunk(db, job, token, importer, index, rows)

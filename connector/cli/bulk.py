@@ -22,7 +22,7 @@ from connector.bulk.history import (
 )
 from connector.bulk.report import report_text
 from connector.bulk.runner import Progress, run_import, start_file_import
-from connector.bulk.templates import template_text
+from connector.bulk.sheet_formats import template_text
 from connector.cli.common import Command, friendly, pass_command, write_csv
 from connector.clock import utcnow
 from connector.credit.settings import load_store_settings
@@ -228,7 +228,19 @@ def import_report(command: Command, job_id: str, output: Path | None) -> None:
 @click.command("export")
 @click.argument("kind", type=click.Choice(["accounts", "invoices"]))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-@click.option("--delimiter", type=click.Choice(["comma", "semicolon", "tab"]), default="comma")
+@click.option(
+    "--delimiter",
+    type=click.Choice(["comma", "semicolon", "tab"]),
+    help="Default: comma for en, semicolon for es and pt.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "es", "pt"]),
+    default="en",
+    show_default=True,
+    help="en: the technical format (ISO dates, decimal points); es, pt: the spreadsheet's "
+    "(headers and words of the language, dd/mm/yyyy, decimal commas).",
+)
 @click.option(
     "--status",
     help="accounts: Open (default), Closed or all; invoices: Opened, Paid, Cancelled, "
@@ -249,7 +261,13 @@ def import_report(command: Command, job_id: str, output: Path | None) -> None:
 @friendly
 @pass_command
 def export(
-    command: Command, /, kind: str, output: Path | None, delimiter: str, **filters: str | None
+    command: Command,
+    /,
+    kind: str,
+    output: Path | None,
+    delimiter: str | None,
+    lang: str,
+    **filters: str | None,
 ) -> None:
     """Export accounts or (filtered) invoices as CSV, to standard output or -o FILE."""
     names = {
@@ -286,7 +304,8 @@ def export(
         command.db,
         kind,  # type: ignore[arg-type]
         f,
-        delimiter=parse_delimiter(delimiter),
+        delimiter=parse_delimiter(delimiter) if delimiter else None,
+        lang=lang,  # type: ignore[arg-type]
         on_row=counted,
     )
     write_csv(pieces, output)
@@ -305,6 +324,6 @@ def export(
     help="Default: comma for en, semicolon for es and pt.",
 )
 def template(kind: str, output: Path | None, lang: str, delimiter: str | None) -> None:
-    """Write the CSV template of an import (its header row)."""
+    """Write the CSV template of an import: its header row and an example row it skips."""
     sep = parse_delimiter(delimiter) if delimiter else None
     write_csv(template_text(kind, lang, sep), output)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from stdnum.pe import ruc as pe_ruc
 from stdnum.pt import nif as pt_nif
 from stdnum.uy import rut as uy_rut
 
-from connector.errors import Reason, ValidationError
+from connector.errors import N_, Reason, ValidationError
 
 # Each document type this service checks, by its name, and the python-stdnum module that
 # knows its check digits. CPF, CNPJ and Other are the public API's; the others are ours,
@@ -106,6 +106,14 @@ def normalize_document_type(document_type: object, document: str | None) -> str 
     return DOCUMENT_TYPES[document_type.strip().lower()]
 
 
+# Why ``check_document`` refuses a document. The bulk import stores them filled in English
+# and finds them again to show them in the merchant's language, the most specific first.
+DOCUMENT_WRONG_LENGTH = N_("not a valid {kind}: wrong length")
+DOCUMENT_WRONG_CHECK_DIGITS = N_("not a valid {kind}: its check digits do not match")
+DOCUMENT_NOT_VALID = N_("not a valid {kind}")
+DOCUMENT_REASONS = (DOCUMENT_WRONG_LENGTH, DOCUMENT_WRONG_CHECK_DIGITS, DOCUMENT_NOT_VALID)
+
+
 def check_document(document: str | None, document_type: str | None) -> None:
     """Refuse a document whose type has a scheme and whose length, form or check digits
     are wrong for it (both already normalized)."""
@@ -115,11 +123,11 @@ def check_document(document: str | None, document_type: str | None) -> None:
     try:
         scheme.validate(document)
     except stdnum_errors.InvalidLength:
-        why = Reason("not a valid {kind}: wrong length", kind=document_type)
+        why = Reason(DOCUMENT_WRONG_LENGTH, kind=document_type)
     except stdnum_errors.InvalidChecksum:
-        why = Reason("not a valid {kind}: its check digits do not match", kind=document_type)
+        why = Reason(DOCUMENT_WRONG_CHECK_DIGITS, kind=document_type)
     except stdnum_errors.ValidationError:
-        why = Reason("not a valid {kind}", kind=document_type)
+        why = Reason(DOCUMENT_NOT_VALID, kind=document_type)
     else:
         return
     raise ValidationError("invalid document", fields={"document": why})

@@ -16,9 +16,11 @@ from connector.db import Database
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_admin import nav, sign_in
 
+# The header names the units; the example row under it is skipped by the import.
 TEMPLATE = (
-    b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+    b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit (R$),Tolerance (fraction or %),"
     b"Company name\r\n"
+    b"example@example.com,00000000000,Other,1500.00,10%,Example Ltd.\r\n"
 )
 
 
@@ -54,7 +56,8 @@ def test_import_a_csv_and_watch_it_finish(
     nav(page, "Bulk").click()
     expect(page.get_by_role("heading", name="Bulk import and export")).to_be_visible()
 
-    # Download the accounts template, in English.
+    # Download the accounts template, in English: another language's is one click further.
+    page.get_by_text("Templates in another language").click()
     page.get_by_label("Language of the column names").select_option("en")
     with page.expect_download() as template_download:
         page.get_by_role("button", name="Accounts template").click()
@@ -101,7 +104,8 @@ def test_import_a_csv_and_watch_it_finish(
         page.get_by_role("link", name="Download the error report (CSV)").click()
     report = Path(report_download.value.path()).read_text(encoding="utf-8-sig")
     assert report.splitlines()[0] == "Row,Column,Value,Code,Reason"
-    assert report.splitlines()[1].startswith("3,Email,not-an-email,invalid_email,")
+    # Row 4: the header is row 1 and the template's example (skipped) row 2.
+    assert report.splitlines()[1].startswith("4,Email,not-an-email,invalid_email,")
 
     # The accounts exist, and the history lists the import.
     nav(page, "Accounts").click()

@@ -128,9 +128,11 @@ def test_permissions(client: FlaskClient, headers_for: Callable[[str], dict[str,
 
 def test_templates(client: FlaskClient, admin_headers: dict[str, str]) -> None:
     english = client.get(f"{BASE}/templates/accounts", headers=admin_headers)
+    # The header names each number's unit (the store's currency); an example row follows.
     assert english.data == (
-        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit (R$),Tolerance (fraction or %),"
         b"Company name\r\n"
+        b"example@example.com,00000000000,Other,1500.00,10%,Example Ltd.\r\n"
     )
     spanish = client.get(f"{BASE}/templates/accounts?lang=es", headers=admin_headers)
     assert spanish.get_data(as_text=True).lstrip("\ufeff").startswith("Email;Documento;")
@@ -157,6 +159,13 @@ def test_exports_stream_csv_with_filters(
     assert bad.status_code == 400 and "status" in bad.json["error"]["fields"]
     unknown = client.get(f"{BASE}/exports/accounts?colour=red", headers=admin_headers)
     assert unknown.status_code == 400
+    # In Portuguese: the spreadsheet's headers, words, decimal commas and semicolons.
+    portuguese = client.get(f"{BASE}/exports/accounts?lang=pt", headers=admin_headers)
+    header, row = portuguese.get_data(as_text=True).lstrip("\ufeff").splitlines()[:2]
+    assert header.startswith("Email;Documento;Tipo de documento;Limite de crédito (R$);")
+    assert row.startswith("'+1@example.com;;;1,50;0%;") and ";Aberta;" in row
+    french = client.get(f"{BASE}/exports/accounts?lang=fr", headers=admin_headers)
+    assert french.status_code == 400 and "lang" in french.json["error"]["fields"]
 
 
 def test_unknown_import_is_404(client: FlaskClient, admin_headers: dict[str, str]) -> None:

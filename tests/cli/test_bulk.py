@@ -91,9 +91,9 @@ def test_template_and_export_commands(db: Database, tmp_path: Path) -> None:
     env = environment(db.url, tmp_path)
     template = run(["template", "accounts"], env)
     # (text mode reads the CRLF that spreadsheets expect as a plain line break)
-    assert (
-        template.stdout
-        == "Email,Document,Document Type,Credit limit,Tolerance (fraction or %),Company name\n"
+    assert template.stdout == (
+        "Email,Document,Document Type,Credit limit (R$),Tolerance (fraction or %),Company name\n"
+        "example@example.com,00000000000,Other,1500.00,10%,Example Ltd.\n"
     )
     portuguese = run(["template", "accounts", "--lang", "pt", "-o", str(tmp_path / "t.csv")], env)
     assert portuguese.returncode == 0

@@ -230,14 +230,15 @@ def test_templates_in_each_language(admin_client: FlaskClient) -> None:
     assert english.status_code == 200 and english.mimetype == "text/csv"
     assert 'filename="accounts-template-en.csv"' in english.headers["Content-Disposition"]
     assert english.data == (
-        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit,Tolerance (fraction or %),"
+        b"\xef\xbb\xbfEmail,Document,Document Type,Credit limit (R$),Tolerance (fraction or %),"
         b"Company name\r\n"
+        b"example@example.com,00000000000,Other,1500.00,10%,Example Ltd.\r\n"
     )
     spanish = admin_client.get("/admin/bulk/template?kind=accounts&lang=es")
     assert rows_of(spanish)[0][:2] == ["Email", "Documento"]
     assert rows_of(spanish)[0][4] == "Tolerancia (fracción o %)"
     invoices = admin_client.get("/admin/bulk/template?kind=invoices&lang=pt")
-    assert rows_of(invoices)[0][:2] == ["Id", "Friendly id"]
+    assert rows_of(invoices)[0][:2] == ["Id", "Id legível"]
     assert admin_client.get("/admin/bulk/template?kind=nope").status_code == 404
     assert admin_client.get("/admin/bulk/template?kind=accounts&lang=fr").status_code == 404
     admin_client.get("/language/pt")

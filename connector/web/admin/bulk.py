@@ -9,9 +9,7 @@ a snapshot, as the API's polling reads them.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from functools import cache
 from typing import Any, BinaryIO, cast
 
 from flask import flash, redirect, request, url_for
@@ -30,58 +28,48 @@ from connector.bulk.history import (
     job_to_dict,
     list_jobs,
 )
-from connector.bulk.report import job_report
-from connector.bulk.templates import KINDS, LANGS, Kind, Lang, default_delimiter, template_text
+from connector.bulk.report import job_report, localized_reason
+from connector.bulk.sheet_formats import FORMATS, date_example, money_example, template_text
+from connector.bulk.templates import (
+    INVOICE_STATUS,
+    INVOICE_STATUS_WORDS,
+    KINDS,
+    LANGS,
+    OBSERVATION,
+    PAID_ON,
+    PAYMENT_LINK,
+    Kind,
+    Lang,
+    word_of,
+)
 from connector.bulk.uploads import queue_import
 from connector.context import get_db, now
 from connector.credit.account_search import AccountFilter
 from connector.credit.invoice_search import InvoiceFilter
+from connector.credit.statuses import InvoiceStatus
 from connector.errors import ConnectorError, NotFound
-from connector.money import RATE_REASONS
 from connector.web import i18n
 from connector.web.admin.accounts import account_filter_from_request
 from connector.web.admin.base import bp, needs
 from connector.web.admin.invoices import invoice_filter_from_request
 from connector.web.auth import current_staff
 from connector.web.messages import error_fields, error_message
-from connector.web.pages import csv_download, not_found, page_from_request, render, store_today
+from connector.web.pages import (
+    csv_download,
+    not_found,
+    page_from_request,
+    render,
+    store_settings,
+    store_today,
+)
 
 ERRORS_SHOWN = 20  # the import page lists the first errors; the report has them all
 REFRESH_SECONDS = 2
-# Row reasons whose template the page finds again in the stored English text.
-TRANSLATED_ROW_REASONS = RATE_REASONS
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@cache
-def _template_pattern(template: str) -> re.Pattern[str]:
-    """A template as a pattern whose groups take back the values it was filled with."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    position = 0
-    for match in _PLACEHOLDER.finditer(template):
-        name = match.group(1)
-        parts.append(re.escape(template[position : match.start()]))
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
-        seen.add(name)
-        position = match.end()
-    parts.append(re.escape(template[position:]))
-    return re.compile("".join(parts), re.DOTALL)
 
 
 def row_reason(stored: str) -> str:
-    """A row's reason in the page's language.
-
-    The scheduler runs an import with no page, so row reasons are stored in English, filled
-    (the error report writes them so). A reason whose template is known (a rate's refusal)
-    is matched back to that template and its values and translated; any other is shown as
-    stored.
-    """
-    for template in TRANSLATED_ROW_REASONS:
-        found = _template_pattern(template).fullmatch(stored)
-        if found is not None:
-            return i18n.gettext(template, **found.groupdict())
-    return stored
+    """A row's reason in the page's language (``report.localized_reason``)."""
+    return localized_reason(stored, i18n.gettext)
 
 
 def _dry_run(session: Session, job_id: str | None, moment: datetime) -> dict[str, Any] | None:
@@ -132,8 +120,27 @@ def _bulk_page(
         error=error,
         languages_for_templates=LANGS,
         template_language=i18n.current_language(),
+        sheet=_sheet_words(cast(Lang, i18n.current_language())),
         **data,
     )
+
+
+def _sheet_words(lang: Lang) -> dict[str, str]:
+    """How files in the page's language write what the instructions name: the Status
+    column and its words, dates, amounts and the separator (from the one column table)."""
+    sheet_format = FORMATS[lang]
+    return {
+        "status": INVOICE_STATUS.title(lang),
+        "paid": word_of(INVOICE_STATUS_WORDS, InvoiceStatus.PAID, lang),
+        "cancelled": word_of(INVOICE_STATUS_WORDS, InvoiceStatus.CANCELLED, lang),
+        "paid_on": PAID_ON.title(lang),
+        "payment_link": PAYMENT_LINK.title(lang),
+        "observation": OBSERVATION.title(lang),
+        "date": i18n.gettext("dd/mm/yyyy") if sheet_format.day_first else "yyyy-mm-dd",
+        "date_example": date_example(lang),
+        "amount": money_example(lang),
+        "separator": sheet_format.delimiter,
+    }
 
 
 @bp.get("/bulk")
@@ -143,12 +150,13 @@ def bulk() -> tuple[str, int]:
 
 @bp.get("/bulk/template")
 def bulk_template() -> WerkzeugResponse:
-    """A template to fill: its header row in the chosen language, nothing else."""
+    """A template to fill: its header in the chosen language and the example row."""
     kind = request.args.get("kind")
     lang = request.args.get("lang") or i18n.current_language()
     if kind not in KINDS or lang not in LANGS:
         not_found()
-    pieces = template_text(cast(Kind, kind), cast(Lang, lang))
+    currency = store_settings().currency
+    pieces = template_text(cast(Kind, kind), cast(Lang, lang), currency=currency)
     return csv_download(pieces, f"{kind}-template-{lang}.csv")
 
 
@@ -244,25 +252,18 @@ def bulk_import(job_id: str) -> tuple[str, int]:
 def bulk_import_errors(job_id: str) -> WerkzeugResponse:
     """The error report, written with the uploaded file's own delimiter, so it opens in the
     spreadsheet that saved the file."""
-    report = job_report(get_db(), job_id)  # a 404 before streaming
+    report = job_report(get_db(), job_id, translate=i18n.gettext)  # a 404 before streaming
     return csv_download(report, f"import-{job_id}-errors.csv")
 
 
 def _export(
     kind: ExportKind, f: AccountFilter | InvoiceFilter, moment: datetime
 ) -> WerkzeugResponse:
-    """Every row the list shows, streamed from one snapshot with constant memory; separated
-    as spreadsheets in the page's language expect (semicolons in Spanish and Portuguese),
-    with the documents masked as people there write them; English is the raw format."""
+    """Every row the list shows, streamed from one snapshot with constant memory, in the
+    page's language: Spanish and Portuguese as their spreadsheets write (``sheet_formats``),
+    English in the technical format."""
     lang = cast(Lang, i18n.current_language())
-    pieces = export_text(
-        get_db(),
-        kind,
-        f,
-        delimiter=default_delimiter(lang),
-        now=moment,
-        masked_documents=lang != "en",
-    )
+    pieces = export_text(get_db(), kind, f, lang=lang, now=moment)
     return csv_download(pieces, f"{kind}-{moment:%Y%m%d-%H%M%S}.csv")
 
 
