@@ -71,7 +71,8 @@ def test_the_account_and_invoice_pages_show_their_activity(
         post_form(admin_client, f"/admin/accounts/{seeded.account_id}/credit", credit).status_code
         == 302
     )
-    assert post_form(admin_client, f"/admin/invoices/{invoice_id}/pay").status_code == 302
+    paid = post_form(admin_client, f"/admin/invoices/{invoice_id}/pay", {"confirmed": "1"})
+    assert paid.status_code == 302
     account_page = text_of(admin_client.get(f"/admin/accounts/{seeded.account_id}"))
     assert "Activity" in account_page
     activity = account_page[account_page.index("Activity Audit trail") :]
