@@ -43,7 +43,11 @@ def _sign_in(page: Any, server: LiveServer, email: str, password: str) -> None:
     page.goto(f"{server.base}/admin/login")
     page.locator("#f-email").fill(email)
     page.locator("#f-password").fill(password)
-    page.locator("form[action$='/admin/login'] button[type=submit]").click()
+    # Wait for the redirects to land: navigating on while the dashboard's answer is still
+    # in flight lets that answer's session cookie (refreshed on every request) overwrite
+    # the next page's, which held the second factor being enrolled.
+    with page.expect_navigation():
+        page.locator("form[action$='/admin/login'] button[type=submit]").click()
 
 
 def _fits(page: Any) -> None:
