@@ -207,6 +207,11 @@ def count_express_answer(status: str, code: str, value_cents: int) -> None:
         CREDIT_RESERVED_CENTS.inc(value_cents)
 
 
+def count_express_settlement(value_cents: int) -> None:
+    """A settlement the express path wrote: the ORM never saw its invoices."""
+    CREDIT_SETTLED_CENTS.inc(value_cents)
+
+
 def _after_flush(session: Session, _context: Any) -> None:
     reserved = settled = 0
     for item in session.new:

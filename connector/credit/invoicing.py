@@ -3,7 +3,9 @@ on its open invoices when the order shrinks or is refunded."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +24,84 @@ from connector.credit.purchase_numbers import next_purchase_number
 from connector.credit.settings import StoreSettings
 
 
+def new_invoice_rows(
+    reservation: Reservation,
+    account_id: str,
+    amount_cents: int,
+    *,
+    settings: StoreSettings,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The invoices that turn ``amount`` of a purchase into one invoice per installment of
+    its plan, due on the store's dates (``StoreSettings.due_dates``), as rows (the
+    attributes of ``Invoice``). The purchase must have its number already.
+
+    The parts sum exactly to the amount: the installments agreed at checkout when the whole
+    purchase is settled as authorized, else equal parts. When the amount has fewer cents
+    than the plan has installments, only the non-zero parts become invoices.
+    """
+    assert reservation.purchase_number is not None
+    count = len(reservation.term_days)
+    agreed = None
+    if reservation.invoice_count == 0 and amount_cents == reservation.authorized_cents:
+        agreed = rules.agreed_installments(amount_cents, count, reservation.installment_value_cents)
+    parts = [p for p in agreed or rules.split_installments(amount_cents, count) if p]
+    dates = settings.due_dates(now, reservation.term_days)
+    rows = []
+    for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
+        number = reservation.invoice_count + position
+        rows.append(
+            {
+                "id": rules.invoice_id(reservation.id, number),
+                "friendly_id": rules.friendly_id(reservation.purchase_number, number),
+                "account_id": account_id,
+                "reservation_id": reservation.id,
+                "order_id": reservation.order_id,
+                "installment": position,
+                "number_of_installments": len(parts),
+                "value_cents": value,
+                "original_value_cents": value,
+                "status": InvoiceStatus.OPENED,
+                "created_at": now,
+                "updated_at": now,
+                "original_due_date": due,
+                "due_date": due,
+                "resolved_at": None,
+                "payment_link": None,
+                "observation": None,
+                "postponement_count": 0,
+                "postponed_days": 0,
+                "paid_on": None,
+                "payment_method": None,
+                "payment_reference": None,
+                "received_cents": None,
+                "late_fee_cents": 0,
+                "interest_cents": 0,
+            }
+        )
+    return rows
+
+
+def invoice_entry_details(reservation: Reservation, invoice: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ``Invoice`` entry of a new invoice tells about it."""
+    return {
+        "transactionId": reservation.id,
+        "orderId": reservation.order_id,
+        "installment": invoice["installment"],
+        "numberOfInstallments": invoice["number_of_installments"],
+    }
+
+
+def refund_entry_details(
+    reservation: Reservation, installment: int | None, reason: str
+) -> dict[str, Any]:
+    """What a ``Refund`` entry tells: on an invoice (its installment), or beyond them."""
+    details: dict[str, Any] = {"transactionId": reservation.id, "orderId": reservation.order_id}
+    if installment is None:
+        return {**details, "reason": reason, "paidInvoicesReturned": True}
+    return {**details, "installment": installment, "reason": reason}
+
+
 def issue_invoices(
     session: Session,
     account: Account,
@@ -32,72 +112,29 @@ def issue_invoices(
     now: datetime,
     done_by: str | None = None,
 ) -> list[Invoice]:
-    """Turn ``amount`` of a purchase into one invoice per installment of its plan, due on
-    the store's dates (``StoreSettings.due_dates``).
-
-    The parts sum exactly to the amount: the installments agreed at checkout when the whole
-    purchase is settled as authorized, else equal parts. When the amount has fewer cents
-    than the plan has installments, only the non-zero parts become invoices.
-    """
-    count = len(reservation.term_days)
-    agreed = None
-    if reservation.invoice_count == 0 and amount_cents == reservation.authorized_cents:
-        agreed = rules.agreed_installments(amount_cents, count, reservation.installment_value_cents)
-    parts = [p for p in agreed or rules.split_installments(amount_cents, count) if p]
-    dates = settings.due_dates(now, reservation.term_days)
+    """Invoice ``amount`` of a purchase (``new_invoice_rows``) and post an ``Invoice``
+    entry for each invoice."""
     if reservation.purchase_number is None:
         reservation.purchase_number = next_purchase_number(session)
-    invoices = []
-    for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
-        number = reservation.invoice_count + position
-        invoice = Invoice(
-            id=rules.invoice_id(reservation.id, number),
-            friendly_id=rules.friendly_id(reservation.purchase_number, number),
-            account_id=account.id,
-            reservation_id=reservation.id,
-            order_id=reservation.order_id,
-            installment=position,
-            number_of_installments=len(parts),
-            value_cents=value,
-            original_value_cents=value,
-            status=InvoiceStatus.OPENED,
-            created_at=now,
-            updated_at=now,
-            original_due_date=due,
-            due_date=due,
-            resolved_at=None,
-            payment_link=None,
-            observation=None,
-            postponement_count=0,
-            postponed_days=0,
-        )
-        session.add(invoice)
-        invoices.append(invoice)
+    rows = new_invoice_rows(reservation, account.id, amount_cents, settings=settings, now=now)
+    invoices = [Invoice(**row) for row in rows]
+    session.add_all(invoices)
     # No flush needed: the unit of work inserts invoices before the entries referencing
     # them (it orders tables by their foreign keys).
-    for invoice in invoices:
+    for row in rows:
         post_entry(
             session,
             account,
             Origin.INVOICE,
-            -invoice.value_cents,
+            -row["value_cents"],
             now=now,
             done_by=done_by,
-            invoice_id=invoice.id,
+            invoice_id=row["id"],
             reservation_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "installment": invoice.installment,
-                "numberOfInstallments": invoice.number_of_installments,
-            },
+            details=invoice_entry_details(reservation, row),
         )
-    reservation.invoice_count += len(parts)
+    reservation.invoice_count += len(rows)
     return invoices
-
-
-def _running_number(invoice: Invoice) -> int:
-    return int(invoice.id.rsplit("-", 1)[1])
 
 
 def _returnable(session: Session, reservation: Reservation) -> int:
@@ -141,7 +178,7 @@ def reduce_invoices(
                 Invoice.reservation_id == reservation.id, Invoice.status == InvoiceStatus.OPENED
             )
         ),
-        key=_running_number,
+        key=lambda invoice: rules.invoice_number(invoice.id),
     )
     by_id = {invoice.id: invoice for invoice in open_invoices}
     reductions, excess = rules.reduce_last_first(
@@ -163,12 +200,7 @@ def reduce_invoices(
             done_by=done_by,
             invoice_id=invoice.id,
             reservation_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "installment": invoice.installment,
-                "reason": reason,
-            },
+            details=refund_entry_details(reservation, invoice.installment, reason),
         )
     if excess:
         excess = min(excess, _returnable(session, reservation))
@@ -181,11 +213,6 @@ def reduce_invoices(
             now=now,
             done_by=done_by,
             reservation_id=reservation.id,
-            details={
-                "transactionId": reservation.id,
-                "orderId": reservation.order_id,
-                "reason": reason,
-                "paidInvoicesReturned": True,
-            },
+            details=refund_entry_details(reservation, None, reason),
         )
     return excess

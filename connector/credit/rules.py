@@ -228,3 +228,8 @@ def friendly_id(purchase_number: int, number: int) -> str:
 def invoice_id(transaction_id: str, number: int) -> str:
     """``{transactionId}-{NN}``, NN the two-digit running number of the invoice."""
     return f"{transaction_id}-{number:02d}"
+
+
+def invoice_number(invoice_id: str) -> int:
+    """The running number in an ``invoice_id``."""
+    return int(invoice_id.rsplit("-", 1)[1])

@@ -7,6 +7,7 @@ from flask import Flask
 from connector.context import of
 from connector.protocol import onboarding
 from connector.protocol.express import ExpressAuthorizer, ExpressEntrance
+from connector.protocol.express_operations import ExpressOperations
 from connector.protocol.openapi import document_protocol
 from connector.protocol.routes import bp
 
@@ -15,7 +16,7 @@ __all__ = ["init_app", "onboarding"]  # onboarding adds the configuration flow's
 
 def init_app(app: Flask) -> None:
     """Register the protocol's routes, its part of the OpenAPI document, and on PostgreSQL
-    the express entrance before Flask."""
+    the express entrance (authorizations, settlements, refunds) before Flask."""
     app.register_blueprint(bp)
     context = of(app)
     context.openapi_parts.append(document_protocol)
@@ -26,5 +27,9 @@ def init_app(app: Flask) -> None:
         context.db.on_dispose(express.close)
         context.extras["express"] = express
         app.wsgi_app = ExpressEntrance(  # type: ignore[method-assign]
-            app.wsgi_app, express, context.authenticator, context.clock
+            app.wsgi_app,
+            express,
+            context.authenticator,
+            context.clock,
+            ExpressOperations(express, context.db.engine),
         )

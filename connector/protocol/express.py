@@ -62,6 +62,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -106,15 +107,18 @@ from connector.credit.settings import (
     settings_key,
 )
 from connector.errors import ConnectorError, CreditDenied
-from connector.payments.answers import payment_response
+from connector.payments.answers import Answer, payment_response
 from connector.payments.authorization import PaymentRequest, check_payment, new_payment
 from connector.payments.models import Payment
 from connector.payments.states import approval, auto_settle_delay, denial
 from connector.protocol import schemas
 from connector.protocol.schemas import TESTSUITE_HEADER, is_test_suite
+from connector.wire import unstorable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from connector.protocol.express_operations import ExpressOperations
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +162,14 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _LABEL = re.compile(r" AS anon_\d+\b")
 
 
-def _settings_revision() -> ColumnElement[int]:
+def settings_revision() -> ColumnElement[int]:
     """The store settings' revision as committed (0 before the first save)."""
     return func.coalesce(
         select(StoreSettingsRow.revision).where(StoreSettingsRow.id == 1).scalar_subquery(), 0
     )
 
 
-def _key_is_valid() -> ColumnElement[bool]:
+def key_is_valid() -> ColumnElement[bool]:
     """The caller's issued key (``:app_key``, ``:token_sha256``) is live and may pay."""
     return exists().where(
         ApiKey.id == bindparam("app_key"),
@@ -191,7 +195,7 @@ def _statement(
     value = bindparam("value", type_=Account.reserved_cents.type)
     # The settings row is read once, as a CTE both the condition and the answer use: every
     # purchase touches that one hot row, so a second lookup would cost on every purchase.
-    settings = select(_settings_revision().label("revision")).cte("settings")
+    settings = select(settings_revision().label("revision")).cte("settings")
     revision = select(settings.c.revision).scalar_subquery()
     conditions: list[ColumnElement[bool]] = [
         literal(0) < value,
@@ -204,7 +208,7 @@ def _statement(
         is_blocked = blocked(column.id, bindparam("blocked_on", type_=Invoice.due_date.type))
         conditions.append(~is_blocked)
     if issued_key:
-        conditions.append(_key_is_valid())
+        conditions.append(key_is_valid())
     reserve = (
         update(Account)
         .where(*buyer_account_conditions(bindparam("email")), *conditions)
@@ -236,7 +240,7 @@ def _statement(
         revision.label("revision"),
         buyer.label("buyer"),
     ).add_cte(settings, reserve, reservation, payment)
-    return _for_the_driver(answer, engine)
+    return for_the_driver(answer, engine)
 
 
 def _denial_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str, ...]]:
@@ -244,18 +248,18 @@ def _denial_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str,
     the caller decided by and, for an issued key, while that key is valid."""
     columns = inspect(Payment).columns.items()
     values = [bindparam(key, type_=column.type) for key, column in columns]
-    conditions = [_settings_revision() == bindparam("revision")]
+    conditions = [settings_revision() == bindparam("revision")]
     if issued_key:
-        conditions.append(_key_is_valid())
+        conditions.append(key_is_valid())
     statement = (
         insert(Payment)
         .from_select([c for _, c in columns], select(*values).where(*conditions))
         .returning(Payment.payment_id)
     )
-    return _for_the_driver(statement, engine)
+    return for_the_driver(statement, engine)
 
 
-def _for_the_driver(statement: Any, engine: Engine) -> tuple[str, tuple[str, ...]]:
+def for_the_driver(statement: Any, engine: Engine) -> tuple[str, tuple[str, ...]]:
     """The statement's SQL with its constants written in, and the parameters it names."""
     compiled = statement.compile(dialect=engine.dialect)
     # The select list's labels name nothing anyone reads (INSERT ... SELECT goes by
@@ -318,7 +322,7 @@ class ExpressAuthorizer:
             list(args),
             {**kwargs, "autocommit": True, "prepare_threshold": prepare},
         )
-        self._settings_key = settings_key(engine)
+        self.settings_key = settings_key(engine)
         self._local = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []
         self._opened_lock = threading.Lock()
@@ -334,7 +338,7 @@ class ExpressAuthorizer:
         )
         self._settings_sql = str(current.compile(dialect=engine.dialect))
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def connection(self) -> psycopg.Connection[Any]:
         connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
         if connection is None or connection.closed:
             args, kwargs = self._connect_args
@@ -363,15 +367,15 @@ class ExpressAuthorizer:
         if request.test_suite or not request.buyer_email or request.value_cents <= 0:
             return None
         try:
-            connection = self._connection()
-            cached = cached_store_settings(self._settings_key)
-            revision, settings = cached or self._read_settings(connection)
+            connection = self.connection()
+            cached = cached_store_settings(self.settings_key)
+            revision, settings = cached or self.read_settings(connection)
             answer, current, buyer = self._approve(
                 connection, request, key, revision, settings, now
             )
             if answer is None and current != revision:
                 # The settings changed since this worker read them: decide by the new ones.
-                revision, settings = self._read_settings(connection)
+                revision, settings = self.read_settings(connection)
                 answer, current, buyer = self._approve(
                     connection, request, key, revision, settings, now
                 )
@@ -387,12 +391,12 @@ class ExpressAuthorizer:
                 log.warning("express authorization failed, taking the general path: %s", error)
             return None
 
-    def _read_settings(self, connection: psycopg.Connection[Any]) -> tuple[int, StoreSettings]:
+    def read_settings(self, connection: psycopg.Connection[Any]) -> tuple[int, StoreSettings]:
         """The store's settings as committed now, remembered as ``load_store_settings`` does."""
         with connection.cursor() as cursor:
             row = cursor.execute(self._settings_sql, {"id": 1}).fetchone()
         revision, document = (row[0], row[1]) if row is not None else (0, None)
-        return revision, remember_store_settings(self._settings_key, revision, document)
+        return revision, remember_store_settings(self.settings_key, revision, document)
 
     def _approve(
         self,
@@ -493,11 +497,12 @@ _MAX_BODY = 64 * 1024  # a create is a few kilobytes; anything larger is Flask's
 
 
 class ExpressEntrance:
-    """WSGI in front of Flask for the hot request: an approved ``POST /payments``.
+    """WSGI in front of Flask for the hot requests: an approved ``POST /payments``, and
+    the common settlement and refund (``connector.protocol.express_operations``).
 
     It reads the request the way the route does (the same credential check, the same
     schema, the same ``PaymentRequest``) and answers with the same JSON, skipping Flask's
-    request context, session and routing. Whatever it does not approve, from a wrong
+    request context, session and routing. Whatever it does not answer, from a wrong
     token to a declined purchase, goes on to Flask with the body intact, and the route
     answers it, errors in the protocol's shape included.
     """
@@ -508,39 +513,55 @@ class ExpressEntrance:
         express: ExpressAuthorizer,
         authenticator: Authenticator,
         clock: Clock = utcnow,
+        operations: ExpressOperations | None = None,
     ) -> None:
         self.following = following
         self.express = express
         self.authenticator = authenticator
         self.clock = clock
+        self.operations = operations
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/payments" and environ.get("REQUEST_METHOD") == "POST":
+        if environ.get("REQUEST_METHOD") == "POST":
             try:
-                answer = self._approve(environ)
+                answer = self._answer(environ)
             except Exception:  # never an empty 500: Flask answers whatever this cannot
                 log.exception("express entrance failed; the route answers")
                 answer = None
             if answer is not None:
-                body = jsonio.dumps(answer).encode()
+                body = jsonio.dumps(answer.body).encode()
                 headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-                start_response("200 OK", headers)
+                status = HTTPStatus(answer.http_status)
+                start_response(f"{status.value} {status.phrase}", headers)
                 return [body]
         return self.following(environ, start_response)
 
-    def _approve(self, environ: WSGIEnvironment) -> dict[str, Any] | None:
-        headers = EnvironHeaders(environ)
+    def _answer(self, environ: WSGIEnvironment) -> Answer | None:
+        path = environ.get("PATH_INFO") or ""
+        if path == "/payments":
+            return self._approve(environ)
+        operation = _OPERATION_PATH.fullmatch(path)
+        if operation is not None and self.operations is not None:
+            return self._operate(environ, operation["payment_id"], operation["kind"])
+        return None
+
+    def _caller(self, headers: EnvironHeaders) -> tuple[bool, IssuedKey | None]:
+        """Whether this path may answer the caller, and the issued key its statement checks
+        (None: the configured pair, checked here)."""
         if is_test_suite(headers.get(TESTSUITE_HEADER)):
-            return None
+            return False, None
         app_key, app_token = credentials_from(headers)
         if not app_key or not app_token:
-            return None
-        key: IssuedKey | None = None
-        if self.authenticator.configured(app_key, app_token) is None:
-            if self.authenticator.names_configured_key(app_key):
-                return None  # the configured key with another token: Flask refuses it
-            # An issued key: checked in the statement, so a revocation counts at once.
-            key = IssuedKey(app_key, hash_token(app_token))
+            return False, None
+        if self.authenticator.configured(app_key, app_token) is not None:
+            return True, None
+        if self.authenticator.names_configured_key(app_key):
+            return False, None  # the configured key with another token: Flask refuses it
+        # An issued key: checked in the statement, so a revocation counts at once.
+        return True, IssuedKey(app_key, hash_token(app_token))
+
+    def _json(self, environ: WSGIEnvironment) -> Any:
+        """The body as JSON, left readable for Flask; None when it is not for this path."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -550,14 +571,44 @@ class ExpressEntrance:
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)  # for Flask, should this decline
         try:
-            data = schemas.load(_CREATE, jsonio.loads(raw))
-        except (ValueError, ConnectorError):
+            return jsonio.loads(raw)
+        except ValueError:
+            return None
+
+    def _approve(self, environ: WSGIEnvironment) -> Answer | None:
+        allowed, key = self._caller(EnvironHeaders(environ))
+        if not allowed:
+            return None
+        try:
+            data = schemas.load(_CREATE, self._json(environ))
+        except ConnectorError:
             return None
         request = schemas.payment_request(data, test_suite=False)
         answer = self.express.authorize(request, self.clock(), key)
-        if answer is not None:
-            metrics.count_express_answer(answer["status"], answer["code"], request.value_cents)
-        return answer
+        if answer is None:
+            return None
+        metrics.count_express_answer(answer["status"], answer["code"], request.value_cents)
+        return Answer(200, answer)
+
+    def _operate(self, environ: WSGIEnvironment, payment_id: str, kind: str) -> Answer | None:
+        """A settlement or refund the express operations answer, or None."""
+        assert self.operations is not None
+        # What the route's path check accepts, in plain ASCII (the path's bytes as sent).
+        if len(payment_id) > schemas.MAX_ID or not payment_id.isascii() or unstorable(payment_id):
+            return None
+        allowed, key = self._caller(EnvironHeaders(environ))
+        if not allowed:
+            return None
+        try:
+            data = schemas.load(_OPERATION, self._json(environ))
+        except ConnectorError:
+            return None
+        if data.get("paymentId") not in (None, payment_id):
+            return None  # refused by the route, in its words
+        act = self.operations.settle if kind == "settlements" else self.operations.refund
+        return act(payment_id, data["requestId"], data.get("value"), self.clock(), key)
 
 
+_OPERATION_PATH = re.compile(r"/payments/(?P<payment_id>[^/]+)/(?P<kind>settlements|refunds)")
+_OPERATION = schemas.OperationSchema()
 _CREATE = schemas.CreatePaymentSchema()

@@ -238,7 +238,7 @@ def test_figures_that_fit_are_left_to_the_general_path(
         settings = load_store_settings(session)
         revision = session.scalar(select(StoreSettingsRow.revision)) or 0
     buyer = _Buyer(account_id, 100_000, 0, 0, 0, False)
-    connection = express._connection()
+    connection = express.connection()
     assert express._deny(connection, _request("p1"), None, revision, settings, buyer, NOW) is None
     assert _no_payments(pg)
 
