@@ -360,6 +360,11 @@ def main() -> None:
         help="a scratch PostgreSQL database (it is wiped); "
         "default: one created on the local cluster",
     )
+    parser.add_argument(
+        "--pgbench-database-url",
+        help="a scratch PostgreSQL database for pgbench's tables (they are rebuilt); "
+        "default: one created on the local cluster",
+    )
     parser.add_argument("--seconds", type=int, default=15, help="length of each load run")
     parser.add_argument("--workers", type=int, help="connector serve workers")
     parser.add_argument(
@@ -377,8 +382,11 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     url = args.database_url or common.local_database("connector_bench")
-    pgbench_url = common.local_database("connector_bench_pgbench")
     only = set(args.only or BENCHMARKS)
+    # Made (dropped and created) only when a benchmark compares with pgbench.
+    pgbench_url = ""
+    if only & {"authorize", "hot", "lifecycle"}:
+        pgbench_url = args.pgbench_database_url or common.local_database("connector_bench_pgbench")
     results: dict[str, Any] = {"machine": common.machine(), "started": datetime.now(UTC)}
     load_args = (args.seconds, args.workers, args.rounds)
     if "authorize" in only:
