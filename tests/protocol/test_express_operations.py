@@ -280,24 +280,26 @@ def test_a_purchase_changed_after_the_read_leaves_nothing_half_done(
 ) -> None:
     """The payment still allows the settlement, but its reservation was released between
     the read and the write: the account was locked and changed by the statement, so it
-    must roll back whole (no account moved, no operation recorded)."""
+    must roll back whole (no account moved, no operation recorded). A second purchase
+    keeps the account's figures such that no constraint would catch a half-done write."""
     authorizer, operations = express
     account_id = _account(pg)
     _approve(authorizer, "p1", 30_000)
-    before = _balance(pg, account_id)
+    _approve(authorizer, "p2", 30_000)
     planned = ExpressOperations._plan_settle
 
     def plan_then_release(self: ExpressOperations, *args: Any) -> Any:
         result = planned(self, *args)
         with pg.transaction() as session:
-            reservation = session.scalars(select(Reservation)).one()
-            release_reservation(session, reservation.id, now=NOW)
+            payment = session.get(Payment, "p1")
+            assert payment is not None and payment.reservation_id is not None
+            release_reservation(session, payment.reservation_id, now=NOW)
         return result
 
     monkeypatch.setattr(ExpressOperations, "_plan_settle", plan_then_release)
     assert operations.settle("p1", "s", None, NOW) is None
     _nothing_written(pg, "p1")
-    assert _balance(pg, account_id) == (before[0], 0)  # only the release moved it
+    assert _balance(pg, account_id) == (0, 30_000)  # only the release moved it
     with pg.transaction() as session:
         assert find_drift(session) == []
 
@@ -327,3 +329,26 @@ def test_concurrent_refunds_never_give_back_more_than_was_settled(
         assert reservation.refunded_cents == 30_000
         assert find_drift(session) == []
     assert _balance(pg, account_id) == (0, 0)
+
+
+def test_a_settings_change_after_the_read_stops_the_write(
+    pg: Database,
+    express: tuple[ExpressAuthorizer, ExpressOperations],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The due dates were computed by settings that changed before the write: nothing is
+    written, and the general path invoices by the new ones."""
+    authorizer, operations = express
+    _account(pg)
+    _approve(authorizer, "p1", 30_000)
+    planned = ExpressOperations._plan_settle
+
+    def plan_then_change(self: ExpressOperations, *args: Any) -> Any:
+        result = planned(self, *args)
+        with pg.transaction() as session:
+            update_store_settings(session, {"time_zone": "Pacific/Kiritimati"})
+        return result
+
+    monkeypatch.setattr(ExpressOperations, "_plan_settle", plan_then_change)
+    assert operations.settle("p1", "s", None, NOW) is None
+    _nothing_written(pg, "p1")
