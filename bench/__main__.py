@@ -83,7 +83,21 @@ def bench_authorize(
                         "ratio": result.per_second / database["tps"],
                     }
                 )
-    return {str(clients): _median_round(rounds_run) for clients, rounds_run in runs.items()}
+    drift = _drift(url)
+    return {
+        str(clients): {**_median_round(rounds_run), "drift": drift}
+        for clients, rounds_run in runs.items()
+    }
+
+
+def _drift(url: str) -> list[str]:
+    """What ``connector check`` finds after a benchmark: nothing, or the drift found."""
+    db = Database(url)
+    try:
+        with db.transaction(read_only=True) as session:
+            return [d.describe() for d in find_drift(session)]
+    finally:
+        db.dispose()
 
 
 def _median_round(rounds_run: list[dict[str, Any]], *extra: str) -> dict[str, Any]:
@@ -176,7 +190,7 @@ def bench_lifecycle(
                     "ratio": requests / database["tps"],
                 }
             )
-    return _median_round(runs, "requests_per_second")
+    return {**_median_round(runs, "requests_per_second"), "drift": _drift(url)}
 
 
 def bench_auto_settle(url: str, count: int) -> dict[str, Any]:
@@ -279,7 +293,7 @@ def _table(results: dict[str, Any]) -> str:
             f"{'authorize':28} {clients:>7} {run['per_second']:9.0f} {run['p50_ms']:8.1f} "
             f"{run['p95_ms']:8.1f} {run['p99_ms']:8.1f} {run['failed']:7d}  pgbench "
             f"{run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f} "
-            f"(median of {len(run['rounds'])}) "
+            f"(median of {len(run['rounds'])}), {'no drift' if not run['drift'] else 'DRIFT'} "
             f"{ok if clients == '16' else ''}"
         )
     if "hot_account" in results:
@@ -297,7 +311,8 @@ def _table(results: dict[str, Any]) -> str:
             f"{'lifecycle (auth+settle+refund)':28} {run['clients']:>7} "
             f"{run['requests_per_second']:9.0f} {run['p50_ms']:8.1f} {run['p95_ms']:8.1f} "
             f"{run['p99_ms']:8.1f} {run['failed']:7d}  requests/s ({run['per_second']:.0f} "
-            f"payments/s); pgbench {run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f}"
+            f"payments/s); pgbench {run['pgbench_tps']:.0f} tps, ratio {run['ratio']:.2f}, "
+            f"{'no drift' if not run['drift'] else 'DRIFT'}"
         )
     if "auto_settle" in results:
         run = results["auto_settle"]
