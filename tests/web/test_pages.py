@@ -16,11 +16,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connector import catalogs
+from connector.audit import AuditEntry
 from connector.clock import utcnow
 from connector.credit.settings import load_store_settings
 from connector.db import Database
 from connector.errors import ValidationError
 from connector.web import i18n
+from connector.web.admin.audit import field_changes
 from tests.factories import Seeded, load_account, load_invoice
 from tests.web.conftest import post_form, text_of
 from tests.web.test_mycredits_routes import mint, path_of
@@ -286,3 +288,15 @@ def test_the_accounts_overdue_figure_is_the_amount_due(
     page = admin_client.get(f"/admin/accounts/{seeded.account_id}").text
     figure = re.search(r'data-figure="overdue"><dt>[^<]*</dt><dd>([^<]*)', page)
     assert figure is not None and figure.group(1) == "R$1,020.00"  # value + 2 % fee
+
+
+def test_the_audit_trail_words_a_status_as_its_subjects_badge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    portuguese = catalogs.compile_catalog(BytesIO(_CATALOG_PO), "pt")
+    monkeypatch.setattr(catalogs, "translations", lambda language: portuguese)
+    account = AuditEntry(subject_kind="account", before={"status": "Open"}, after={})
+    invoice = AuditEntry(subject_kind="invoice", before={"status": "Opened"}, after={})
+    with Flask(__name__).test_request_context(headers={"Accept-Language": "pt-BR"}):
+        assert [c.before for c in field_changes(account)] == ["Aberta"]
+        assert [c.before for c in field_changes(invoice)] == ["Aberto"]

@@ -107,8 +107,13 @@ def _field_label(name: str) -> str:
     return labels.get(name, name)
 
 
-def _status_text(value: str) -> str:
-    """A stored status as the pages' badges word it."""
+def _status_text(value: str, subject_kind: str) -> str:
+    """A stored status as the pages' badges word it: an account's and an invoice's in
+    their own grammatical context (``macros.html``), so "Open" agrees with its noun."""
+    if subject_kind == "account" and value in ("Open", "Closed"):
+        return i18n.pgettext("account status", value)
+    if subject_kind == "invoice" and value in ("Opened", "Paid", "Cancelled"):
+        return i18n.pgettext("invoice status", "Open" if value == "Opened" else value)
     words = {
         "Open": i18n.gettext("Open"),
         "Opened": i18n.gettext("Open"),
@@ -124,11 +129,11 @@ def _status_text(value: str) -> str:
     return words.get(value, value)
 
 
-def _value_text(name: str, value: Any) -> str:
+def _value_text(name: str, value: Any, subject_kind: str) -> str:
     if value is None or value == "":
         return "—"
     if name == "status" and isinstance(value, str):
-        return _status_text(value)
+        return _status_text(value, subject_kind)
     if isinstance(value, bool):
         return i18n.gettext("yes") if value else i18n.gettext("no")
     if name.endswith("_cents") and isinstance(value, int):
@@ -158,8 +163,12 @@ def field_changes(entry: AuditEntry) -> list[FieldChange]:
     return [
         FieldChange(
             _field_label(name),
-            _value_text(name, entry.before[name]) if name in entry.before else None,
-            _value_text(name, entry.after[name]) if name in entry.after else None,
+            _value_text(name, entry.before[name], entry.subject_kind)
+            if name in entry.before
+            else None,
+            _value_text(name, entry.after[name], entry.subject_kind)
+            if name in entry.after
+            else None,
         )
         for name in names
     ]
