@@ -228,6 +228,17 @@ def _payment_touched(
     )
 
 
+def _account_moved(pay: Any, **values: Any) -> Any:
+    """The acc CTE: the account's figures moved, its row locked, once the payment passed."""
+    return (
+        update(Account)
+        .where(Account.id == bindparam("account_id"), exists(select(pay.c.id)))
+        .values(**values, updated_at=bindparam("now"))
+        .returning(Account.id)
+        .cte("acc")
+    )
+
+
 def _finish(pay: Any, acc: Any, res: Any, checks: list[ColumnElement[bool]], *ctes: Any) -> Any:
     """Record the operation and answer its id; divide by zero (rolling the statement
     back) when the payment passed but a later guard found its purchase changed."""
@@ -242,16 +253,10 @@ def _finish(pay: Any, acc: Any, res: Any, checks: list[ColumnElement[bool]], *ct
 
 def _settle_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str, ...]]:
     pay = _payment_touched(OperationKind.SETTLE, issued_key)
-    acc = (
-        update(Account)
-        .where(Account.id == bindparam("account_id"), exists(select(pay.c.id)))
-        .values(
-            reserved_cents=Account.reserved_cents - bindparam("held"),
-            balance_cents=Account.balance_cents - bindparam("amount"),
-            updated_at=bindparam("now"),
-        )
-        .returning(Account.id)
-        .cte("acc")
+    acc = _account_moved(
+        pay,
+        reserved_cents=Account.reserved_cents - bindparam("held"),
+        balance_cents=Account.balance_cents - bindparam("amount"),
     )
     res = (
         update(Reservation)
@@ -281,16 +286,7 @@ def _settle_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str,
 
 def _refund_statement(engine: Engine, issued_key: bool) -> tuple[str, tuple[str, ...]]:
     pay = _payment_touched(OperationKind.REFUND, issued_key)
-    acc = (
-        update(Account)
-        .where(Account.id == bindparam("account_id"), exists(select(pay.c.id)))
-        .values(
-            balance_cents=Account.balance_cents + bindparam("amount"),
-            updated_at=bindparam("now"),
-        )
-        .returning(Account.id)
-        .cte("acc")
-    )
+    acc = _account_moved(pay, balance_cents=Account.balance_cents + bindparam("amount"))
     res = (
         update(Reservation)
         .where(
