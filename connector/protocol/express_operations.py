@@ -203,9 +203,9 @@ def _read_statement(engine: Engine, kind: str) -> tuple[str, tuple[str, ...]]:
     return for_the_driver(statement, engine)
 
 
-def _payment_touched(
-    kind: str, issued_key: bool
-) -> Any:  # the pay CTE: the payment still allows the operation
+def _payment_touched(kind: str, issued_key: bool) -> Any:
+    """The pay CTE: the payment row locked and touched while it still allows the
+    operation (as ``require_approved`` and, to settle, ``require_not_cancelled`` ask)."""
     conditions = [
         Payment.payment_id == bindparam("payment_id"),
         Payment.reservation_id == bindparam("reservation_id"),
