@@ -26,14 +26,30 @@ refuses and words, one holding nothing) is handed back for ``settle_reservation`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    SmallInteger,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from connector import jsonio
 from connector.credit.invoicing import invoice_entry_details, invoice_rows
 from connector.credit.ledger import in_slices
 from connector.credit.models import (
@@ -49,6 +65,8 @@ from connector.credit.settings import StoreSettings
 from connector.ids import new_id
 
 _ACCOUNT_TABLE = cast(Table, Account.__table__)
+_INVOICE_TABLE = cast(Table, Invoice.__table__)
+_ENTRY_TABLE = cast(Table, StatementEntry.__table__)
 _RESERVATION_TABLE = cast(Table, Reservation.__table__)
 _ACCOUNTS = _ACCOUNT_TABLE.c
 _RESERVATIONS = _RESERVATION_TABLE.c
@@ -176,39 +194,107 @@ def settle_due_batch(
         outcome.settled_cents += invoiced
     if not settled:
         return outcome
-    session.execute(insert(cast(Table, Invoice.__table__)), invoices)
-    session.execute(insert(cast(Table, StatementEntry.__table__)), entries)
-    result = session.execute(
-        update(_RESERVATION_TABLE)
-        .where(
-            _RESERVATIONS.id == bindparam("b_id"),
-            _RESERVATIONS.status == ReservationStatus.PENDING,
-        )
-        .values(
-            status=ReservationStatus.POSTED,
-            value_cents=0,
-            settled_cents=bindparam("b_settled_cents"),
-            invoice_count=bindparam("b_invoice_count"),
-            purchase_number=bindparam("b_purchase_number"),
-            settled_at=now,
-            updated_at=now,
-        ),
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy(connection, _INVOICE_TABLE, invoices)
+        _copy(connection, _ENTRY_TABLE, entries)
+    else:
+        session.execute(insert(_INVOICE_TABLE), invoices)
+        session.execute(insert(_ENTRY_TABLE), entries)
+    changed = _update(
+        connection,
+        _RESERVATION_TABLE,
         settled,
+        [_RESERVATIONS.status == ReservationStatus.PENDING],
+        lambda v: {
+            "status": ReservationStatus.POSTED,
+            "value_cents": 0,
+            "settled_cents": v.b_settled_cents,
+            "invoice_count": v.b_invoice_count,
+            "purchase_number": v.b_purchase_number,
+            "settled_at": now,
+            "updated_at": now,
+        },
     )
-    if result.rowcount != len(settled):  # type: ignore[attr-defined]
+    if changed != len(settled):
         # Unreachable while every change to a reservation holds its account's lock.
         raise RuntimeError("a reservation changed under its account's lock")
-    session.execute(
-        update(_ACCOUNT_TABLE)
-        .where(_ACCOUNTS.id == bindparam("b_id"))
-        .values(
-            reserved_cents=_ACCOUNTS.reserved_cents - bindparam("b_held"),
-            balance_cents=_ACCOUNTS.balance_cents + bindparam("b_moved"),
-            updated_at=now,
-        ),
+    _update(
+        connection,
+        _ACCOUNT_TABLE,
         [
             {"b_id": account_id, "b_held": held, "b_moved": moved}
             for account_id, (held, moved) in sorted(accounts.items())
         ],
+        [],
+        lambda v: {
+            "reserved_cents": _ACCOUNTS.reserved_cents - v.b_held,
+            "balance_cents": _ACCOUNTS.balance_cents + v.b_moved,
+            "updated_at": now,
+        },
     )
     return outcome
+
+
+def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows through PostgreSQL's COPY: no statement per row, nothing to plan."""
+    names = list(rows[0])
+    as_text = {name for name in names if isinstance(table.c[name].type, JSON)}
+    quote = connection.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [jsonio.dumps(row[name]) if name in as_text else row[name] for name in names]
+            )
+
+
+def _update(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conditions: list[ColumnElement[bool]],
+    changes: Callable[[Any], dict[str, Any]],
+) -> int:
+    """UPDATE each row ``b_id`` with its ``b_*`` values: one statement joined to their
+    arrays (``unnest``) on PostgreSQL, an executemany on SQLite (in process: no round
+    trips to save). Returns the rows changed."""
+    names = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        # One array a column: the statement is the same whatever the batch's size, so it
+        # is compiled (and prepared by the server) once.
+        given = (
+            func.unnest(*(bindparam(name, type_=ARRAY(_B_TYPES[name])) for name in names))
+            .table_valued(*(column(name, _B_TYPES[name]) for name in names))
+            .render_derived(name="given")
+        )
+        statement = (
+            update(table).where(table.c.id == given.c.b_id, *conditions).values(changes(given.c))
+        )
+        arrays = {name: [row[name] for row in rows] for name in names}
+        return int(connection.execute(statement, arrays).rowcount)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), *conditions)
+        .values(changes(_Bound(names)))
+    )
+    return int(connection.execute(statement, rows).rowcount)
+
+
+class _Bound:
+    """``b_*`` names as bound parameters, for the executemany form of ``_update``."""
+
+    def __init__(self, names: list[str]) -> None:
+        for name in names:
+            setattr(self, name, bindparam(name, type_=_B_TYPES[name]))
+
+
+_B_TYPES: dict[str, Any] = {
+    "b_id": String(),
+    "b_settled_cents": BigInteger(),
+    "b_invoice_count": SmallInteger(),
+    "b_purchase_number": BigInteger(),
+    "b_held": BigInteger(),
+    "b_moved": BigInteger(),
+}
