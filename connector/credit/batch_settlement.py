@@ -13,10 +13,12 @@ costs a handful of statements:
    (``invoicing.invoice_rows``: ``rules.agreed_installments``, ``rules.split_installments``,
    ``StoreSettings.due_dates``, ``rules.invoice_id``, ``rules.friendly_id``; purchase
    numbers taken in one block);
-4. write them: one multi-row INSERT of invoices, one of entries, one UPDATE per
-   reservation (guarded by ``status = 'pending'``) and one per account moving
-   ``reserved_cents`` and ``balance_cents`` by exactly what the entries and the released
-   holds add up to, all sent as executemany batches, committed by the caller at once.
+4. write them with a few statements: on PostgreSQL the invoices and the entries through
+   COPY, then one UPDATE of the reservations (guarded by ``status = 'pending'``) and one
+   of the accounts (``reserved_cents`` and ``balance_cents`` moved by exactly what the
+   released holds and the entries add up to), each joined to arrays of the batch's
+   values; on SQLite, in process, multi-row INSERTs and executemany UPDATEs. The caller
+   commits the batch at once.
 
 The rows are the ones ``settle_reservation`` writes for the same purchase (a test
 settles the same reservations both ways and compares them row by row). Whatever is not

@@ -125,9 +125,9 @@ def settle_due_reservations(
     db: Database,
     *,
     now: datetime | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 4000,
     group_size: int = 500,
-    threads: int = 2,
+    threads: int = 4,
 ) -> int:
     """Settle every pending reservation whose auto-settle moment has come.
 
