@@ -22,6 +22,7 @@ from connector.db import Database
 from connector.errors import ConnectorError
 from connector.jobs import settlement
 from connector.jobs.settlement import _due_for_settlement, settle_due_reservations
+from connector.metrics import REGISTRY
 from tests.conftest import _empty_tables
 from tests.factories import NOW
 
@@ -166,10 +167,17 @@ def test_the_job_writes_what_settling_one_by_one_writes(
     }
 
 
+def _settled_metric() -> float:
+    return REGISTRY.get_sample_value("connector_credit_settled_cents_total") or 0.0
+
+
 def test_a_second_run_settles_nothing_again(db: Database) -> None:
     _scenario(db)
+    counted = _settled_metric()
     assert settle_due_reservations(db, now=DUE) == 10
     before = _snapshot(db)
+    invoiced = sum(i["original_value_cents"] for i in before["invoices"] if i["created_at"] == DUE)
+    assert _settled_metric() - counted == invoiced  # the metric counts the set-wise path
     assert settle_due_reservations(db, now=DUE + timedelta(days=1)) == 0
     assert _snapshot(db) == before
 
