@@ -5,6 +5,7 @@ one and by the job, into the same emptied database, give the same rows, and
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, cast
 
@@ -204,3 +205,17 @@ def test_a_batch_the_database_refuses_is_settled_one_by_one(
     monkeypatch.setattr(settlement, "settle_due_batch", broken)
     assert settle_due_reservations(db, now=DUE) == 9
     assert _snapshot(db) == expected
+
+
+def test_two_schedulers_at_once_settle_each_purchase_once(db: Database) -> None:
+    _scenario(db)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(lambda _: settle_due_reservations(db, now=DUE, group_size=3), range(2))
+        )
+    assert sum(runs) == 10  # each due purchase by one of them; the voided one by neither
+    after = _snapshot(db)  # no drift
+    per_purchase: dict[str, int] = {}
+    for invoice in after["invoices"]:
+        per_purchase[invoice["reservation_id"]] = per_purchase.get(invoice["reservation_id"], 0) + 1
+    assert per_purchase["r-b1"] == 3 and per_purchase["r-a1"] == 1
