@@ -49,6 +49,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector import jsonio
@@ -245,11 +246,17 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     quote = connection.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
     driver: Any = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(
-                [jsonio.dumps(row[name]) if name in as_text else row[name] for name in names]
-            )
+    dbapi: Any = connection.dialect.dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(
+                    [jsonio.dumps(row[name]) if name in as_text else row[name] for name in names]
+                )
+    except dbapi.IntegrityError as exc:
+        # The driver's own error, as SQLAlchemy would have wrapped it for a statement, so
+        # the job's fallback recognises a constraint the batch broke.
+        raise IntegrityError(sql, None, exc) from exc
 
 
 def _update(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import insert, select
 
 from connector.credit import batch_settlement
 from connector.credit.accounts import open_account
@@ -186,8 +186,8 @@ def test_a_second_run_settles_nothing_again(db: Database) -> None:
 def test_a_batch_the_database_refuses_is_settled_one_by_one(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A constraint the batch breaks rolls it back whole; the general path then settles
-    each reservation, so the outcome is the reference's."""
+    """A constraint the batch breaks (in its COPY, on PostgreSQL) rolls it back whole; the
+    general path then settles each reservation, so the outcome is the reference's."""
     _scenario(db)
     _one_by_one(db)
     expected = _snapshot(db)
@@ -196,11 +196,29 @@ def test_a_batch_the_database_refuses_is_settled_one_by_one(
     _gateway_settles(db)
 
     def broken(session: Any, reservations: Any, **kwargs: Any) -> Any:
-        outcome = batch_settlement.settle_due_batch(session, reservations, **kwargs)
-        # The batch's invoices written a second time break their primary key.
-        table = cast(Table, Invoice.__table__)
-        session.execute(table.insert().from_select(list(table.columns), select(table)))
-        return outcome
+        # An invoice with the id the batch is about to write (gone with its rollback).
+        session.execute(
+            insert(Invoice),
+            {
+                **dict.fromkeys(("order_id", "resolved_at", "payment_link", "observation")),
+                "id": "r-a1-01",
+                "friendly_id": "X-01",
+                "account_id": "acc-a",
+                "reservation_id": "r-a1",
+                "installment": 1,
+                "number_of_installments": 1,
+                "value_cents": 1,
+                "original_value_cents": 1,
+                "status": "Opened",
+                "created_at": DUE,
+                "updated_at": DUE,
+                "original_due_date": DUE.date(),
+                "due_date": DUE.date(),
+                "postponement_count": 0,
+                "postponed_days": 0,
+            },
+        )
+        return batch_settlement.settle_due_batch(session, reservations, **kwargs)
 
     monkeypatch.setattr(settlement, "settle_due_batch", broken)
     assert settle_due_reservations(db, now=DUE) == 9
