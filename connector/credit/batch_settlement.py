@@ -10,7 +10,7 @@ costs a handful of statements:
    and still due are settled here, so a gateway's settle or a second scheduler that got
    there first is never repeated;
 3. compute every invoice and statement entry in Python with the credit rules themselves
-   (``invoicing.invoice_rows``: ``rules.agreed_installments``, ``rules.split_installments``,
+   (``invoicing.new_invoice_rows``: ``rules.agreed_installments``, ``rules.split_installments``,
    ``StoreSettings.due_dates``, ``rules.invoice_id``, ``rules.friendly_id``; purchase
    numbers taken in one block);
 4. write them with a few statements: on PostgreSQL the invoices and the entries through
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -60,7 +60,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector import jsonio
-from connector.credit.invoicing import invoice_entry_details, invoice_rows
+from connector.credit.invoicing import invoice_entry_details, new_invoice_rows
 from connector.credit.ledger import in_slices
 from connector.credit.models import (
     Account,
@@ -159,19 +159,27 @@ def settle_due_batch(
             continue
         chosen.append(row)
     reserve_purchase_numbers(session, sum(row.purchase_number is None for row in chosen))
-    dates: dict[tuple[int, ...], list[date]] = {}  # the job's `now` is one moment
     invoices: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     settled: list[dict[str, Any]] = []
     accounts: dict[str, list[int]] = {}  # id: [held released, balance moved]
     for row in chosen:
-        plan = tuple(row.term_days)
-        if plan not in dates:
-            dates[plan] = settings.due_dates(now, plan)
         number = row.purchase_number
         if number is None:
             number = next_purchase_number(session)
-        rows = invoice_rows(row, row.account_id, row.value_cents, number, dates[plan], now)
+        # What invoicing reads of the purchase; never added to the session.
+        purchase = Reservation(
+            id=row.id,
+            order_id=row.order_id,
+            authorized_cents=row.authorized_cents,
+            installment_value_cents=row.installment_value_cents,
+            term_days=row.term_days,
+            invoice_count=row.invoice_count,
+            purchase_number=number,
+        )
+        rows = new_invoice_rows(
+            purchase, row.account_id, row.value_cents, settings=settings, now=now
+        )
         invoices.extend(rows)
         for invoice in rows:
             # ``ledger.post_entry``'s entry: an Invoice entry moves the balance.
@@ -185,7 +193,7 @@ def settle_due_batch(
                     "done_by": None,
                     "invoice_id": invoice["id"],
                     "transaction_id": row.id,
-                    "metadata": invoice_entry_details(invoice),
+                    "metadata": invoice_entry_details(purchase, invoice),
                 }
             )
         invoiced = sum(invoice["value_cents"] for invoice in rows)
