@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -90,6 +90,20 @@ class BatchSettlement:
     settled: int = 0
     settled_cents: int = 0
     left: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Purchase:
+    """A reservation as invoicing reads it (``invoicing.Purchase``), with the purchase
+    number it is settled under."""
+
+    id: str
+    order_id: str | None
+    authorized_cents: int
+    installment_value_cents: int | None
+    term_days: list[int]
+    invoice_count: int
+    purchase_number: int
 
 
 def _lock_accounts(session: Session, account_ids: set[str]) -> set[str]:
@@ -159,6 +173,7 @@ def settle_due_batch(
             continue
         chosen.append(row)
     reserve_purchase_numbers(session, sum(row.purchase_number is None for row in chosen))
+    dates: dict[tuple[int, ...], list[date]] = {}  # the job's `now` is one moment
     invoices: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     settled: list[dict[str, Any]] = []
@@ -167,18 +182,25 @@ def settle_due_batch(
         number = row.purchase_number
         if number is None:
             number = next_purchase_number(session)
-        # What invoicing reads of the purchase; never added to the session.
-        purchase = Reservation(
-            id=row.id,
-            order_id=row.order_id,
-            authorized_cents=row.authorized_cents,
-            installment_value_cents=row.installment_value_cents,
-            term_days=row.term_days,
-            invoice_count=row.invoice_count,
-            purchase_number=number,
+        purchase = _Purchase(
+            row.id,
+            row.order_id,
+            row.authorized_cents,
+            row.installment_value_cents,
+            row.term_days,
+            row.invoice_count,
+            number,
         )
+        plan = tuple(row.term_days)
+        if plan not in dates:
+            dates[plan] = settings.due_dates(now, plan)
         rows = new_invoice_rows(
-            purchase, row.account_id, row.value_cents, settings=settings, now=now
+            purchase,
+            row.account_id,
+            row.value_cents,
+            settings=settings,
+            now=now,
+            due_dates=dates[plan],
         )
         invoices.extend(rows)
         for invoice in rows:
