@@ -3,9 +3,9 @@ on its open invoices when the order shrinks or is refunded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,17 +24,40 @@ from connector.credit.purchase_numbers import next_purchase_number
 from connector.credit.settings import StoreSettings
 
 
+class Purchase(Protocol):
+    """What invoicing reads of a reservation: the ORM object, or the auto-settle job's
+    rows (``credit.batch_settlement``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def order_id(self) -> str | None: ...
+    @property
+    def authorized_cents(self) -> int: ...
+    @property
+    def installment_value_cents(self) -> int | None: ...
+    @property
+    def term_days(self) -> list[int]: ...
+    @property
+    def invoice_count(self) -> int: ...
+    @property
+    def purchase_number(self) -> int | None: ...
+
+
 def new_invoice_rows(
-    reservation: Reservation,
+    reservation: Purchase,
     account_id: str,
     amount_cents: int,
     *,
     settings: StoreSettings,
     now: datetime,
+    due_dates: Sequence[date] | None = None,
 ) -> list[dict[str, Any]]:
     """The invoices that turn ``amount`` of a purchase into one invoice per installment of
     its plan, due on the store's dates (``StoreSettings.due_dates``), as rows (the
-    attributes of ``Invoice``). The purchase must have its number already.
+    attributes of ``Invoice``). The purchase must have its number already. ``due_dates``
+    are those dates when the caller has them already (a batch settled at one moment
+    computes each plan's once).
 
     The parts sum exactly to the amount: the installments agreed at checkout when the whole
     purchase is settled as authorized, else equal parts. When the amount has fewer cents
@@ -46,7 +69,7 @@ def new_invoice_rows(
     if reservation.invoice_count == 0 and amount_cents == reservation.authorized_cents:
         agreed = rules.agreed_installments(amount_cents, count, reservation.installment_value_cents)
     parts = [p for p in agreed or rules.split_installments(amount_cents, count) if p]
-    dates = settings.due_dates(now, reservation.term_days)
+    dates = settings.due_dates(now, reservation.term_days) if due_dates is None else due_dates
     rows = []
     for position, (value, due) in enumerate(zip(parts, dates, strict=False), start=1):
         number = reservation.invoice_count + position
@@ -82,7 +105,7 @@ def new_invoice_rows(
     return rows
 
 
-def invoice_entry_details(reservation: Reservation, invoice: Mapping[str, Any]) -> dict[str, Any]:
+def invoice_entry_details(reservation: Purchase, invoice: Mapping[str, Any]) -> dict[str, Any]:
     """What the ``Invoice`` entry of a new invoice tells about it."""
     return {
         "transactionId": reservation.id,

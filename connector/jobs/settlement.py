@@ -15,8 +15,10 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, select, tuple_
+from sqlalchemy.exc import IntegrityError
 
 from connector.clock import utcnow
+from connector.credit.batch_settlement import settle_due_batch
 from connector.credit.ledger import lock_accounts
 from connector.credit.models import Reservation, ReservationStatus
 from connector.credit.purchase_numbers import reserve_purchase_numbers
@@ -25,6 +27,7 @@ from connector.credit.settings import StoreSettings, load_store_settings
 from connector.credit.settlements import settle_reservation
 from connector.db import Database
 from connector.errors import ConnectorError
+from connector.metrics import CREDIT_SETTLED_CENTS
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +96,45 @@ def _settle_group(
     return settled
 
 
+def _settle_set(
+    db: Database,
+    group: list[Row[tuple[str, str, datetime]]],
+    *,
+    settings: StoreSettings,
+    now: datetime,
+) -> int:
+    """Settle a group set-wise (``settle_due_batch``) in one transaction; what it leaves,
+    and the whole group when the database or a rule refuses the batch, goes through
+    ``_settle_group``: ``settle_reservation`` one by one, as the general path does."""
+    try:
+        with db.transaction() as session:
+            batch = settle_due_batch(
+                session, [(row.id, row.account_id) for row in group], settings=settings, now=now
+            )
+    except (ConnectorError, IntegrityError) as exc:
+        log.warning("auto-settle of %d at once refused (%s); one by one", len(group), exc)
+        return _settle_group(db, group, settings=settings, now=now)
+    # Counted here: the ORM's flush, which counts the general path's invoices, saw none.
+    CREDIT_SETTLED_CENTS.inc(batch.settled_cents)
+    left = set(batch.left)
+    rest = [row for row in group if row.id in left]
+    return batch.settled + (_settle_group(db, rest, settings=settings, now=now) if rest else 0)
+
+
 def settle_due_reservations(
     db: Database,
     *,
     now: datetime | None = None,
-    batch_size: int = 1000,
-    group_size: int = 100,
+    batch_size: int = 4000,
+    group_size: int = 500,
     threads: int = 4,
 ) -> int:
     """Settle every pending reservation whose auto-settle moment has come.
 
-    Groups of settlements share a commit, and a few groups run at once on their own
-    connections, so the job is not paced by one round trip after another; a refused
-    reservation is passed over, never retried in a loop.
+    Each group of settlements is written set-wise and committed at once (``_settle_set``),
+    and a few groups run at once on their own connections, so the job is not paced by one
+    round trip after another; a refused reservation is passed over, never retried in a
+    loop.
     """
     now = now or utcnow()
     settled = 0
@@ -120,7 +149,7 @@ def settle_due_reservations(
                 settings = load_store_settings(session)
             rows.sort(key=lambda row: row.account_id)  # one account's reservations together
             groups = [rows[i : i + group_size] for i in range(0, len(rows), group_size)]
-            settle = partial(_settle_group, db, settings=settings, now=now)
+            settle = partial(_settle_set, db, settings=settings, now=now)
             settled += sum(pool.map(settle, groups))
             if len(rows) < batch_size:
                 return settled

@@ -92,6 +92,14 @@ def test_a_refused_settlement_is_passed_over_alone(
             raise CreditDenied("refused for the test", code="test_refusal")
         return real(session, reservation_id, **kwargs)
 
+    set_wise = settlement.settle_due_batch
+
+    def refuse_its_batch(session: Any, reservations: Any, **kwargs: Any) -> Any:
+        if refused in {reservation_id for reservation_id, _ in reservations}:
+            raise CreditDenied("refused for the test", code="test_refusal")
+        return set_wise(session, reservations, **kwargs)
+
     monkeypatch.setattr(settlement, "settle_reservation", refuse_one)
+    monkeypatch.setattr(settlement, "settle_due_batch", refuse_its_batch)
     assert settle_due_reservations(db, now=NOW + timedelta(days=8), batch_size=2) == 4
     assert statuses(db, ids) == ["posted", "posted", "pending", "posted", "posted"]
