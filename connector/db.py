@@ -189,12 +189,12 @@ def _prepare_sqlite(engine: Engine, database: str | None) -> None:
     start, which is SQLite's equivalent of locking the account row. Before it, a writer
     waits for its turn in the file's ``WriterQueue`` (see there why); a snapshot does not.
     """
-    queue = writer_queue(database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: QueuedConnection, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let the "begin" hook emit BEGIN
-        dbapi_connection.queue = queue or WriterQueue()
+        # Looked up per connection: after a fork the child's connections share new queues.
+        dbapi_connection.queue = writer_queue(database) or WriterQueue()
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

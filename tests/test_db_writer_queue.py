@@ -7,6 +7,7 @@ is SQLite's.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -279,3 +280,19 @@ def test_a_second_process_writing_at_once_never_overspends(
         buyer = session.get(Account, account_id)
         assert buyer is not None and buyer.reserved_cents == 9_000
         assert find_drift(session) == []
+
+
+def test_a_forked_worker_starts_with_a_free_queue(lite: Database) -> None:
+    """granian forks its workers: a turn held in the parent at that moment is not theirs."""
+    database = lite.engine.url.database
+    queue = writer_queue(database)
+    assert queue is not None and queue.enter(1)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child's verdict is its exit status)
+            fresh = writer_queue(database)
+            os._exit(0 if fresh is not queue and fresh is not None and fresh.enter(0.1) else 1)
+        _, status = os.waitpid(child, 0)
+    finally:
+        queue.leave()
+    assert os.waitstatus_to_exitcode(status) == 0
