@@ -104,6 +104,8 @@ def bench_authorize_sqlite(seconds: int, rounds: int) -> dict[str, Any]:
         rate = statistics.median(r["per_second"] for r in measured)
         summary[str(clients)] = {
             "per_second": rate,
+            "p50_ms": statistics.median(r["p50_ms"] for r in measured),
+            "p95_ms": statistics.median(r["p95_ms"] for r in measured),
             "p99_ms": statistics.median(r["p99_ms"] for r in measured),
             "failed": sum(r["failed"] for r in measured),
             "ratio": rate / plain_rate,

@@ -5,8 +5,8 @@ connections alive, while gunicorn's sync workers parse HTTP in Python and close 
 connection after one answer. On the authorization benchmark (README, "Performance") the
 same app served 1,500 authorizations/s under granian against 840/s under gunicorn in the
 same run. Each worker is a process that builds its own app (and engine) from the factory,
-runs the app in one thread by default (``CONNECTOR_THREADS`` for more), and is respawned
-if it dies.
+runs the app in ``CONNECTOR_THREADS`` threads, and is respawned if it dies; there is one
+worker per core, or one on SQLite (see ``default_workers``).
 
 The server's processes log through ``connector.logs`` (granian applies its ``dictConfig``
 in each), and count into one ``PROMETHEUS_MULTIPROC_DIR`` that ``/metrics`` sums.
@@ -29,6 +29,7 @@ from flask import Flask
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
+from sqlalchemy.engine import make_url
 
 from connector import logs
 from connector.config import Settings
@@ -53,9 +54,18 @@ def worker_app() -> Flask:
     return app
 
 
-def default_workers() -> int:
+def default_workers(database_url: str) -> int:
     """One worker per core this process may run on: granian's own advice (more workers
-    than cores only add switching; ``CONNECTOR_THREADS`` overlaps waits within one)."""
+    than cores only add switching; ``CONNECTOR_THREADS`` overlaps waits within one).
+
+    On SQLite, one worker: SQLite has one writer at a time, and writers of several
+    processes meet only in SQLite's busy handler, which sleeps in growing steps (up to
+    100 ms) while a newcomer takes the lock: p99 of hundreds of milliseconds. In one
+    process the threads take turns in ``connector.db.WriterQueue`` and none sleeps; the
+    scheduler and commands still meet the worker in SQLite's busy handler, rarely.
+    """
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return 1
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not Linux
@@ -153,7 +163,7 @@ def run_server(
     announce: str | None = None,
 ) -> None:
     """Serve until stopped; ``announce`` is printed once the workers answer."""
-    count = workers or settings.workers or default_workers()
+    count = workers or settings.workers or default_workers(settings.database_url)
     server = Server(
         "connector.server:worker_app",
         factory=True,

@@ -45,7 +45,7 @@ def test_the_default_worker_count_fits_the_cores() -> None:
 
     from connector.server import default_workers
 
-    assert 1 <= default_workers() <= multiprocessing.cpu_count()
+    assert 1 <= default_workers("postgresql+psycopg://h/db") <= multiprocessing.cpu_count()
 
 
 def test_postgres_urls_use_psycopg_3() -> None:

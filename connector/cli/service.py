@@ -19,7 +19,9 @@ log = logging.getLogger("connector.serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="HTTP worker processes (default: one per core)."
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="HTTP worker processes (default: one per core; one on SQLite).",
 )
 @pass_command
 def serve(command: Command, host: str, port: int, workers: int | None) -> None:
