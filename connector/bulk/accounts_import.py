@@ -228,7 +228,7 @@ class AccountsImport:
                 outcomes.update(self._update(session, wave, done_by, now))
         return [outcomes[row.number] for row in rows]
 
-    def _refused(self, row: AccountRow, error: ConnectorError) -> Outcome:
+    def refused(self, row: AccountRow, error: ConnectorError) -> Outcome:
         return refusal(
             row.number,
             error,
@@ -242,56 +242,52 @@ class AccountsImport:
         self, session: Session, rows: Sequence[AccountRow], done_by: str, now: datetime
     ) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
-        existing = _existing(session, rows)
+        existing = existing_accounts(session, rows)
         to_open: list[AccountRow] = []
         for row in rows:
             account = existing.get(row.key())
             if account is None or account.status != AccountStatus.OPEN:
                 to_open.append(row)
-                continue
-            different = self._differences(row, account)
-            if not different:
-                outcomes[row.number] = Outcome(row.number, "unchanged")
             else:
-                named = "id" if row.account_id else "document" if row.document else "e-mail"
-                error = Conflict(
-                    "an account with this {key} already exists ({account}) with another "
-                    "{columns}; use update mode to change it",
-                    code=Code.ACCOUNT_EXISTS,
-                    key=named,
-                    account=account.id,
-                    columns=", ".join(self.title(f) for f in different),
-                )
-                outcomes[row.number] = refusal(
-                    row.number,
-                    error,
-                    field_of={},
-                    default_field=different[0],
-                    title=self.title,
-                    cells=row.sheet.cells,
-                )
-        requests = [
-            NewAccount(
-                email=row.email or "",
-                credit_limit_cents=row.credit_limit_cents or 0,
-                tolerance_bps=row.tolerance_bps or 0,
-                document=row.document,
-                document_type=row.document_type,
-                account_id=row.account_id,
-                company_name=row.company_name,
-            )
-            for row in to_open
-        ]
+                outcomes[row.number] = self.outcome_of_existing(row, account)
+        requests = [new_account(row) for row in to_open]
         results = apply_batch(
-            session, requests, lambda part: open_accounts(session, part, done_by=done_by, now=now)
+            session,
+            requests,
+            lambda part: open_accounts(
+                session, part, done_by=done_by, now=now, normalized=True, bulk=True
+            ),
         )
         for row, result in zip(to_open, results, strict=True):
             outcomes[row.number] = (
-                self._refused(row, result)
+                self.refused(row, result)
                 if isinstance(result, ConnectorError)
                 else Outcome(row.number, "created")
             )
         return outcomes
+
+    def outcome_of_existing(self, row: AccountRow, account: Account) -> Outcome:
+        """A create row whose account is open already: unchanged, or refused if it differs."""
+        different = self._differences(row, account)
+        if not different:
+            return Outcome(row.number, "unchanged")
+        named = "id" if row.account_id else "document" if row.document else "e-mail"
+        error = Conflict(
+            "an account with this {key} already exists ({account}) with another "
+            "{columns}; use update mode to change it",
+            code=Code.ACCOUNT_EXISTS,
+            key=named,
+            account=account.id,
+            columns=", ".join(self.title(f) for f in different),
+        )
+        return refusal(
+            row.number,
+            error,
+            field_of={},
+            default_field=different[0],
+            title=self.title,
+            cells=row.sheet.cells,
+        )
 
     def _differences(self, row: AccountRow, account: Account) -> list[str]:
         """The fields in which an existing account differs from a create row."""
@@ -325,10 +321,10 @@ class AccountsImport:
         changes: list[AccountChange] = []
         for row in rows:
             try:
-                account = self._target(row, by_id, by_document, by_email)
-                change = self._change(row, account)
+                account = self.target(row, by_id, by_document, by_email)
+                change = self.change(row, account)
             except ConnectorError as error:
-                outcomes[row.number] = self._refused(row, error)
+                outcomes[row.number] = self.refused(row, error)
                 continue
             if change is None:
                 outcomes[row.number] = Outcome(row.number, "unchanged")
@@ -340,13 +336,13 @@ class AccountsImport:
         )
         for row, result in zip(changed_rows, results, strict=True):
             outcomes[row.number] = (
-                self._refused(row, result)
+                self.refused(row, result)
                 if isinstance(result, ConnectorError)
                 else Outcome(row.number, "updated")
             )
         return outcomes
 
-    def _target(
+    def target(
         self,
         row: AccountRow,
         by_id: dict[str, Account],
@@ -395,7 +391,7 @@ class AccountsImport:
             )
         return account
 
-    def _change(self, row: AccountRow, account: Account) -> AccountChange | None:
+    def change(self, row: AccountRow, account: Account) -> AccountChange | None:
         """What the row changes in ``account``; None when it changes nothing."""
         values: dict[str, Any] = {}
         if row.email is not None and row.email != account.email:
@@ -416,11 +412,26 @@ class AccountsImport:
         return AccountChange(account_id=account.id, **values) if values else None
 
 
+def new_account(row: AccountRow) -> NewAccount:
+    """What a create row asks ``open_accounts`` for."""
+    return NewAccount(
+        email=row.email or "",
+        credit_limit_cents=row.credit_limit_cents or 0,
+        tolerance_bps=row.tolerance_bps or 0,
+        document=row.document,
+        document_type=row.document_type,
+        account_id=row.account_id,
+        company_name=row.company_name,
+    )
+
+
 def _not_found(template: str, field: str, **values: Any) -> ConnectorError:
     return Conflict(template, code=Code.ACCOUNT_NOT_FOUND, fields={field: "not found"}, **values)
 
 
-def _existing(session: Session, rows: Sequence[AccountRow]) -> dict[tuple[str, ...], Account]:
+def existing_accounts(
+    session: Session, rows: Sequence[AccountRow]
+) -> dict[tuple[str, ...], Account]:
     """The accounts that create rows name, by the rows' keys, read in three queries."""
     found: dict[tuple[str, ...], Account] = {}
     by_id = accounts_by_id(session, [r.account_id for r in rows if r.account_id])

@@ -1,0 +1,61 @@
+"""Writing many new rows of one table at the database's pace, without the ORM.
+
+``insert_rows`` takes the rows an ORM multi-row insert would (``session.execute(insert(Model),
+rows)``: dicts keyed by the model's attribute names) and writes them with the database's own
+bulk path: one ``COPY ... FROM STDIN`` on PostgreSQL, one ``executemany`` of the table's
+insert (compiled from the model) on SQLite. Why: the ORM's insert costs tens of
+microseconds a row in Python (parameter processing, its unit of work), more than the
+database takes to store the row; an import of a million accounts spends most of its time
+there.
+
+Values are bound as SQLAlchemy binds them (each column type's bind processor: UTC moments,
+JSON through the engine's serializer), so the rows read back exactly as the ORM's would.
+The rows join the session's transaction (and its savepoint): a unique index that refuses
+one row fails the whole statement with an ``IntegrityError``, as the ORM's insert does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column, insert, inspect
+from sqlalchemy.orm import Session
+
+
+def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (keyed by ``model``'s attribute names, all with the same keys)."""
+    if not rows:
+        return
+    session.flush()  # what the ORM holds pending goes first, as its own insert would
+    connection = session.connection()
+    dialect = connection.dialect
+    mapper = inspect(model)
+    keys = list(rows[0])
+    columns: list[Column[Any]] = [mapper.columns[key] for key in keys]
+    processors = [column.type.bind_processor(dialect) for column in columns]
+    bound: list[tuple[int, Callable[[Any], Any]]] = [
+        (i, p) for i, p in enumerate(processors) if p is not None
+    ]
+
+    def values(row: Mapping[str, Any]) -> list[Any]:
+        out = [row[key] for key in keys]
+        for i, process in bound:
+            out[i] = process(out[i])
+        return out
+
+    table = mapper.local_table
+    if dialect.name == "postgresql":
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(column.name) for column in columns)
+        cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(values(row))
+        return
+    statement = insert(table).compile(dialect=dialect, column_keys=[c.key for c in columns])
+    position = {column.key: i for i, column in enumerate(columns)}
+    order = [position[name] for name in statement.positiontup or ()]
+    connection.exec_driver_sql(
+        str(statement), [tuple(v[i] for i in order) for v in map(values, rows)]
+    )
