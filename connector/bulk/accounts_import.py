@@ -44,6 +44,7 @@ from connector.bulk.templates import (
 )
 from connector.credit.account_changes import AccountChange, update_accounts
 from connector.credit.accounts import NewAccount, open_accounts
+from connector.credit.bulk_write import probe_indexes
 from connector.credit.identity import (
     DOCUMENT_TYPES,
     check_document,
@@ -221,6 +222,7 @@ class AccountsImport:
     ) -> list[Outcome]:
         """Apply rows in file order; rows naming an account already named run in a later wave."""
         outcomes: dict[int, Outcome] = {}
+        probe_indexes(session)
         for wave in waves(rows, AccountRow.key):
             if self.mode == "create":
                 outcomes.update(self._create(session, wave, done_by, now))

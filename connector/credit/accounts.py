@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.clock import utcnow
 from connector.credit import rules
-from connector.credit.bulk_write import insert_rows
+from connector.credit.bulk_write import among, insert_rows
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
     check_document,
@@ -78,7 +78,7 @@ def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str
     for part in in_slices(documents):
         rows = session.execute(
             select(Account.document, Account.document_type, Account.id).where(
-                Account.document.in_(part),
+                among(session, Account.document, part),
                 Account.status == AccountStatus.OPEN,
             )
         )
@@ -91,7 +91,9 @@ def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str
 def _account_statuses(session: Session, account_ids: Iterable[str]) -> dict[str, str]:
     statuses: dict[str, str] = {}
     for part in in_slices(account_ids):
-        rows = session.execute(select(Account.id, Account.status).where(Account.id.in_(part)))
+        rows = session.execute(
+            select(Account.id, Account.status).where(among(session, Account.id, part))
+        )
         statuses.update({account_id: status for account_id, status in rows})
     return statuses
 
