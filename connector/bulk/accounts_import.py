@@ -77,6 +77,8 @@ _FIELD_OF = {
 }
 _DEFAULT_FIELD = {"holder_exists": "email", "account_exists": "document"}
 _TYPE_OF = word_reader(DOCUMENT_TYPE_WORDS)  # "Outro" is Other
+_MEMO_SIZE = 10_000
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,21 @@ class AccountsImport:
         self.title = title
         self.format = sheet_format or FileFormat(day_first=False, decimal_comma=False)
         self.lang = self.format.lang  # whose words the reasons suggest
+        # Amounts, rates and type words parsed before, by their text: a file repeats a
+        # few of them on many rows, and parsing one costs more than the rest of its row.
+        # Only what parsed is kept (a refusal is raised again each time); bounded by size.
+        self._parsed: dict[tuple[str, str], Any] = {}
+
+    def _memo(self, kind: str, parse: Callable[[str], Any], text: str) -> Any:
+        """``parse(text)``, remembered while the memo is small (pure parsers only)."""
+        key = (kind, text)
+        found = self._parsed.get(key, _MISSING)
+        if found is _MISSING:
+            found = parse(text)
+            if len(self._parsed) >= _MEMO_SIZE:
+                self._parsed.clear()
+            self._parsed[key] = found
+        return found
 
     def _type_names(self) -> str:
         """The document types a file may write, ``Other`` in the file's language."""
@@ -158,7 +175,8 @@ class AccountsImport:
             if not text:
                 return None
             try:
-                return parse(text)
+                cents: int = self._memo(field, parse, text)
+                return cents
             except (AmountError, ValueProblem) as error:
                 refuse(field, code, str(error))
                 return None
@@ -169,7 +187,8 @@ class AccountsImport:
         type_text = cells.get("document_type", "")
         try:
             document_type = normalize_document_type(
-                _TYPE_OF.get(header_key(type_text), type_text) or None, document
+                _TYPE_OF.get(self._memo("type", header_key, type_text), type_text) or None,
+                document,
             )
         except ValidationError:
             reason = fill(DOCUMENT_TYPE_REASON, {"value": type_text, "names": self._type_names()})

@@ -48,7 +48,7 @@ from connector.credit.models import (
 from connector.credit.reservations import void_pending
 from connector.credit.settings import StoreSettings
 from connector.errors import Code, Conflict, ConnectorError, ValidationError, only
-from connector.ids import new_id
+from connector.ids import new_id, new_ids
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,120}$")
 
@@ -227,7 +227,7 @@ class _Rows:
         )
         self.owners.append(
             {
-                "id": new_id(),
+                "id": None,  # given in ``write``, all at once
                 "account_id": account_id,
                 "email": request.email,
                 "level": HolderLevel.OWNER,
@@ -248,6 +248,8 @@ class _Rows:
         of the ORM's insert (``bulk_write``), the same rows either way."""
         if not self.accounts:
             return
+        for owner, holder_id in zip(self.owners, new_ids(len(self.owners)), strict=True):
+            owner["id"] = holder_id
         opened = [
             audit.Change(
                 "account.opened",

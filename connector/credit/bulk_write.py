@@ -38,10 +38,20 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
         (i, p) for i, p in enumerate(processors) if p is not None
     ]
 
+    # A batch repeats its moments (``now``) and names on every row: each distinct value of
+    # a column is bound once. JSON documents (dicts, lists) are bound every time.
+    seen: list[dict[Any, Any]] = [{} for _ in bound]
+
     def values(row: Mapping[str, Any]) -> list[Any]:
         out = [row[key] for key in keys]
-        for i, process in bound:
-            out[i] = process(out[i])
+        for (i, process), memo in zip(bound, seen, strict=True):
+            value = out[i]
+            if isinstance(value, dict | list):
+                out[i] = process(value)
+            elif value in memo:
+                out[i] = memo[value]
+            else:
+                out[i] = memo[value] = process(value)
         return out
 
     table = mapper.local_table

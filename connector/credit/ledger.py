@@ -23,7 +23,7 @@ from connector.credit.models import (
     StatementEntry,
 )
 from connector.errors import Code, CreditDenied, NotFound
-from connector.ids import new_id
+from connector.ids import new_id, new_ids
 
 # Values per IN (...) list: far below SQLite's 32766 bound parameters, small enough for a plan.
 IN_BATCH = 900
@@ -180,7 +180,7 @@ def opening_credit_rows(
     """The rows ``post_opening_credits`` inserts, for a caller that writes them its own way."""
     return [
         {
-            "id": new_id(),
+            "id": entry_id,
             "account_id": account_id,
             "origin": Origin.CREDIT,
             "value_cents": value_cents,
@@ -190,7 +190,9 @@ def opening_credit_rows(
             "reservation_id": None,
             "details": details,
         }
-        for account_id, value_cents, details in credits
+        for entry_id, (account_id, value_cents, details) in zip(
+            new_ids(len(credits)), credits, strict=True
+        )
     ]
 
 
