@@ -12,6 +12,12 @@ Values are bound as SQLAlchemy binds them (each column type's bind processor: UT
 JSON through the engine's serializer), so the rows read back exactly as the ORM's would.
 The rows join the session's transaction (and its savepoint): a unique index that refuses
 one row fails the whole statement with an ``IntegrityError``, as the ORM's insert does.
+
+Straight into each table, not through a staging table and ``INSERT ... SELECT``: the rows
+arrive checked and admitted by the services' rules (computed in Python, their one home),
+so the database has nothing left to decide; a staging table would copy every row twice.
+What only the database can see (a concurrent writer taking an e-mail between our read and
+our write) fails the statement, and the import's ``apply_batch`` retries row by row.
 """
 
 from __future__ import annotations
