@@ -22,10 +22,21 @@ our write) fails the statement, and the import's ``apply_batch`` retries row by 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, ColumnElement, any_, bindparam, insert, inspect, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Column,
+    ColumnElement,
+    any_,
+    bindparam,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 
@@ -48,12 +59,14 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     # a column is bound once. JSON documents (dicts, lists) are bound every time.
     seen: list[dict[Any, Any]] = [{} for _ in bound]
 
+    json_columns = {i for i, _ in bound if isinstance(columns[i].type, JSON)}
+
     def values(row: Mapping[str, Any]) -> list[Any]:
         out = [row[key] for key in keys]
         for (i, process), memo in zip(bound, seen, strict=True):
             value = out[i]
             if isinstance(value, dict | list):
-                out[i] = process(value)
+                out[i] = _flat_json(value) if i in json_columns and _flat(value) else process(value)
             elif value in memo:
                 out[i] = memo[value]
             else:
@@ -74,6 +87,21 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     order = [position[name] for name in statement.positiontup or ()]
     connection.exec_driver_sql(
         str(statement), [tuple(v[i] for i in order) for v in map(values, rows)]
+    )
+
+
+_FLAT_TYPES = (str, int, bool, type(None))
+# The standard library's encoder, in C: for a flat document of text, whole numbers, flags
+# and nulls it writes exactly what ``jsonio.dumps`` (simplejson) writes, three times faster.
+_flat_json = json.JSONEncoder().encode
+
+
+def _flat(document: dict[str, Any] | list[Any]) -> bool:
+    """A dict of text keys whose values are text, whole numbers, flags or null (the details
+    and audit fields of new accounts); anything else (decimals, nesting) goes to the engine's
+    serializer."""
+    return type(document) is dict and all(
+        type(k) is str and type(v) in _FLAT_TYPES for k, v in document.items()
     )
 
 
