@@ -190,8 +190,13 @@ def record(session: Session, change: Change, *, at: datetime) -> None:
 def record_many(session: Session, batch: Sequence[Change], *, at: datetime) -> None:
     """Append many entries by the current actor in one multi-row insert."""
     if batch:
-        actor = current_actor()
-        session.execute(insert(AuditEntry), [_row(change, actor, at) for change in batch])
+        session.execute(insert(AuditEntry), entry_rows(batch, at=at))
+
+
+def entry_rows(batch: Sequence[Change], *, at: datetime) -> list[dict[str, Any]]:
+    """The rows ``record_many`` inserts, for a caller that writes them its own way (COPY)."""
+    actor = current_actor()
+    return [_row(change, actor, at) for change in batch]
 
 
 @dataclass(frozen=True)

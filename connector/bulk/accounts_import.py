@@ -13,6 +13,15 @@ existing document needs the ``Id`` column.
 Rows are checked in memory first, then each batch reads what it needs in a few queries
 and writes each table with one statement. Rows of a chunk that name the same account run in later
 waves, so they see the earlier rows exactly as if the file ran row by row.
+
+Set-wise: a create batch's new accounts, owners, ``Credit`` entries and audit entries go in
+with the database's bulk path (``open_accounts(..., bulk=True)``: one COPY per table on
+PostgreSQL, one executemany on SQLite), the parser's identity checks not repeated; its
+lookups are by key, one query per table (an array parameter on PostgreSQL, where the
+chunk's transaction also probes indexes rather than scanning a table the import grows).
+Update mode changes accounts through ``update_accounts`` (the ORM's unit of work).
+``tests/bulk/row_by_row.py`` applies the same rows one service call at a time: the
+reference the set-wise path is compared with, row by row, on both databases.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from connector.bulk.templates import (
 )
 from connector.credit.account_changes import AccountChange, update_accounts
 from connector.credit.accounts import NewAccount, open_accounts
+from connector.credit.bulk_write import probe_indexes
 from connector.credit.identity import (
     DOCUMENT_TYPES,
     check_document,
@@ -76,6 +86,8 @@ _FIELD_OF = {
 }
 _DEFAULT_FIELD = {"holder_exists": "email", "account_exists": "document"}
 _TYPE_OF = word_reader(DOCUMENT_TYPE_WORDS)  # "Outro" is Other
+_MEMO_SIZE = 10_000
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,21 @@ class AccountsImport:
         self.title = title
         self.format = sheet_format or FileFormat(day_first=False, decimal_comma=False)
         self.lang = self.format.lang  # whose words the reasons suggest
+        # Amounts, rates and type words parsed before, by their text: a file repeats a
+        # few of them on many rows, and parsing one costs more than the rest of its row.
+        # Only what parsed is kept (a refusal is raised again each time); bounded by size.
+        self._parsed: dict[tuple[str, str], Any] = {}
+
+    def _memo(self, kind: str, parse: Callable[[str], Any], text: str) -> Any:
+        """``parse(text)``, remembered while the memo is small (pure parsers only)."""
+        key = (kind, text)
+        found = self._parsed.get(key, _MISSING)
+        if found is _MISSING:
+            found = parse(text)
+            if len(self._parsed) >= _MEMO_SIZE:
+                self._parsed.clear()
+            self._parsed[key] = found
+        return found
 
     def _type_names(self) -> str:
         """The document types a file may write, ``Other`` in the file's language."""
@@ -157,7 +184,8 @@ class AccountsImport:
             if not text:
                 return None
             try:
-                return parse(text)
+                cents: int = self._memo(field, parse, text)
+                return cents
             except (AmountError, ValueProblem) as error:
                 refuse(field, code, str(error))
                 return None
@@ -168,7 +196,8 @@ class AccountsImport:
         type_text = cells.get("document_type", "")
         try:
             document_type = normalize_document_type(
-                _TYPE_OF.get(header_key(type_text), type_text) or None, document
+                _TYPE_OF.get(self._memo("type", header_key, type_text), type_text) or None,
+                document,
             )
         except ValidationError:
             reason = fill(DOCUMENT_TYPE_REASON, {"value": type_text, "names": self._type_names()})
@@ -221,6 +250,7 @@ class AccountsImport:
     ) -> list[Outcome]:
         """Apply rows in file order; rows naming an account already named run in a later wave."""
         outcomes: dict[int, Outcome] = {}
+        probe_indexes(session)
         for wave in waves(rows, AccountRow.key):
             if self.mode == "create":
                 outcomes.update(self._create(session, wave, done_by, now))
@@ -228,7 +258,7 @@ class AccountsImport:
                 outcomes.update(self._update(session, wave, done_by, now))
         return [outcomes[row.number] for row in rows]
 
-    def _refused(self, row: AccountRow, error: ConnectorError) -> Outcome:
+    def refused(self, row: AccountRow, error: ConnectorError) -> Outcome:
         return refusal(
             row.number,
             error,
@@ -242,56 +272,52 @@ class AccountsImport:
         self, session: Session, rows: Sequence[AccountRow], done_by: str, now: datetime
     ) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
-        existing = _existing(session, rows)
+        existing = existing_accounts(session, rows)
         to_open: list[AccountRow] = []
         for row in rows:
             account = existing.get(row.key())
             if account is None or account.status != AccountStatus.OPEN:
                 to_open.append(row)
-                continue
-            different = self._differences(row, account)
-            if not different:
-                outcomes[row.number] = Outcome(row.number, "unchanged")
             else:
-                named = "id" if row.account_id else "document" if row.document else "e-mail"
-                error = Conflict(
-                    "an account with this {key} already exists ({account}) with another "
-                    "{columns}; use update mode to change it",
-                    code=Code.ACCOUNT_EXISTS,
-                    key=named,
-                    account=account.id,
-                    columns=", ".join(self.title(f) for f in different),
-                )
-                outcomes[row.number] = refusal(
-                    row.number,
-                    error,
-                    field_of={},
-                    default_field=different[0],
-                    title=self.title,
-                    cells=row.sheet.cells,
-                )
-        requests = [
-            NewAccount(
-                email=row.email or "",
-                credit_limit_cents=row.credit_limit_cents or 0,
-                tolerance_bps=row.tolerance_bps or 0,
-                document=row.document,
-                document_type=row.document_type,
-                account_id=row.account_id,
-                company_name=row.company_name,
-            )
-            for row in to_open
-        ]
+                outcomes[row.number] = self.outcome_of_existing(row, account)
+        requests = [new_account(row) for row in to_open]
         results = apply_batch(
-            session, requests, lambda part: open_accounts(session, part, done_by=done_by, now=now)
+            session,
+            requests,
+            lambda part: open_accounts(
+                session, part, done_by=done_by, now=now, normalized=True, bulk=True
+            ),
         )
         for row, result in zip(to_open, results, strict=True):
             outcomes[row.number] = (
-                self._refused(row, result)
+                self.refused(row, result)
                 if isinstance(result, ConnectorError)
                 else Outcome(row.number, "created")
             )
         return outcomes
+
+    def outcome_of_existing(self, row: AccountRow, account: Account) -> Outcome:
+        """A create row whose account is open already: unchanged, or refused if it differs."""
+        different = self._differences(row, account)
+        if not different:
+            return Outcome(row.number, "unchanged")
+        named = "id" if row.account_id else "document" if row.document else "e-mail"
+        error = Conflict(
+            "an account with this {key} already exists ({account}) with another "
+            "{columns}; use update mode to change it",
+            code=Code.ACCOUNT_EXISTS,
+            key=named,
+            account=account.id,
+            columns=", ".join(self.title(f) for f in different),
+        )
+        return refusal(
+            row.number,
+            error,
+            field_of={},
+            default_field=different[0],
+            title=self.title,
+            cells=row.sheet.cells,
+        )
 
     def _differences(self, row: AccountRow, account: Account) -> list[str]:
         """The fields in which an existing account differs from a create row."""
@@ -325,10 +351,10 @@ class AccountsImport:
         changes: list[AccountChange] = []
         for row in rows:
             try:
-                account = self._target(row, by_id, by_document, by_email)
-                change = self._change(row, account)
+                account = self.target(row, by_id, by_document, by_email)
+                change = self.change(row, account)
             except ConnectorError as error:
-                outcomes[row.number] = self._refused(row, error)
+                outcomes[row.number] = self.refused(row, error)
                 continue
             if change is None:
                 outcomes[row.number] = Outcome(row.number, "unchanged")
@@ -340,13 +366,13 @@ class AccountsImport:
         )
         for row, result in zip(changed_rows, results, strict=True):
             outcomes[row.number] = (
-                self._refused(row, result)
+                self.refused(row, result)
                 if isinstance(result, ConnectorError)
                 else Outcome(row.number, "updated")
             )
         return outcomes
 
-    def _target(
+    def target(
         self,
         row: AccountRow,
         by_id: dict[str, Account],
@@ -395,7 +421,7 @@ class AccountsImport:
             )
         return account
 
-    def _change(self, row: AccountRow, account: Account) -> AccountChange | None:
+    def change(self, row: AccountRow, account: Account) -> AccountChange | None:
         """What the row changes in ``account``; None when it changes nothing."""
         values: dict[str, Any] = {}
         if row.email is not None and row.email != account.email:
@@ -416,11 +442,26 @@ class AccountsImport:
         return AccountChange(account_id=account.id, **values) if values else None
 
 
+def new_account(row: AccountRow) -> NewAccount:
+    """What a create row asks ``open_accounts`` for."""
+    return NewAccount(
+        email=row.email or "",
+        credit_limit_cents=row.credit_limit_cents or 0,
+        tolerance_bps=row.tolerance_bps or 0,
+        document=row.document,
+        document_type=row.document_type,
+        account_id=row.account_id,
+        company_name=row.company_name,
+    )
+
+
 def _not_found(template: str, field: str, **values: Any) -> ConnectorError:
     return Conflict(template, code=Code.ACCOUNT_NOT_FOUND, fields={field: "not found"}, **values)
 
 
-def _existing(session: Session, rows: Sequence[AccountRow]) -> dict[tuple[str, ...], Account]:
+def existing_accounts(
+    session: Session, rows: Sequence[AccountRow]
+) -> dict[tuple[str, ...], Account]:
     """The accounts that create rows name, by the rows' keys, read in three queries."""
     found: dict[tuple[str, ...], Account] = {}
     by_id = accounts_by_id(session, [r.account_id for r in rows if r.account_id])

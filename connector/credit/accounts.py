@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connector import audit
 from connector.clock import utcnow
 from connector.credit import rules
+from connector.credit.bulk_write import among, insert_rows
 from connector.credit.holders import held_emails, taken_email_error
 from connector.credit.identity import (
     check_document,
@@ -27,7 +28,12 @@ from connector.credit.identity import (
     normalize_document_type,
     normalize_email,
 )
-from connector.credit.ledger import in_slices, lock_account, post_opening_credits
+from connector.credit.ledger import (
+    in_slices,
+    lock_account,
+    opening_credit_rows,
+    post_opening_credits,
+)
 from connector.credit.models import (
     Account,
     AccountStatus,
@@ -37,11 +43,12 @@ from connector.credit.models import (
     InvoiceStatus,
     Reservation,
     ReservationStatus,
+    StatementEntry,
 )
 from connector.credit.reservations import void_pending
 from connector.credit.settings import StoreSettings
 from connector.errors import Code, Conflict, ConnectorError, ValidationError, only
-from connector.ids import new_id
+from connector.ids import new_id, new_ids
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,120}$")
 
@@ -71,7 +78,7 @@ def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str
     for part in in_slices(documents):
         rows = session.execute(
             select(Account.document, Account.document_type, Account.id).where(
-                Account.document.in_(part),
+                among(session, Account.document, part),
                 Account.status == AccountStatus.OPEN,
             )
         )
@@ -84,7 +91,9 @@ def open_documents(session: Session, documents: Iterable[str]) -> dict[tuple[str
 def _account_statuses(session: Session, account_ids: Iterable[str]) -> dict[str, str]:
     statuses: dict[str, str] = {}
     for part in in_slices(account_ids):
-        rows = session.execute(select(Account.id, Account.status).where(Account.id.in_(part)))
+        rows = session.execute(
+            select(Account.id, Account.status).where(among(session, Account.id, part))
+        )
         statuses.update({account_id: status for account_id, status in rows})
     return statuses
 
@@ -108,10 +117,6 @@ class NewAccount:
         document_type = normalize_document_type(self.document_type, document)
         check_document(document, document_type)
         company_name = normalize_company_name(self.company_name)
-        check_limit(self.credit_limit_cents)
-        check_tolerance(self.tolerance_bps)
-        if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):
-            raise ValidationError("invalid account id", fields={"id": "1-120 of A-Z a-z 0-9 _.@+-"})
         return NewAccount(
             email=email,
             credit_limit_cents=self.credit_limit_cents,
@@ -120,7 +125,15 @@ class NewAccount:
             document_type=document_type,
             account_id=self.account_id,
             company_name=company_name,
-        )
+        ).values_checked()
+
+    def values_checked(self) -> NewAccount:
+        """The request with its limit, tolerance and id checked (the rest as given)."""
+        check_limit(self.credit_limit_cents)
+        check_tolerance(self.tolerance_bps)
+        if self.account_id is not None and not _ACCOUNT_ID.match(self.account_id):
+            raise ValidationError("invalid account id", fields={"id": "1-120 of A-Z a-z 0-9 _.@+-"})
+        return self
 
     @property
     def default_id(self) -> str | None:
@@ -214,7 +227,7 @@ class _Rows:
         )
         self.owners.append(
             {
-                "id": new_id(),
+                "id": None,  # given in ``write``, all at once
                 "account_id": account_id,
                 "email": request.email,
                 "level": HolderLevel.OWNER,
@@ -230,25 +243,33 @@ class _Rows:
             )
         )
 
-    def write(self, session: Session, now: datetime, done_by: str | None) -> None:
-        if self.accounts:
+    def write(self, session: Session, now: datetime, done_by: str | None, *, bulk: bool) -> None:
+        """One multi-row insert per table; ``bulk``: the database's own bulk path instead
+        of the ORM's insert (``bulk_write``), the same rows either way."""
+        if not self.accounts:
+            return
+        for owner, holder_id in zip(self.owners, new_ids(len(self.owners)), strict=True):
+            owner["id"] = holder_id
+        opened = [
+            audit.Change(
+                "account.opened",
+                "account",
+                row["id"],
+                row["id"],
+                after={name: row[name] for name in _OPENED_FIELDS},
+            )
+            for row in self.accounts
+        ]
+        if not bulk:
             session.execute(insert(Account), self.accounts)
             session.execute(insert(Holder), self.owners)
             post_opening_credits(session, self.credits, now=now, done_by=done_by)
-            audit.record_many(
-                session,
-                [
-                    audit.Change(
-                        "account.opened",
-                        "account",
-                        row["id"],
-                        row["id"],
-                        after={name: row[name] for name in _OPENED_FIELDS},
-                    )
-                    for row in self.accounts
-                ],
-                at=now,
-            )
+            audit.record_many(session, opened, at=now)
+            return
+        insert_rows(session, Account, self.accounts)
+        insert_rows(session, Holder, self.owners)
+        insert_rows(session, StatementEntry, opening_credit_rows(self.credits, now, done_by))
+        insert_rows(session, audit.AuditEntry, audit.entry_rows(opened, at=now))
 
 
 # What the trail shows of a new account.
@@ -284,9 +305,9 @@ def open_account(
     return account
 
 
-def _checked(request: NewAccount) -> NewAccount | ConnectorError:
+def _checked(request: NewAccount, normalized: bool) -> NewAccount | ConnectorError:
     try:
-        return request.checked()
+        return request.values_checked() if normalized else request.checked()
     except ConnectorError as error:
         return error
 
@@ -297,6 +318,8 @@ def open_accounts(
     *,
     done_by: str | None = None,
     now: datetime | None = None,
+    normalized: bool = False,
+    bulk: bool = False,
 ) -> list[str | ConnectorError]:
     """Open many accounts exactly as ``open_account`` would, one after the other.
 
@@ -306,9 +329,14 @@ def open_accounts(
     one multi-row insert each, which is what makes a bulk import fast. Requests see the
     ones before them: a second request for the same e-mail or document is refused as if
     the first were already committed.
+
+    ``normalized``: the caller already normalized and checked each request's e-mail,
+    document, document type and company name with ``identity`` (the import's parser
+    does, to report every bad cell of a row), so only the limit, the tolerance and the id
+    are checked here. ``bulk``: written with the database's bulk path (``bulk_write``).
     """
     now = now or utcnow()
-    checked = [_checked(request) for request in requests]
+    checked = [_checked(request, normalized) for request in requests]
     taken = _Taken.read(session, [c for c in checked if isinstance(c, NewAccount)])
     rows = _Rows()
     results: list[str | ConnectorError] = []
@@ -322,7 +350,7 @@ def open_accounts(
             continue
         rows.add(item, account_id, now)
         results.append(account_id)
-    rows.write(session, now, done_by)
+    rows.write(session, now, done_by, bulk=bulk)
     return results
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.clock import utcnow
+from connector.credit.bulk_write import among
 from connector.credit.identity import (
     canonical_email,
     is_valid_document,
@@ -40,7 +41,7 @@ def held_emails(session: Session, emails: Iterable[str]) -> dict[str, str]:
     for part in in_slices(emails):
         rows = session.execute(
             select(Holder.email, Holder.account_id).where(
-                Holder.email.in_(part), Holder.removed_at.is_(None)
+                among(session, Holder.email, part), Holder.removed_at.is_(None)
             )
         )
         held.update({email: account_id for email, account_id in rows})

@@ -23,7 +23,7 @@ from connector.credit.models import (
     StatementEntry,
 )
 from connector.errors import Code, CreditDenied, NotFound
-from connector.ids import new_id
+from connector.ids import new_id, new_ids
 
 # Values per IN (...) list: far below SQLite's 32766 bound parameters, small enough for a plan.
 IN_BATCH = 900
@@ -170,25 +170,30 @@ def post_opening_credits(
     moves no balance, so nothing cached changes; this is ``post_entry`` for many new
     accounts at once.
     """
-    if not credits:
-        return
-    session.execute(
-        insert(StatementEntry),
-        [
-            {
-                "id": new_id(),
-                "account_id": account_id,
-                "origin": Origin.CREDIT,
-                "value_cents": value_cents,
-                "created_at": now,
-                "done_by": done_by,
-                "invoice_id": None,
-                "reservation_id": None,
-                "details": details,
-            }
-            for account_id, value_cents, details in credits
-        ],
-    )
+    if credits:
+        session.execute(insert(StatementEntry), opening_credit_rows(credits, now, done_by))
+
+
+def opening_credit_rows(
+    credits: Sequence[tuple[str, int, dict[str, Any]]], now: datetime, done_by: str | None
+) -> list[dict[str, Any]]:
+    """The rows ``post_opening_credits`` inserts, for a caller that writes them its own way."""
+    return [
+        {
+            "id": entry_id,
+            "account_id": account_id,
+            "origin": Origin.CREDIT,
+            "value_cents": value_cents,
+            "created_at": now,
+            "done_by": done_by,
+            "invoice_id": None,
+            "reservation_id": None,
+            "details": details,
+        }
+        for entry_id, (account_id, value_cents, details) in zip(
+            new_ids(len(credits)), credits, strict=True
+        )
+    ]
 
 
 def post_entry(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.credit.bulk_write import among
 from connector.credit.ledger import in_slices
 from connector.credit.models import Account, AccountStatus, Invoice
 
@@ -16,7 +17,10 @@ def accounts_by_id(session: Session, ids: Iterable[str]) -> dict[str, Account]:
     found: dict[str, Account] = {}
     for part in in_slices(ids):
         found.update(
-            {a.id: a for a in session.scalars(select(Account).where(Account.id.in_(part)))}
+            {
+                a.id: a
+                for a in session.scalars(select(Account).where(among(session, Account.id, part)))
+            }
         )
     return found
 
@@ -28,7 +32,7 @@ def open_accounts_by_document(
     found: dict[str, list[Account]] = {}
     for part in in_slices(documents):
         query = select(Account).where(
-            Account.document.in_(part), Account.status == AccountStatus.OPEN
+            among(session, Account.document, part), Account.status == AccountStatus.OPEN
         )
         for account in session.scalars(query.order_by(Account.id)):
             found.setdefault(account.document or "", []).append(account)
@@ -39,7 +43,9 @@ def open_accounts_by_email(session: Session, emails: Iterable[str]) -> dict[str,
     """Open accounts by their owner's (normalized) e-mail, which is unique among open ones."""
     found: dict[str, Account] = {}
     for part in in_slices(emails):
-        query = select(Account).where(Account.email.in_(part), Account.status == AccountStatus.OPEN)
+        query = select(Account).where(
+            among(session, Account.email, part), Account.status == AccountStatus.OPEN
+        )
         found.update({a.email: a for a in session.scalars(query)})
     return found
 
