@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from connector.config import load_settings
 from connector.payments.callbacks import deliver_due_callbacks
+from connector.protocol.express_operations import ExpressOperations
 from tests.contract.conftest import Answer, Recorder, Stage
 from tests.contract.vtex import PROTOCOL, document
 from tests.factories import (
@@ -228,6 +229,7 @@ def _run_scene(stage: Stage, gateway: Gateway, callbacks_settings: Any) -> None:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("connector.payments.operations.settle_reservation", _broken)
+        patch.setattr(ExpressOperations, "_run", _declined)  # PostgreSQL's express path
         gateway.operation("500: a failure of ours", "p-grow", "settlements", "s-broken", value="10")
 
     # Refunds.
@@ -249,6 +251,7 @@ def _run_scene(stage: Stage, gateway: Gateway, callbacks_settings: Any) -> None:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("connector.payments.operations.refund_reservation", _broken)
+        patch.setattr(ExpressOperations, "_run", _declined)  # PostgreSQL's express path
         gateway.operation("500: a failure of ours", "p-part", "refunds", "r-broken", value="10")
 
     # Cancellations.
@@ -279,6 +282,12 @@ def _run_scene(stage: Stage, gateway: Gateway, callbacks_settings: Any) -> None:
     gateway.operation(
         "400: a requestId reused for another operation", "p-full", "cancellations", "s-full"
     )
+
+
+def _declined(*_args: object, **_kwargs: object) -> None:
+    """The express path leaving the operation to the route, as it does for any it
+    cannot take: the failure is the general path's."""
+    return None
 
 
 def _broken(*_args: object, **_kwargs: object) -> None:

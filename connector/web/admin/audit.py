@@ -111,9 +111,18 @@ def _status_text(value: str, subject_kind: str) -> str:
     """A stored status as the pages' badges word it: an account's and an invoice's in
     their own grammatical context (``macros.html``), so "Open" agrees with its noun."""
     if subject_kind == "account" and value in ("Open", "Closed"):
-        return i18n.pgettext("account status", value)
+        by_noun = {
+            "Open": i18n.pgettext("account status", "Open"),
+            "Closed": i18n.pgettext("account status", "Closed"),
+        }
+        return by_noun[value]
     if subject_kind == "invoice" and value in ("Opened", "Paid", "Cancelled"):
-        return i18n.pgettext("invoice status", "Open" if value == "Opened" else value)
+        by_noun = {
+            "Opened": i18n.pgettext("invoice status", "Open"),
+            "Paid": i18n.pgettext("invoice status", "Paid"),
+            "Cancelled": i18n.pgettext("invoice status", "Cancelled"),
+        }
+        return by_noun[value]
     words = {
         "Open": i18n.gettext("Open"),
         "Opened": i18n.gettext("Open"),
