@@ -26,8 +26,8 @@ that common case (a reservation voided or expired meanwhile, which the general p
 refuses and words, one holding nothing) is handed back for ``settle_reservation``.
 
 Why it exists: the job settled ~200-260 purchases/s through the ORM (20,000 in 76-100 s
-on 2 shared cores), paced by the unit of work's CPU; set-wise the same 20,000 take 5-8 s
-and 100,000 take 40 s. What is left is mostly the database's own work: in a one-thread
+on 2 shared cores), paced by the unit of work's CPU; set-wise the same 20,000 take 4-8 s
+and 100,000 take 23-40 s. What is left is mostly the database's own work: in a one-thread
 run of 6.3 s, the COPY of the invoices took 2.0 s and that of the entries 1.5 s (eleven
 index entries per invoice, two foreign-key checks per invoice and per entry), computing
 the rows ~1 s. See the README's performance section.
