@@ -50,7 +50,7 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     mapper = inspect(model)
     keys = list(rows[0])
     columns: list[Column[Any]] = [mapper.columns[key] for key in keys]
-    processors = [column.type.bind_processor(dialect) for column in columns]
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     bound: list[tuple[int, Callable[[Any], Any]]] = [
         (i, p) for i, p in enumerate(processors) if p is not None
     ]

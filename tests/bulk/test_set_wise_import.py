@@ -187,7 +187,21 @@ def state(session: Session, jobs: list[ImportJob]) -> dict[str, Any]:
         )
         for job in jobs
     ]
+    # As stored, before SQLAlchemy reads them: moments and JSON in the same text (SQLite
+    # compares moments as text) or the same types.
+    stored = {
+        table: sorted(
+            map(repr, session.connection().exec_driver_sql(f"SELECT {columns} FROM {table}"))  # noqa: S608 (our names)
+        )
+        for table, columns in (
+            ("accounts", "created_at, updated_at, closed_at"),
+            ("holders", "created_at, removed_at"),
+            ("statement_entries", "created_at, metadata"),
+            ("audit_entries", "at, before, after"),
+        )
+    }
     return {
+        "stored": stored,
         "accounts": accounts,
         "holders": holders,
         "entries": entries,
@@ -248,7 +262,7 @@ def test_set_wise_import_ends_as_the_row_by_row_reference(
     database: Database = request.getfixturevalue(backend)
     files = [(write_file(CREATE), "create", chunk), (write_file(UPDATE), "update", chunk)]
     set_wise, reference = run_both(database, files, _runner(database), monkeypatch)
-    for part in ("reports", "accounts", "holders", "entries", "audit"):
+    for part in ("reports", "accounts", "holders", "entries", "audit", "stored"):
         assert set_wise[part] == reference[part], part
     # Every kind of row happened: (created, updated, unchanged, failed) of each file.
     assert [report[2] for report in set_wise["reports"]] == [(16, 0, 2, 9), (0, 11, 2, 6)]
