@@ -77,8 +77,8 @@ def default_threads(database_url: str) -> int:
     on the database (an express authorization is one round trip) enough of them are in
     flight to keep both it and the cores busy; measured on 2 cores against 2 threads,
     approvals/s at 16 clients rose from 0.50-0.52 to 0.57-0.63 of pgbench's rate, with
-    p99 16 ms (README, "Performance"). On SQLite, 2: its writers take turns in one queue, so
-    more threads would only wait there, and one request's Python would slow another's.
+    p99 16 ms (README, "Performance"). On SQLite, 2: its writers take turns anyway, and
+    more threads only wait in the queue holding the GIL's attention.
     """
     return 2 if make_url(database_url).get_backend_name() == "sqlite" else 8
 
