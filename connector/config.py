@@ -41,7 +41,7 @@ class Settings:
     callback_app_token: str | None = field(default=None, repr=False)
     allow_testsuite_without_credentials: bool = False
     workers: int = 0  # 0: pick from the number of cores
-    threads: int = 0  # application threads per worker; 0: by database (``server.default_threads``)
+    threads: int = 2  # application threads per worker process: one waits, one runs
     access_log: bool = True
     express_authorization: bool = True  # PostgreSQL only: see connector.protocol.express
     # False behind a pooler that moves a session's statements between server connections
@@ -245,7 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "CONNECTOR_ALLOW_TESTSUITE_WITHOUT_CREDENTIALS", False
         ),
         workers=_int(env, "CONNECTOR_WORKERS", 0, 0, 64),
-        threads=_int(env, "CONNECTOR_THREADS", 0, 0, 64),
+        threads=_int(env, "CONNECTOR_THREADS", 2, 1, 64),
         access_log=_bool(env, "CONNECTOR_ACCESS_LOG", True),
         express_authorization=_bool(env, "CONNECTOR_EXPRESS_AUTHORIZATION", True),
         db_prepared_statements=_bool(env, "CONNECTOR_DB_PREPARED_STATEMENTS", True),

@@ -72,17 +72,6 @@ def default_workers(database_url: str) -> int:
         return os.cpu_count() or 1
 
 
-def default_threads(database_url: str) -> int:
-    """Application threads per worker: on PostgreSQL, 8, so that while most requests wait
-    on the database (an express authorization is one round trip) enough of them are in
-    flight to keep both it and the cores busy; measured on 2 cores against 2 threads,
-    approvals/s at 16 clients rose from 0.50-0.52 to 0.57-0.63 of pgbench's rate, with
-    p99 16 ms (README, "Performance"). On SQLite, 2: its writers take turns anyway, and
-    more threads only wait in the queue holding the GIL's attention.
-    """
-    return 2 if make_url(database_url).get_backend_name() == "sqlite" else 8
-
-
 @contextmanager
 def metrics_folder() -> Iterator[Path]:
     """The folder every process of this server counts into, empty at start.
@@ -183,7 +172,7 @@ def run_server(
         interface=Interfaces.WSGI,
         websockets=False,  # WSGI has none; saying so spares a start-up line
         workers=count,
-        blocking_threads=settings.threads or default_threads(settings.database_url),
+        blocking_threads=settings.threads,
         respawn_failed_workers=True,
         workers_kill_timeout=20,  # a stopping worker has this long to finish its requests
         log_level=LogLevels(settings.log_level.lower()),

@@ -12,7 +12,7 @@ def settings(**env: str):  # type: ignore[no-untyped-def]
 def test_defaults_use_sqlite_in_the_instance_folder() -> None:
     s = settings()
     assert s.database_url == f"sqlite:///{Path('/tmp/x').resolve() / 'connector.sqlite3'}"
-    assert (s.workers, s.threads, s.access_log, s.scheduler_enabled) == (0, 0, True, True)
+    assert (s.workers, s.threads, s.access_log, s.scheduler_enabled) == (0, 2, True, True)
 
 
 def test_the_default_instance_is_the_users_not_the_working_folder() -> None:
@@ -63,7 +63,7 @@ def test_postgres_urls_use_psycopg_3() -> None:
         ({"CONNECTOR_APP_KEY": "k", "CONNECTOR_APP_TOKEN": "short"}, "too short"),
         ({"CONNECTOR_SECRET_KEY": "short"}, "too short"),
         ({"CONNECTOR_WORKERS": "many"}, "must be a whole number"),
-        ({"CONNECTOR_THREADS": "-1"}, "between 0 and 64"),
+        ({"CONNECTOR_THREADS": "0"}, "between 1 and 64"),
         ({"CONNECTOR_ACCESS_LOG": "maybe"}, "must be true or false"),
         ({"CONNECTOR_LOG_LEVEL": "LOUD"}, "CONNECTOR_LOG_LEVEL"),
         ({"CONNECTOR_LOG_LEVEL": "verbose"}, "not 'verbose'"),

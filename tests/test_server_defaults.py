@@ -1,5 +1,4 @@
-"""``connector serve``'s process defaults: one worker per core of 8 threads; one of 2 on
-SQLite."""
+"""``connector serve``'s process defaults: one worker per core, one on SQLite."""
 
 from __future__ import annotations
 
@@ -59,14 +58,6 @@ def test_postgresql_serves_from_one_worker_per_core(
 ) -> None:
     made = _served_with(monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h/db")
     assert made["workers"] == len(os.sched_getaffinity(0))
-    assert made["blocking_threads"] == 8  # enough requests in flight while most wait
-
-
-def test_a_thread_count_given_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    made = _served_with(
-        monkeypatch, tmp_path, DATABASE_URL="postgresql://u:p@h/db", CONNECTOR_THREADS="1"
-    )
-    assert made["blocking_threads"] == 1
 
 
 def test_a_worker_count_given_wins_on_sqlite(
