@@ -13,12 +13,12 @@ costs a handful of statements:
    (``invoicing.new_invoice_rows``: ``rules.agreed_installments``, ``rules.split_installments``,
    ``StoreSettings.due_dates``, ``rules.invoice_id``, ``rules.friendly_id``; purchase
    numbers taken in one block);
-4. write them with a few statements: on PostgreSQL the invoices and the entries through
-   COPY, then one UPDATE of the reservations (guarded by ``status = 'pending'``) and one
-   of the accounts (``reserved_cents`` and ``balance_cents`` moved by exactly what the
-   released holds and the entries add up to), each joined to arrays of the batch's
-   values; on SQLite, in process, multi-row INSERTs and executemany UPDATEs. The caller
-   commits the batch at once.
+4. write them with a few statements: the invoices and the entries through
+   ``bulk_write.insert_rows`` (COPY on PostgreSQL, executemany on SQLite), then one
+   UPDATE of the reservations (guarded by ``status = 'pending'``) and one of the
+   accounts (``reserved_cents`` and ``balance_cents`` moved by exactly what the released
+   holds and the entries add up to), each joined to arrays of the batch's values
+   (executemany UPDATEs on SQLite). The caller commits the batch at once.
 
 The rows are the ones ``settle_reservation`` writes for the same purchase (a test
 settles the same reservations both ways and compares them row by row). Whatever is not
@@ -41,7 +41,6 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     ColumnElement,
     Connection,
@@ -51,15 +50,13 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector import jsonio
+from connector.credit.bulk_write import insert_rows
 from connector.credit.invoicing import invoice_entry_details, new_invoice_rows
 from connector.credit.ledger import in_slices
 from connector.credit.models import (
@@ -75,8 +72,6 @@ from connector.credit.settings import StoreSettings
 from connector.ids import new_id
 
 _ACCOUNT_TABLE = cast(Table, Account.__table__)
-_INVOICE_TABLE = cast(Table, Invoice.__table__)
-_ENTRY_TABLE = cast(Table, StatementEntry.__table__)
 _RESERVATION_TABLE = cast(Table, Reservation.__table__)
 _ACCOUNTS = _ACCOUNT_TABLE.c
 _RESERVATIONS = _RESERVATION_TABLE.c
@@ -214,8 +209,8 @@ def settle_due_batch(
                     "created_at": now,
                     "done_by": None,
                     "invoice_id": invoice["id"],
-                    "transaction_id": row.id,
-                    "metadata": invoice_entry_details(purchase, invoice),
+                    "reservation_id": row.id,
+                    "details": invoice_entry_details(purchase, invoice),
                 }
             )
         invoiced = sum(invoice["value_cents"] for invoice in rows)
@@ -234,13 +229,9 @@ def settle_due_batch(
         outcome.settled_cents += invoiced
     if not settled:
         return outcome
+    insert_rows(session, Invoice, invoices)
+    insert_rows(session, StatementEntry, entries)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        _copy(connection, _INVOICE_TABLE, invoices)
-        _copy(connection, _ENTRY_TABLE, entries)
-    else:
-        session.execute(insert(_INVOICE_TABLE), invoices)
-        session.execute(insert(_ENTRY_TABLE), entries)
     changed = _update(
         connection,
         _RESERVATION_TABLE,
@@ -274,26 +265,6 @@ def settle_due_batch(
         },
     )
     return outcome
-
-
-def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows through PostgreSQL's COPY: no statement per row, nothing to plan."""
-    names = list(rows[0])
-    as_text = {name for name in names if isinstance(table.c[name].type, JSON)}
-    quote = connection.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
-    driver: Any = connection.connection.driver_connection
-    dbapi: Any = connection.dialect.dbapi
-    try:
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(
-                    [jsonio.dumps(row[name]) if name in as_text else row[name] for name in names]
-                )
-    except dbapi.IntegrityError as exc:
-        # The driver's own error, as SQLAlchemy would have wrapped it for a statement, so
-        # the job's fallback recognises a constraint the batch broke.
-        raise IntegrityError(sql, None, exc) from exc
 
 
 def _update(

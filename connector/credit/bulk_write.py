@@ -37,6 +37,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 
@@ -77,10 +78,17 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if dialect.name == "postgresql":
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(column.name) for column in columns)
+        sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
         cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(values(row))
+        try:
+            with cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+        except dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+            # The driver's own error, wrapped as SQLAlchemy wraps a statement's, so callers
+            # that retry a batch row by row (``apply_batch``, the auto-settle job)
+            # recognise a constraint the batch broke.
+            raise IntegrityError(sql, None, exc) from exc
         return
     statement = insert(table).compile(dialect=dialect, column_keys=[c.key for c in columns])
     position = {column.key: i for i, column in enumerate(columns)}
